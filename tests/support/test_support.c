@@ -1,0 +1,45 @@
+/* test_support.c: see test_support.h. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *test_temp_dir(const char *name) {
+  static char path[4096];
+  snprintf(path, sizeof path, "%s/test-tmp/%s-%d", SPANLAB_BINARY_DIR, name, (int)getpid());
+  char command[8300];
+  snprintf(command, sizeof command, "rm -rf '%s' && mkdir -p '%s'", path, path);
+  assert_int_equal(system(command), 0);
+  return path;
+}
+
+void test_write_file(const char *dir, const char *name, const char *text) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *file = fopen(path, "w");
+  assert_non_null(file);
+  assert_int_equal(fputs(text, file) >= 0, 1);
+  assert_int_equal(fclose(file), 0);
+}
+
+char *test_read_file(const char *path, size_t *size_out) {
+  FILE *file = fopen(path, "rb");
+  if (file == NULL) {
+    return NULL;
+  }
+  fseek(file, 0, SEEK_END);
+  long size = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  char *data = malloc((size_t)size + 1);
+  assert_non_null(data);
+  assert_int_equal(fread(data, 1, (size_t)size, file), (size_t)size);
+  data[size] = '\0';
+  fclose(file);
+  if (size_out != NULL) {
+    *size_out = (size_t)size;
+  }
+  return data;
+}

@@ -1,0 +1,21 @@
+/* test_support.h: small helpers for the cmocka tests. */
+#ifndef SPANLAB_TEST_SUPPORT_H
+#define SPANLAB_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A fresh empty directory under the build tree, named after the test; the
+ * returned string is static storage overwritten by the next call. */
+const char *test_temp_dir(const char *name);
+
+/* Writes text to dir/name; fails the test on error. */
+void test_write_file(const char *dir, const char *name, const char *text);
+
+/* Reads a whole file into a malloc'ed NUL-terminated buffer (caller frees). */
+char *test_read_file(const char *path, size_t *size_out);
+
+#endif

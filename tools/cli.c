@@ -1,0 +1,31 @@
+/* cli.c: helpers shared by the subcommands. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int cli_not_yet(const char *name, int issue, const char *what) {
+  fprintf(stderr,
+          "spanlab %s: not available yet. %s arrives with issue #%d; until then this command "
+          "does nothing.\n",
+          name, what, issue);
+  return CLI_EXIT_USAGE;
+}
+
+const char *cli_default_schema_dir(void) {
+  const char *from_env = getenv("SPANLAB_SCHEMAS");
+  if (from_env != NULL && from_env[0] != '\0') {
+    return from_env;
+  }
+  return SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace";
+}

@@ -1,0 +1,31 @@
+/* cli.h: what every `spanlab` subcommand shares.  Exit codes: 0 success,
+ * 1 the job ran and found a problem (bad schema, failed check), 2 usage error
+ * or a job that is not available. */
+#ifndef SPANLAB_TOOLS_CLI_H
+#define SPANLAB_TOOLS_CLI_H
+
+#include <stdbool.h>
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+/* True if argv[1..] holds -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+
+/* Prints that `spanlab NAME` is not built yet and which issue brings it; returns 2. */
+int cli_not_yet(const char *name, int issue, const char *what);
+
+/* The directory of the shipped schemas: $SPANLAB_SCHEMAS, else the source tree's. */
+const char *cli_default_schema_dir(void);
+
+int cmd_run(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif
