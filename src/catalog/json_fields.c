@@ -10,21 +10,38 @@
 
 #include "common/timeutil.h"
 
-void json_problem(json_reader *reader, const char *path, const char *format, ...) {
+__attribute__((format(printf, 4, 0))) static void add_problem(json_reader *reader,
+                                                               const char *path, bool at_key,
+                                                               const char *format, va_list args) {
   assert(reader != NULL && path != NULL && format != NULL);
   char message[1024];
-  va_list args;
-  va_start(args, format);
   vsnprintf(message, sizeof message, format, args);
-  va_end(args);
   int line = 1;
   int column = 1;
-  sl_json_positions_find(reader->positions, path, &line, &column);
+  if (at_key) {
+    sl_json_positions_find_key(reader->positions, path, &line, &column);
+  } else {
+    sl_json_positions_find(reader->positions, path, &line, &column);
+  }
   if (sl_diag_add(reader->problems, "%s:%d:%d: %s: %s", reader->file_path, line, column, path,
                   message) != SL_OK) {
     reader->out_of_memory = true;
   }
   reader->problem_count++;
+}
+
+void json_problem(json_reader *reader, const char *path, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  add_problem(reader, path, false, format, args);
+  va_end(args);
+}
+
+void json_problem_at_key(json_reader *reader, const char *path, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  add_problem(reader, path, true, format, args);
+  va_end(args);
 }
 
 const char *json_origin(json_reader *reader, const char *path) {
@@ -127,11 +144,11 @@ bool json_check_object(json_reader *reader, const json_t *value, const char *pat
         used += (size_t)snprintf(expected + used, sizeof expected - used, "%s%s", i ? ", " : "",
                                  fields[i].name);
       }
-      json_problem(reader, member_path, "unknown field \"%s\" in %s; expected one of: %s", key,
+      json_problem_at_key(reader, member_path, "unknown field \"%s\" in %s; expected one of: %s", key,
                    message_name, expected);
     } else if (seen[found]) {
-      json_problem(reader, member_path,
-                   "field \"%s\" given twice (snake_case and lowerCamel spell the same field)",
+      json_problem_at_key(reader, member_path,
+                          "field \"%s\" given twice (snake_case and lowerCamel spell the same field)",
                    fields[found].name);
     } else {
       seen[found] = true;

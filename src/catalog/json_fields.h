@@ -42,6 +42,10 @@ typedef struct enum_entry {
 void json_problem(json_reader *reader, const char *path, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same, placed at the key of the member at path (unknown or repeated fields). */
+void json_problem_at_key(json_reader *reader, const char *path, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "FILE:LINE:COL" of path, copied into the arena (for "first defined at"). */
 const char *json_origin(json_reader *reader, const char *path);
 

@@ -22,6 +22,7 @@ typedef enum step_kind {
 } step_kind;
 
 typedef struct step {
+  const char *message_name; /* the protojson message each object of the file is */
   const char *file_name;
   const char *step_name;
   step_kind kind;
@@ -29,14 +30,14 @@ typedef struct step {
 } step;
 
 static const step steps[STEP_COUNT] = {
-    {"group.json", "groups", STEP_GROUPS, SL_CATALOG_UNSPECIFIED},
-    {"stream_schema.json", "stream schemas", STEP_STREAMS, SL_CATALOG_STREAM},
-    {"trace_schema.json", "trace schemas", STEP_TRACES, SL_CATALOG_TRACE},
-    {"stream_index_rules.json", "stream index rules", STEP_RULES, SL_CATALOG_STREAM},
-    {"trace_index_rules.json", "trace index rules", STEP_RULES, SL_CATALOG_TRACE},
-    {"stream_index_rule_bindings.json", "stream index rule bindings", STEP_BINDINGS,
+    {"common.v1.Group", "group.json", "groups", STEP_GROUPS, SL_CATALOG_UNSPECIFIED},
+    {"database.v1.Stream", "stream_schema.json", "stream schemas", STEP_STREAMS, SL_CATALOG_STREAM},
+    {"database.v1.Trace", "trace_schema.json", "trace schemas", STEP_TRACES, SL_CATALOG_TRACE},
+    {"database.v1.IndexRule", "stream_index_rules.json", "stream index rules", STEP_RULES, SL_CATALOG_STREAM},
+    {"database.v1.IndexRule", "trace_index_rules.json", "trace index rules", STEP_RULES, SL_CATALOG_TRACE},
+    {"database.v1.IndexRuleBinding", "stream_index_rule_bindings.json", "stream index rule bindings", STEP_BINDINGS,
      SL_CATALOG_STREAM},
-    {"trace_index_rule_bindings.json", "trace index rule bindings", STEP_BINDINGS,
+    {"database.v1.IndexRuleBinding", "trace_index_rule_bindings.json", "trace index rule bindings", STEP_BINDINGS,
      SL_CATALOG_TRACE},
 };
 
@@ -558,7 +559,16 @@ static void add_rule(loader *ld, const json_t *item, const char *path, sl_catalo
   }
   char tags_path[JSON_PATH_BYTES];
   json_field(item, path, "tags", tags_path);
-  for (size_t i = 0; group != NULL && i < rule.tag_count; i++) {
+  /* Tag checks need a subject; with none in the group (its file failed), the
+   * binding step reports what is missing instead. */
+  bool group_has_subject = false;
+  for (size_t i = 0; kind == SL_CATALOG_STREAM && i < ld->catalog->stream_count; i++) {
+    group_has_subject = group_has_subject || strcmp(ld->catalog->streams[i].group, rule.group) == 0;
+  }
+  for (size_t i = 0; kind == SL_CATALOG_TRACE && i < ld->catalog->trace_count; i++) {
+    group_has_subject = group_has_subject || strcmp(ld->catalog->traces[i].group, rule.group) == 0;
+  }
+  for (size_t i = 0; group != NULL && group_has_subject && i < rule.tag_count; i++) {
     if (rule.tags[i][0] == '\0') {
       continue;
     }
@@ -876,7 +886,7 @@ static void run_step(loader *ld, const char *dir, int step_index,
   sl_json_positions *positions = sl_json_positions_build(text, size_bytes);
   ld->reader.positions = positions;
   json_error_t json_error;
-  json_t *root = json_loadb(text, size_bytes, JSON_REJECT_DUPLICATES, &json_error);
+  json_t *root = json_loadb(text, size_bytes, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
   if (root == NULL) {
     sl_diag_add(ld->reader.problems, "%s:%d:%d: $: malformed JSON: %s", file_path,
                 json_error.line < 1 ? 1 : json_error.line,
@@ -890,7 +900,8 @@ static void run_step(loader *ld, const char *dir, int step_index,
       add_item(ld, current, json_array_get(root, i), item_path);
     }
   } else {
-    json_problem(&ld->reader, "$", "expected an object or an array of objects");
+    json_problem(&ld->reader, "$", "expected a %s object or an array of them, found %s",
+                 current->message_name, json_is_string(root) ? "a string" : "a number, boolean or null");
   }
   size_t last = object_count(ld->catalog, current->kind);
   char summary[SUMMARY_BYTES] = "";

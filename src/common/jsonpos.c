@@ -13,6 +13,8 @@ typedef struct position_entry {
   char *path;
   int line;
   int column;
+  int key_line; /* the member's key, for object members; else the value's place */
+  int key_column;
 } position_entry;
 
 /* Owns entries[0..count) and each entry's path. */
@@ -24,6 +26,8 @@ struct sl_json_positions {
 };
 
 typedef struct scanner {
+  int key_line; /* where the key of the member being scanned starts, or 0 */
+  int key_column;
   const char *text;
   size_t size_bytes;
   size_t offset;
@@ -75,8 +79,14 @@ static void record(scanner *scan, const char *path) {
     positions->out_of_memory = true;
     return;
   }
+  bool has_key = scan->key_line > 0;
   positions->entries[positions->count++] =
-      (position_entry){.path = copy, .line = scan->line, .column = scan->column};
+      (position_entry){.path = copy,
+                       .line = scan->line,
+                       .column = scan->column,
+                       .key_line = has_key ? scan->key_line : scan->line,
+                       .key_column = has_key ? scan->key_column : scan->column};
+  scan->key_line = 0;
 }
 
 /* Reads a string token's content (escapes kept as written; enough for keys). */
@@ -118,6 +128,8 @@ static void scan_object(scanner *scan, char *path, int depth) {
       return; /* not JSON: stop indexing this object */
     }
     char key[256];
+    int key_line = scan->line;
+    int key_column = scan->column;
     scan_string(scan, key, sizeof key);
     skip_space(scan);
     if (peek(scan) != ':') {
@@ -126,6 +138,8 @@ static void scan_object(scanner *scan, char *path, int depth) {
     advance(scan);
     skip_space(scan);
     sl_json_path_key(path, PATH_BYTES, key);
+    scan->key_line = key_line;
+    scan->key_column = key_column;
     scan_value(scan, path, depth + 1);
     path[path_length] = '\0';
     skip_space(scan);
@@ -242,8 +256,8 @@ static bool parent_path(char *path) {
   return false;
 }
 
-bool sl_json_positions_find(const sl_json_positions *positions, const char *path, int *line,
-                            int *column) {
+static bool find_position(const sl_json_positions *positions, const char *path, bool key,
+                          int *line, int *column) {
   assert(path != NULL && line != NULL && column != NULL);
   *line = 1;
   *column = 1;
@@ -256,8 +270,8 @@ bool sl_json_positions_find(const sl_json_positions *positions, const char *path
   for (int steps = 0; steps < MAX_DEPTH; steps++) {
     const position_entry *entry = find_exact(positions, current);
     if (entry != NULL) {
-      *line = entry->line;
-      *column = entry->column;
+      *line = key && exact ? entry->key_line : entry->line;
+      *column = key && exact ? entry->key_column : entry->column;
       return exact;
     }
     exact = false;
@@ -266,6 +280,16 @@ bool sl_json_positions_find(const sl_json_positions *positions, const char *path
     }
   }
   return false;
+}
+
+bool sl_json_positions_find(const sl_json_positions *positions, const char *path, int *line,
+                            int *column) {
+  return find_position(positions, path, false, line, column);
+}
+
+bool sl_json_positions_find_key(const sl_json_positions *positions, const char *path, int *line,
+                                int *column) {
+  return find_position(positions, path, true, line, column);
 }
 
 static bool is_identifier(const char *key) {

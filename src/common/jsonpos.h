@@ -31,6 +31,11 @@ void sl_json_positions_free(sl_json_positions *positions);
 bool sl_json_positions_find(const sl_json_positions *positions, const char *path, int *line,
                             int *column);
 
+/* Like sl_json_positions_find, but for an object member the position of its
+ * key (where an unknown or repeated field is best shown). */
+bool sl_json_positions_find_key(const sl_json_positions *positions, const char *path, int *line,
+                                int *column);
+
 /* Appends one path step to path (capacity path_bytes): a member key or an index. */
 void sl_json_path_key(char *path, size_t path_bytes, const char *key);
 void sl_json_path_index(char *path, size_t path_bytes, size_t index);

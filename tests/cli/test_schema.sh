@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# CLI: spanlab schema check/show, --help on every command, and usage errors.
+set -u
+spanlab=$1 source_dir=$2 scratch=$3
+rm -rf "$scratch" && mkdir -p "$scratch"
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+out=$("$spanlab" schema check "$source_dir/schemas/stream-vs-trace" 2>&1); rc=$?
+[[ $rc -eq 0 ]] || fail "schema check of the shipped set exited $rc: $out"
+[[ $(grep -c '^step [1-7]/7 .*loaded and verified' <<<"$out") -eq 7 ]] || fail "expected 7 verified steps, got: $out"
+grep -q 'all 7 steps loaded and verified' <<<"$out" || fail "no final line: $out"
+
+# Default directory is the shipped set.
+"$spanlab" schema check >/dev/null 2>&1 || fail "schema check with no DIR failed"
+
+# A bad set: exit 1, every problem as FILE:LINE:COL: PATH: message on stderr.
+cp "$source_dir"/schemas/stream-vs-trace/*.json "$scratch"/
+sed -i 's/"shard_num": 2/"shard_num": 0/' "$scratch/group.json"
+sed -i 's/"traceId"]/"traceIdX"]/' "$scratch/stream_index_rules.json"
+err=$("$spanlab" schema check "$scratch" 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 1 ]] || fail "bad set exited $rc, expected 1"
+grep -qE "^$scratch/group\.json:[0-9]+:[0-9]+: \\\$\[0\]\.resource_opts\.shard_num: shard_num must be at least 1" <<<"$err" || fail "no shard_num problem: $err"
+grep -qE "^$scratch/stream_index_rules\.json:3:[0-9]+: \\\$\[1\]\.tags\[0\]: index rule tag \"traceIdX\"" <<<"$err" || fail "no rule tag problem: $err"
+grep -q '4 problems' <<<"$err" || fail "problem count missing: $err"
+
+# Not a directory.
+"$spanlab" schema check "$scratch/nope" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 1 ]] || fail "missing dir exited $rc"
+
+out=$("$spanlab" schema show "$source_dir/schemas/stream-vs-trace"); rc=$?
+[[ $rc -eq 0 ]] || fail "schema show exited $rc"
+for want in 'stream_performance_test (CATALOG_STREAM)' 'segment interval  1 day' 'ttl               7 days' \
+            'entity: serviceId + serviceInstanceId' 'dataBinary           TAG_TYPE_DATA_BINARY' \
+            'trace id tag: traceId, timestamp tag: startTime' \
+            'trace_performance_test/time_based_index TYPE_INVERTED [serviceId, serviceInstanceId, startTime] bound to trace_performance_test/segment_trace' \
+            'binding segment_stream_binding: valid 2024-01-01T00:00:00Z .. 2030-01-01T00:00:00Z'; do
+  grep -qF -- "$want" <<<"$out" || fail "schema show lacks: $want"
+done
+
+# Usage errors exit 2; --help exits 0 for every command.
+"$spanlab" schema frobnicate >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "unknown schema verb did not exit 2"
+"$spanlab" no-such-command >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "unknown command did not exit 2"
+"$spanlab" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "no command did not exit 2"
+for cmd in run schema generate load query bench report inspect; do
+  help=$("$spanlab" "$cmd" --help 2>&1); rc=$?
+  [[ $rc -eq 0 ]] || fail "$cmd --help exited $rc"
+  grep -q "usage: spanlab $cmd" <<<"$help" || fail "$cmd --help has no usage line"
+done
+"$spanlab" --help | grep -q 'usage: spanlab COMMAND' || fail "top-level --help"
+
+echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
+exit $((failures > 0))
