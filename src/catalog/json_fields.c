@@ -344,6 +344,12 @@ bool json_get_string_list(json_reader *reader, const json_t *object, const char 
       continue;
     }
     items[i] = sl_arena_strdup(reader->arena, json_string_value(item));
+    if (items[i] == NULL) {
+      reader->out_of_memory = true;
+      items[i] = "";
+      ok = false;
+      continue;
+    }
     for (size_t j = 0; j < i; j++) {
       if (strcmp(items[j], items[i]) == 0) {
         json_problem(reader, item_path, "\"%s\" is listed twice in \"%s\"", items[i], field);

@@ -569,7 +569,7 @@ static void add_rule(loader *ld, const json_t *item, const char *path, sl_catalo
     group_has_subject = group_has_subject || strcmp(ld->catalog->traces[i].group, rule.group) == 0;
   }
   for (size_t i = 0; group != NULL && group_has_subject && i < rule.tag_count; i++) {
-    if (rule.tags[i][0] == '\0') {
+    if (rule.tags[i] == NULL || rule.tags[i][0] == '\0') {
       continue;
     }
     char tag_path[JSON_PATH_BYTES];
@@ -709,7 +709,7 @@ static void add_binding(loader *ld, const json_t *item, const char *path, sl_cat
   char rules_path[JSON_PATH_BYTES];
   json_field(item, path, "rules", rules_path);
   for (size_t i = 0; group != NULL && i < binding.rule_count; i++) {
-    if (binding.rules[i][0] == '\0') {
+    if (binding.rules[i] == NULL || binding.rules[i][0] == '\0') {
       continue;
     }
     char rule_path[JSON_PATH_BYTES];
@@ -762,6 +762,13 @@ static size_t object_count(const sl_catalog *catalog, step_kind kind) {
   return 0;
 }
 
+static const char *interval_unit_word(sl_interval interval) {
+  if (interval.unit == SL_UNIT_DAY) {
+    return interval.num == 1 ? "day" : "days";
+  }
+  return interval.num == 1 ? "hour" : "hours";
+}
+
 /* Verification after a step: every object the step added is found again by
  * the public lookups, under its own name, as the seed's loader re-reads what
  * it created.  Writes a one-line summary of the step's objects. */
@@ -780,8 +787,8 @@ static bool verify_step(loader *ld, const step *current, size_t first, size_t la
                                  "%s%s (%s, %u shards, segment %u %s, ttl %u %s)", separator,
                                  group->name, sl_catalog_kind_name(group->catalog), group->shard_num,
                                  group->segment_interval.num,
-                                 sl_interval_unit_name(group->segment_interval.unit), group->ttl.num,
-                                 sl_interval_unit_name(group->ttl.unit));
+                                 interval_unit_word(group->segment_interval), group->ttl.num,
+                                 interval_unit_word(group->ttl));
         break;
       }
       case STEP_STREAMS: {
@@ -881,6 +888,7 @@ static void run_step(loader *ld, const char *dir, int step_index,
       options->on_step(options->context, step_index + 1, current->step_name, file_path, false, 0,
                        missing ? "no file, nothing to load" : err.message);
     }
+    ld->reader.file_path = NULL;
     return;
   }
   sl_json_positions *positions = sl_json_positions_build(text, size_bytes);
@@ -925,6 +933,7 @@ static void run_step(loader *ld, const char *dir, int step_index,
   json_decref(root);
   sl_json_positions_free(positions);
   ld->reader.positions = NULL;
+  ld->reader.file_path = NULL;
   free(text);
 }
 
