@@ -109,7 +109,7 @@ static void shipped_schemas_load_in_seven_steps(void **state) {
 static void banyandb_case_schemas_load(void **state) {
   (void)state;
   step_log log = {0};
-  sl_catalog *catalog = load_or_fail(SPANLAB_SOURCE_DIR "/../shared/banyandb-cases/schemas/trace", &log);
+  sl_catalog *catalog = load_or_fail(SPANLAB_SOURCE_DIR "/tests/data/banyandb-cases/schemas/trace", &log);
   assert_string_equal(log.lines[1], "stream schemas 0 0"); /* absent file: skipped */
   const sl_trace_schema *trace = sl_catalog_find_trace(catalog, "test-trace-group", "sw");
   assert_non_null(trace);
@@ -121,7 +121,7 @@ static void banyandb_case_schemas_load(void **state) {
   sl_catalog_free(catalog);
 
   step_log stream_log = {0};
-  catalog = load_or_fail(SPANLAB_SOURCE_DIR "/../shared/banyandb-cases/schemas/stream", &stream_log);
+  catalog = load_or_fail(SPANLAB_SOURCE_DIR "/tests/data/banyandb-cases/schemas/stream", &stream_log);
   const sl_stream_schema *stream = sl_catalog_find_stream(catalog, "default", "sw");
   assert_non_null(stream);
   assert_int_equal(stream->entity_count, 3);
