@@ -39,6 +39,13 @@ extern const char *const sl_span_tag_names[SL_SPAN_TAG_COUNT];
 /* The value of the i-th tag (order of sl_span_tag_names) of a span. */
 sl_value sl_span_tag_value(const sl_span *span, size_t tag_index);
 
+/* XXH64 of the span's canonical encoding: the 11 fields in the order above,
+ * each string or bytes field as its length (uint64, little-endian) then its
+ * bytes, each int field as int64 little-endian.  Independent of any file or
+ * store format, so a manifest's checksum (the wrapping sum of the digests of
+ * all spans, order-independent) can be checked against any store. */
+uint64_t sl_span_digest(const sl_span *span);
+
 #ifdef __cplusplus
 }
 #endif

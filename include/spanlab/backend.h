@@ -1,0 +1,92 @@
+/*
+ * spanlab/backend.h: one interface over every store the benchmarks compare:
+ * the embedded Stream and Trace engines, and the baselines (SQLite, ...).
+ *
+ * A backend stores the seed's spans (include/spanlab/span.h) in the shape of
+ * one model of the catalog (the stream subject or the trace subject) and
+ * answers BanyanDB QueryRequests.  A backend that cannot answer a query class
+ * returns SL_ERR_UNSUPPORTED, which the runner records as unsupported, never
+ * as zero.
+ *
+ * Ownership: sl_backend_open copies what it needs from options except the
+ * catalog, which must outlive the backend.  Spans passed to write are read
+ * during the call only.  One backend may be written by many threads at once
+ * when its `concurrent_writes` capability says so; otherwise the caller
+ * serialises writes.
+ */
+#ifndef SPANLAB_BACKEND_H
+#define SPANLAB_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spanlab/catalog.h"
+#include "spanlab/error.h"
+#include "spanlab/span.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sl_sync_mode {
+  SL_SYNC_NONE = 0, /* acknowledged once written to the OS */
+  SL_SYNC_BATCH,    /* acknowledged after fsync; concurrent writers share fsyncs (default) */
+  SL_SYNC_INTERVAL  /* written at once, fsynced every sync_interval_ms */
+} sl_sync_mode;
+
+typedef enum sl_model_shape {
+  SL_SHAPE_STREAM = 0, /* the catalog's stream subject: one row per span, entity + inverted indexes */
+  SL_SHAPE_TRACE       /* the catalog's trace subject: spans grouped by trace id, composite indexes */
+} sl_model_shape;
+
+typedef struct sl_backend_options {
+  const sl_catalog *catalog;
+  const char *group;       /* subject's group; NULL: the first group of the shape's catalog */
+  const char *subject;     /* stream or trace name; NULL: the group's first subject */
+  const char *directory;   /* created if absent */
+  sl_model_shape shape;    /* which subject a baseline is shaped like */
+  sl_sync_mode sync_mode;
+  uint32_t sync_interval_ms;
+} sl_backend_options;
+
+typedef struct sl_backend_capabilities {
+  bool concurrent_writes;
+  bool trace_queries;    /* trace QueryRequests (whole traces) */
+  bool stream_queries;   /* stream QueryRequests (elements) */
+} sl_backend_capabilities;
+
+typedef struct sl_backend sl_backend;
+
+/* Kinds: "sqlite" (more arrive with the engines).  Creates or reopens the store. */
+sl_status sl_backend_open(const char *kind, const sl_backend_options *options, sl_backend **out,
+                          sl_error *err);
+
+/* Names of every kind this build offers, NULL-terminated. */
+const char *const *sl_backend_kinds(void);
+
+const char *sl_backend_kind(const sl_backend *backend);
+sl_backend_capabilities sl_backend_capabilities_of(const sl_backend *backend);
+
+/* Stores count spans; returns once they are durable per the sync mode. */
+sl_status sl_backend_write(sl_backend *backend, const sl_span *spans, size_t count, sl_error *err);
+
+/* Makes everything written visible and durable, and brings the store to its
+ * query-ready state (a baseline runs ANALYZE here). */
+sl_status sl_backend_flush(sl_backend *backend, sl_error *err);
+
+/* Number of spans stored, and the order-independent checksum over them
+ * (wrapping sum of sl_span_digest over the spans), to compare with a generator manifest. */
+sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *checksum,
+                           sl_error *err);
+
+/* Bytes on disk under the backend's directory. */
+uint64_t sl_backend_disk_bytes(const sl_backend *backend);
+
+void sl_backend_close(sl_backend *backend);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPANLAB_BACKEND_H */

@@ -1,0 +1,160 @@
+/* backend.c: backend registry and the calls every kind shares. */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backends/backend_internal.h"
+
+static const sl_backend_vtable *const registry[] = {&sl_sqlite_backend};
+static const char *const kind_names[] = {"sqlite", NULL};
+
+const char *const *sl_backend_kinds(void) { return kind_names; }
+
+sl_status sl_backend_resolve_subject(const sl_backend_options *options, const char **group,
+                                     const char **subject, sl_error *err) {
+  assert(options != NULL && options->catalog != NULL);
+  const sl_catalog *catalog = options->catalog;
+  bool stream = options->shape == SL_SHAPE_STREAM;
+  size_t count = stream ? sl_catalog_stream_count(catalog) : sl_catalog_trace_count(catalog);
+  for (size_t i = 0; i < count; i++) {
+    const char *candidate_group = stream ? sl_catalog_stream_at(catalog, i)->group
+                                         : sl_catalog_trace_at(catalog, i)->group;
+    const char *candidate_name = stream ? sl_catalog_stream_at(catalog, i)->name
+                                        : sl_catalog_trace_at(catalog, i)->name;
+    if ((options->group == NULL || strcmp(options->group, candidate_group) == 0) &&
+        (options->subject == NULL || strcmp(options->subject, candidate_name) == 0)) {
+      *group = candidate_group;
+      *subject = candidate_name;
+      return SL_OK;
+    }
+  }
+  return sl_error_set(err, SL_ERR_NOT_FOUND, "the catalog has no %s%s%s%s%s",
+                      stream ? "stream" : "trace", options->group ? " in group " : "",
+                      options->group ? options->group : "", options->subject ? " named " : "",
+                      options->subject ? options->subject : "");
+}
+
+static sl_status make_directory(const char *path, sl_error *err) {
+  char partial[4096];
+  size_t length = strlen(path);
+  if (length == 0 || length >= sizeof partial) {
+    return sl_error_set(err, SL_ERR_INVALID, "store directory \"%s\" is empty or too long", path);
+  }
+  memcpy(partial, path, length + 1);
+  for (size_t i = 1; i <= length; i++) {
+    if (partial[i] == '/' || partial[i] == '\0') {
+      char saved = partial[i];
+      partial[i] = '\0';
+      if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
+        return sl_error_set(err, errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO,
+                            "cannot create directory %s: %s", partial, strerror(errno));
+      }
+      partial[i] = saved;
+    }
+  }
+  return SL_OK;
+}
+
+sl_status sl_backend_open(const char *kind, const sl_backend_options *options, sl_backend **out,
+                          sl_error *err) {
+  assert(kind != NULL && options != NULL && out != NULL);
+  *out = NULL;
+  if (options->catalog == NULL || options->directory == NULL) {
+    return sl_error_set(err, SL_ERR_INVALID, "backend %s: a catalog and a directory are required", kind);
+  }
+  const sl_backend_vtable *vtable = NULL;
+  for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+    if (strcmp(registry[i]->kind, kind) == 0) {
+      vtable = registry[i];
+    }
+  }
+  if (vtable == NULL) {
+    return sl_error_set(err, SL_ERR_INVALID, "unknown backend \"%s\"; this build has: sqlite", kind);
+  }
+  SL_TRY(make_directory(options->directory, err));
+  sl_backend *backend = calloc(1, sizeof *backend);
+  char *directory = strdup(options->directory);
+  if (backend == NULL || directory == NULL) {
+    free(backend);
+    free(directory);
+    return sl_error_set(err, SL_ERR_NOMEM, "backend %s: out of memory", kind);
+  }
+  backend->vtable = vtable;
+  backend->directory = directory;
+  sl_status status = vtable->open(options, &backend->state, err);
+  if (status != SL_OK) {
+    free(backend->directory);
+    free(backend);
+    return status;
+  }
+  *out = backend;
+  return SL_OK;
+}
+
+const char *sl_backend_kind(const sl_backend *backend) { return backend->vtable->kind; }
+
+sl_backend_capabilities sl_backend_capabilities_of(const sl_backend *backend) {
+  return backend->vtable->capabilities;
+}
+
+sl_status sl_backend_write(sl_backend *backend, const sl_span *spans, size_t count, sl_error *err) {
+  assert(backend != NULL && (spans != NULL || count == 0));
+  return backend->vtable->write(backend->state, spans, count, err);
+}
+
+sl_status sl_backend_flush(sl_backend *backend, sl_error *err) {
+  assert(backend != NULL);
+  return backend->vtable->flush(backend->state, err);
+}
+
+sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *checksum,
+                           sl_error *err) {
+  assert(backend != NULL && span_count != NULL && checksum != NULL);
+  return backend->vtable->count(backend->state, span_count, checksum, err);
+}
+
+static uint64_t directory_bytes(const char *path, int depth) {
+  DIR *dir = opendir(path);
+  if (dir == NULL || depth > 32) {
+    if (dir != NULL) {
+      closedir(dir);
+    }
+    return 0;
+  }
+  uint64_t total = 0;
+  for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+      continue;
+    }
+    char child[4096];
+    snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
+    struct stat info;
+    if (lstat(child, &info) != 0) {
+      continue;
+    }
+    if (S_ISDIR(info.st_mode)) {
+      total += directory_bytes(child, depth + 1);
+    } else if (S_ISREG(info.st_mode)) {
+      total += (uint64_t)info.st_size;
+    }
+  }
+  closedir(dir);
+  return total;
+}
+
+uint64_t sl_backend_disk_bytes(const sl_backend *backend) {
+  return directory_bytes(backend->directory, 0);
+}
+
+void sl_backend_close(sl_backend *backend) {
+  if (backend == NULL) {
+    return;
+  }
+  backend->vtable->close(backend->state);
+  free(backend->directory);
+  free(backend);
+}

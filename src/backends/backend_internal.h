@@ -1,0 +1,30 @@
+/* backend_internal.h: the table of functions each backend kind provides. */
+#ifndef SPANLAB_BACKENDS_INTERNAL_H
+#define SPANLAB_BACKENDS_INTERNAL_H
+
+#include "spanlab/backend.h"
+
+typedef struct sl_backend_vtable {
+  const char *kind;
+  sl_backend_capabilities capabilities;
+  sl_status (*open)(const sl_backend_options *options, void **state, sl_error *err);
+  sl_status (*write)(void *state, const sl_span *spans, size_t count, sl_error *err);
+  sl_status (*flush)(void *state, sl_error *err);
+  sl_status (*count)(void *state, uint64_t *span_count, uint64_t *checksum, sl_error *err);
+  void (*close)(void *state);
+} sl_backend_vtable;
+
+extern const sl_backend_vtable sl_sqlite_backend;
+
+/* Owns state (through its kind's close) and a copy of the directory path. */
+struct sl_backend {
+  const sl_backend_vtable *vtable;
+  void *state;
+  char *directory;
+};
+
+/* The subject the options name: group and name resolved against the catalog. */
+sl_status sl_backend_resolve_subject(const sl_backend_options *options, const char **group,
+                                     const char **subject, sl_error *err);
+
+#endif

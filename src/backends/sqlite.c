@@ -1,0 +1,254 @@
+/* sqlite.c: the SQLite baseline, tuned as a competent user would tune it
+ * (DESIGN.md "Benchmarks"): one table of spans shaped like the model's subject,
+ * WAL journal, an index per bound index rule plus the lookups the model has
+ * built in (stream: the entity; trace: the trace id), ANALYZE after loading,
+ * batches written in one transaction through a prepared statement. */
+#include <assert.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend_internal.h"
+#include "common/timeutil.h"
+
+/* Owns the connection and the prepared insert; mutex serialises every call. */
+typedef struct sqlite_state {
+  sqlite3 *db;
+  sqlite3_stmt *insert;
+  pthread_mutex_t mutex;
+  char path[4096];
+} sqlite_state;
+
+static sl_status sqlite_error(sqlite3 *db, const char *path, const char *doing, sl_error *err) {
+  int code = db != NULL ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+  sl_status status = (code & 0xff) == SQLITE_FULL ? SL_ERR_NOSPACE
+                     : (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB
+                         ? SL_ERR_CORRUPT
+                         : SL_ERR_IO;
+  return sl_error_set(err, status, "sqlite %s: %s: %s", path, doing,
+                      db != NULL ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static sl_status exec(sqlite_state *state, const char *sql, sl_error *err) {
+  char *message = NULL;
+  if (sqlite3_exec(state->db, sql, NULL, NULL, &message) != SQLITE_OK) {
+    sl_status status = sqlite_error(state->db, state->path, sql, err);
+    sqlite3_free(message);
+    return status;
+  }
+  return SL_OK;
+}
+
+/* The column of the span table holding the subject's tag, or -1. */
+static int span_column(const char *tag_name) {
+  for (int i = 0; i < SL_SPAN_TAG_COUNT; i++) {
+    if (strcmp(sl_span_tag_names[i], tag_name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+static sl_status create_indexes(sqlite_state *state, const sl_backend_options *options,
+                                const char *group, const char *subject, sl_error *err) {
+  bool stream = options->shape == SL_SHAPE_STREAM;
+  if (stream) {
+    /* BanyanDB resolves the entity to a series and scans it in time order. */
+    SL_TRY(exec(state, "CREATE INDEX IF NOT EXISTS entity_time ON spans(serviceId, "
+                       "serviceInstanceId, startTime)", err));
+  } else {
+    /* The trace model's primary lookup: trace id. */
+    SL_TRY(exec(state, "CREATE INDEX IF NOT EXISTS trace_id ON spans(traceId)", err));
+  }
+  const sl_index_rule *rules[64];
+  size_t bound = sl_catalog_bound_rules(options->catalog, stream ? SL_CATALOG_STREAM : SL_CATALOG_TRACE,
+                                        group, subject, sl_wall_clock_ns(), rules, 64);
+  for (size_t r = 0; r < bound && r < 64; r++) {
+    char sql[2048];
+    int used = snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS \"rule_%s\" ON spans(", rules[r]->name);
+    for (size_t t = 0; t < rules[r]->tag_count && used < (int)sizeof sql; t++) {
+      if (span_column(rules[r]->tags[t]) < 0) {
+        return sl_error_set(err, SL_ERR_UNSUPPORTED,
+                            "sqlite baseline: index rule %s names tag %s, which is not a span field",
+                            rules[r]->name, rules[r]->tags[t]);
+      }
+      used += snprintf(sql + used, sizeof sql - (size_t)used, "%s\"%s\"", t ? ", " : "",
+                       rules[r]->tags[t]);
+    }
+    if (used >= (int)sizeof sql - 2) {
+      return sl_error_set(err, SL_ERR_INVALID, "index rule %s has too many tags", rules[r]->name);
+    }
+    snprintf(sql + used, sizeof sql - (size_t)used, ")");
+    SL_TRY(exec(state, sql, err));
+  }
+  return SL_OK;
+}
+
+static sl_status sqlite_open(const sl_backend_options *options, void **out, sl_error *err) {
+  const char *group = NULL;
+  const char *subject = NULL;
+  SL_TRY(sl_backend_resolve_subject(options, &group, &subject, err));
+  sqlite_state *state = calloc(1, sizeof *state);
+  if (state == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
+  }
+  snprintf(state->path, sizeof state->path, "%s/spans.sqlite", options->directory);
+  pthread_mutex_init(&state->mutex, NULL);
+  sl_status status = SL_OK;
+  if (sqlite3_open_v2(state->path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+      SQLITE_OK) {
+    status = sqlite_error(state->db, state->path, "open", err);
+    goto fail;
+  }
+  static const char *const synchronous[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=FULL",
+                                            "PRAGMA synchronous=NORMAL"};
+  if ((status = exec(state, "PRAGMA journal_mode=WAL", err)) != SL_OK ||
+      (status = exec(state, synchronous[options->sync_mode], err)) != SL_OK ||
+      (status = exec(state, "PRAGMA cache_size=-65536", err)) != SL_OK ||
+      (status = exec(state,
+                     "CREATE TABLE IF NOT EXISTS spans (serviceId TEXT, serviceInstanceId TEXT, "
+                     "traceId TEXT, startTime INTEGER, latency INTEGER, isError INTEGER, spanId TEXT, "
+                     "parentSpanId TEXT, operationName TEXT, component TEXT, dataBinary BLOB)",
+                     err)) != SL_OK ||
+      (status = create_indexes(state, options, group, subject, err)) != SL_OK) {
+    goto fail;
+  }
+  if (sqlite3_prepare_v2(state->db, "INSERT INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1,
+                         &state->insert, NULL) != SQLITE_OK) {
+    status = sqlite_error(state->db, state->path, "prepare insert", err);
+    goto fail;
+  }
+  *out = state;
+  return SL_OK;
+fail:
+  sqlite3_close(state->db);
+  pthread_mutex_destroy(&state->mutex);
+  free(state);
+  return status;
+}
+
+static sl_status insert_span(sqlite_state *state, const sl_span *span, sl_error *err) {
+  sqlite3_stmt *insert = state->insert;
+  for (int i = 0; i < SL_SPAN_TAG_COUNT; i++) {
+    sl_value value = sl_span_tag_value(span, (size_t)i);
+    int rc;
+    switch (value.kind) {
+      case SL_VALUE_STR:
+        rc = sqlite3_bind_text(insert, i + 1, value.as.str.data, (int)value.as.str.size_bytes,
+                               SQLITE_STATIC);
+        break;
+      case SL_VALUE_INT: rc = sqlite3_bind_int64(insert, i + 1, value.as.int_value); break;
+      case SL_VALUE_BINARY:
+        rc = sqlite3_bind_blob(insert, i + 1, value.as.binary.data,
+                               (int)value.as.binary.size_bytes, SQLITE_STATIC);
+        break;
+      default: rc = sqlite3_bind_null(insert, i + 1); break;
+    }
+    if (rc != SQLITE_OK) {
+      return sqlite_error(state->db, state->path, "bind", err);
+    }
+  }
+  int rc = sqlite3_step(insert);
+  sqlite3_reset(insert);
+  if (rc != SQLITE_DONE) {
+    return sqlite_error(state->db, state->path, "insert", err);
+  }
+  return SL_OK;
+}
+
+static sl_status sqlite_write(void *opaque, const sl_span *spans, size_t count, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sl_status status = exec(state, "BEGIN IMMEDIATE", err);
+  for (size_t i = 0; status == SL_OK && i < count; i++) {
+    status = insert_span(state, &spans[i], err);
+  }
+  if (status == SL_OK) {
+    status = exec(state, "COMMIT", err);
+  }
+  if (status != SL_OK && !sqlite3_get_autocommit(state->db)) {
+    sl_error ignored;
+    exec(state, "ROLLBACK", &ignored);
+  }
+  pthread_mutex_unlock(&state->mutex);
+  return status;
+}
+
+static sl_status sqlite_flush(void *opaque, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sl_status status = exec(state, "ANALYZE", err);
+  if (status == SL_OK) {
+    status = exec(state, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+  }
+  pthread_mutex_unlock(&state->mutex);
+  return status;
+}
+
+static sl_bytes column_bytes(sqlite3_stmt *statement, int column) {
+  sl_bytes bytes = {.data = sqlite3_column_blob(statement, column),
+                    .size_bytes = (size_t)sqlite3_column_bytes(statement, column)};
+  if (bytes.data == NULL) {
+    bytes.data = "";
+  }
+  return bytes;
+}
+
+static sl_status sqlite_count(void *opaque, uint64_t *span_count, uint64_t *checksum, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sqlite3_stmt *select = NULL;
+  sl_status status = SL_OK;
+  if (sqlite3_prepare_v2(state->db, "SELECT * FROM spans", -1, &select, NULL) != SQLITE_OK) {
+    status = sqlite_error(state->db, state->path, "prepare count", err);
+  }
+  *span_count = 0;
+  *checksum = 0;
+  int rc = SQLITE_DONE;
+  while (status == SL_OK && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+    sl_span span = {
+        .service_id = column_bytes(select, 0),
+        .service_instance_id = column_bytes(select, 1),
+        .trace_id = column_bytes(select, 2),
+        .start_time_ms = sqlite3_column_int64(select, 3),
+        .latency_ms = sqlite3_column_int64(select, 4),
+        .is_error = sqlite3_column_int64(select, 5),
+        .span_id = column_bytes(select, 6),
+        .parent_span_id = column_bytes(select, 7),
+        .operation_name = column_bytes(select, 8),
+        .component = column_bytes(select, 9),
+        .data_binary = column_bytes(select, 10),
+    };
+    *span_count += 1;
+    *checksum += sl_span_digest(&span);
+  }
+  if (status == SL_OK && rc != SQLITE_DONE) {
+    status = sqlite_error(state->db, state->path, "count", err);
+  }
+  sqlite3_finalize(select);
+  pthread_mutex_unlock(&state->mutex);
+  return status;
+}
+
+static void sqlite_close(void *opaque) {
+  sqlite_state *state = opaque;
+  if (state == NULL) {
+    return;
+  }
+  sqlite3_finalize(state->insert);
+  sqlite3_close(state->db);
+  pthread_mutex_destroy(&state->mutex);
+  free(state);
+}
+
+const sl_backend_vtable sl_sqlite_backend = {
+    .kind = "sqlite",
+    .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = false},
+    .open = sqlite_open,
+    .write = sqlite_write,
+    .flush = sqlite_flush,
+    .count = sqlite_count,
+    .close = sqlite_close,
+};

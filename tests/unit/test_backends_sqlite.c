@@ -1,0 +1,184 @@
+/* test_backends_sqlite.c: the SQLite baseline stores spans durably, keeps the
+ * indexes of the bound rules, and its count and checksum match the spans. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spanlab/backend.h"
+#include "test_support.h"
+
+static sl_catalog *catalog;
+
+static int load_catalog(void **state) {
+  (void)state;
+  sl_diag *problems = sl_diag_new();
+  sl_status status = sl_catalog_load_dir(SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace", NULL,
+                                         &catalog, problems);
+  sl_diag_free(problems);
+  return status == SL_OK ? 0 : -1;
+}
+
+static int free_catalog(void **state) {
+  (void)state;
+  sl_catalog_free(catalog);
+  return 0;
+}
+
+/* Span i of a small synthetic set: every field depends on i. */
+static sl_span make_span(int i, char text[6][32], unsigned char *payload) {
+  snprintf(text[0], 32, "service-%d", i % 3);
+  snprintf(text[1], 32, "service-%d-instance-%d", i % 3, i % 5);
+  snprintf(text[2], 32, "trace-%d", i / 4);
+  snprintf(text[3], 32, "%d", i % 4);
+  snprintf(text[4], 32, "%d", i % 4 == 0 ? -1 : 0);
+  snprintf(text[5], 32, "GET /api/%d", i % 7);
+  for (int b = 0; b < 64; b++) {
+    payload[b] = (unsigned char)(i * 31 + b);
+  }
+  sl_span span = {
+      .service_id = {text[0], strlen(text[0])},
+      .service_instance_id = {text[1], strlen(text[1])},
+      .trace_id = {text[2], strlen(text[2])},
+      .start_time_ms = 1704067200000LL + i * 10,
+      .latency_ms = i % 97,
+      .is_error = i % 20 == 0,
+      .span_id = {text[3], strlen(text[3])},
+      .parent_span_id = {text[4], strlen(text[4])},
+      .operation_name = {text[5], strlen(text[5])},
+      .component = {"Tomcat", 6},
+      .data_binary = {(const char *)payload, 64},
+  };
+  return span;
+}
+
+static uint64_t write_spans(sl_backend *backend, int first, int count) {
+  uint64_t checksum = 0;
+  enum { BATCH = 50 };
+  for (int start = first; start < first + count; start += BATCH) {
+    sl_span spans[BATCH];
+    char text[BATCH][6][32];
+    unsigned char payload[BATCH][64];
+    int n = first + count - start < BATCH ? first + count - start : BATCH;
+    for (int i = 0; i < n; i++) {
+      spans[i] = make_span(start + i, text[i], payload[i]);
+      checksum += sl_span_digest(&spans[i]);
+    }
+    sl_error err;
+    assert_int_equal(sl_backend_write(backend, spans, (size_t)n, &err), SL_OK);
+  }
+  return checksum;
+}
+
+static void stores_and_counts_spans_across_reopen(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("sqlite-backend");
+  sl_backend_options options = {.catalog = catalog, .directory = dir, .shape = SL_SHAPE_STREAM,
+                                .sync_mode = SL_SYNC_BATCH};
+  sl_backend *backend = NULL;
+  sl_error err;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  assert_string_equal(sl_backend_kind(backend), "sqlite");
+  uint64_t expected = write_spans(backend, 0, 730);
+  assert_int_equal(sl_backend_flush(backend, &err), SL_OK);
+  uint64_t count = 0, checksum = 0;
+  assert_int_equal(sl_backend_count(backend, &count, &checksum, &err), SL_OK);
+  assert_int_equal(count, 730);
+  assert_int_equal(checksum, expected);
+  assert_true(sl_backend_disk_bytes(backend) > 730 * 64);
+  sl_backend_close(backend);
+
+  /* Reopen: the same spans are there, and more can be added. */
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  expected += write_spans(backend, 730, 20);
+  assert_int_equal(sl_backend_count(backend, &count, &checksum, &err), SL_OK);
+  assert_int_equal(count, 750);
+  assert_int_equal(checksum, expected);
+  sl_backend_close(backend);
+}
+
+static void one_changed_byte_changes_the_checksum(void **state) {
+  (void)state;
+  char text[6][32];
+  unsigned char payload[64];
+  sl_span span = make_span(3, text, payload);
+  uint64_t before = sl_span_digest(&span);
+  payload[17] ^= 1;
+  assert_true(sl_span_digest(&span) != before);
+  payload[17] ^= 1;
+  span.latency_ms += 1;
+  assert_true(sl_span_digest(&span) != before);
+  span.latency_ms -= 1;
+  /* Moving a byte between adjacent fields changes it too (lengths are hashed). */
+  sl_span shifted = span;
+  shifted.service_id.size_bytes -= 1;
+  assert_true(sl_span_digest(&shifted) != before);
+  assert_int_equal(sl_span_digest(&span), before);
+}
+
+static int count_indexes(const char *path, const char *like) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='index' AND name LIKE '%s'",
+           like);
+  sqlite3_stmt *statement = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &statement, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(statement), SQLITE_ROW);
+  int count = sqlite3_column_int(statement, 0);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return count;
+}
+
+static void indexes_follow_the_bound_rules_of_each_shape(void **state) {
+  (void)state;
+  const char *stream_dir = test_temp_dir("sqlite-stream-shape");
+  sl_backend_options options = {.catalog = catalog, .directory = stream_dir,
+                                .shape = SL_SHAPE_STREAM};
+  sl_backend *backend = NULL;
+  sl_error err;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  sl_backend_close(backend);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/spans.sqlite", stream_dir);
+  assert_int_equal(count_indexes(path, "rule_%"), 7); /* the 7 stream rules */
+  assert_int_equal(count_indexes(path, "entity_time"), 1);
+  assert_int_equal(count_indexes(path, "trace_id"), 0);
+
+  const char *trace_dir = test_temp_dir("sqlite-trace-shape");
+  options.directory = trace_dir;
+  options.shape = SL_SHAPE_TRACE;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  sl_backend_close(backend);
+  snprintf(path, sizeof path, "%s/spans.sqlite", trace_dir);
+  assert_int_equal(count_indexes(path, "rule_%"), 2); /* the 2 composite trace rules */
+  assert_int_equal(count_indexes(path, "trace_id"), 1);
+}
+
+static void bad_requests_are_clear_errors(void **state) {
+  (void)state;
+  sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-bad"),
+                                .shape = SL_SHAPE_STREAM};
+  sl_backend *backend = NULL;
+  sl_error err = {0};
+  assert_int_equal(sl_backend_open("oracle9i", &options, &backend, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "unknown backend \"oracle9i\""));
+  assert_null(backend);
+  options.subject = "no_such_stream";
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_ERR_NOT_FOUND);
+  assert_non_null(strstr(err.message, "no stream named no_such_stream"));
+  options.subject = NULL;
+  options.directory = "/proc/definitely/not/writable";
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_ERR_IO);
+  assert_non_null(strstr(err.message, "cannot create directory /proc/definitely"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(stores_and_counts_spans_across_reopen),
+      cmocka_unit_test(one_changed_byte_changes_the_checksum),
+      cmocka_unit_test(indexes_follow_the_bound_rules_of_each_shape),
+      cmocka_unit_test(bad_requests_are_clear_errors),
+  };
+  return cmocka_run_group_tests(tests, load_catalog, free_catalog);
+}
