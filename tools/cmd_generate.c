@@ -1,12 +1,165 @@
-/* cmd_generate.c: `spanlab generate`. */
+/* cmd_generate.c: `spanlab generate`: deterministic SkyWalking span files. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "bench/options.h"
 #include "cli.h"
+#include "common/progress.h"
+#include "common/timeutil.h"
+#include "spanlab/gen.h"
+#include "spanlab/spanfile.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: spanlab generate --scale small|medium|large [OPTIONS] --format ndjson|bin --out FILE\n"
+          "       spanlab generate --stats FILE\n\n"
+          "Writes the profile's spans to FILE, byte-identical for the same profile and seed whatever\n"
+          "--threads is, and FILE.manifest.json beside it (profile, seed, counts, bytes, checksum).\n"
+          "--stats reads any span file (either format) and prints what shows it matches the seed.\n\n"
+          "profile (defaults from --scale; small: 100,000 spans, 100 services, 500 instances, 1h):\n"
+          "  --spans N            exact number of spans (10k, 2m accepted)\n"
+          "  --services N         services (Zipfian: the top 20%% start ~80%% of traces)\n"
+          "  --instances N        service instances, spread over the services\n"
+          "  --time-range DUR     span of trace start times: 90s, 30m, 1h, 7d\n"
+          "  --start TIME         first trace start, RFC 3339 (default 2025-01-01T00:00:00Z)\n"
+          "  --seed N             random seed (default 42)\n"
+          "  --error-rate F       share of error spans (default 0.05)\n"
+          "  --operations N       distinct operation names (default 1000)\n"
+          "  --payload-bytes N    mean dataBinary size aimed at (default 5000)\n"
+          "output:\n"
+          "  --format ndjson|bin  NDJSON (one object per span) or the framed binary format\n"
+          "  --out FILE           the span file to write\n"
+          "  --threads N          generator threads (default: the number of cores)\n"
+          "  --quiet              no progress\n");
+}
+
+/* Applies the shared generator options of bench/options.h to a profile. */
+static int apply_overrides(const sl_bench_options *options, sl_gen_profile *profile) {
+  if (options->spans > 0) profile->spans = (uint64_t)options->spans;
+  if (options->services > 0) profile->services = (uint32_t)options->services;
+  if (options->instances > 0) profile->instances = (uint32_t)options->instances;
+  if (options->time_range_ms > 0) profile->time_range_ms = options->time_range_ms;
+  if (options->seed >= 0) profile->seed = (uint64_t)options->seed;
+  if (options->error_rate >= 0) profile->error_rate = options->error_rate;
+  if (options->operations > 0) profile->operations = (uint32_t)options->operations;
+  if (options->payload_bytes >= 0) profile->payload_bytes = (uint32_t)options->payload_bytes;
+  if (options->start != NULL) {
+    int64_t start_ns = 0;
+    sl_error err;
+    if (sl_rfc3339_parse_ns(options->start, &start_ns, &err) != SL_OK) {
+      fprintf(stderr, "spanlab generate: --start: %s\n", err.message);
+      return -1;
+    }
+    profile->start_ms = start_ns / 1000000;
+  }
+  bool customized = options->spans > 0 || options->services > 0 || options->instances > 0 ||
+                    options->time_range_ms > 0 || options->start != NULL ||
+                    options->error_rate >= 0 || options->operations > 0 ||
+                    options->payload_bytes >= 0;
+  if (customized || strcmp(options->scale, "custom") == 0) {
+    snprintf(profile->scale, sizeof profile->scale, "custom");
+  }
+  return 0;
+}
+
+static void show_progress(void *context, uint64_t done, uint64_t total) {
+  (void)total;
+  sl_progress_update(context, done);
+}
+
+static int print_stats(const char *path) {
+  sl_spanfile_stats stats;
+  sl_error err;
+  if (sl_spanfile_stats_read(path, &stats, &err) != SL_OK) {
+    fprintf(stderr, "spanlab generate --stats: %s\n", err.message);
+    return CLI_EXIT_FAILED;
+  }
+  printf("%s\n", path);
+  sl_spanfile_stats_print(&stats, stdout);
+  return CLI_EXIT_OK;
+}
 
 int cmd_generate(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
-    printf("usage: spanlab generate [OPTIONS]\n\nWrites a deterministic SkyWalking span file (--scale small|medium|large, --format ndjson|bin, --out FILE).\n\nNot available yet: arrives with issue #6.\n");
+    usage(stdout);
     return CLI_EXIT_OK;
   }
-  return cli_not_yet("generate", 6, "The span generator");
+  const char *out_path = NULL;
+  const char *stats_path = NULL;
+  const char *format_name = NULL;
+  long threads = sysconf(_SC_NPROCESSORS_ONLN);
+  /* Take the generator's own options out; the profile options are shared with bench. */
+  char *rest[128];
+  int rest_count = 0;
+  rest[rest_count++] = argv[0];
+  bool scale_given = false;
+  for (int i = 1; i < argc && rest_count < 126; i++) {
+    bool has_value = i + 1 < argc;
+    if (strcmp(argv[i], "--out") == 0 && has_value) {
+      out_path = argv[++i];
+    } else if (strcmp(argv[i], "--stats") == 0 && has_value) {
+      stats_path = argv[++i];
+    } else if (strcmp(argv[i], "--format") == 0 && has_value) {
+      format_name = argv[++i];
+    } else if (strcmp(argv[i], "--threads") == 0 && has_value) {
+      char *end = NULL;
+      threads = strtol(argv[++i], &end, 10);
+      if (*end != '\0' || threads < 1 || threads > 64) {
+        fprintf(stderr, "spanlab generate: --threads expects 1 to 64, not \"%s\"\n", argv[i]);
+        return CLI_EXIT_USAGE;
+      }
+    } else {
+      scale_given = scale_given || strcmp(argv[i], "--scale") == 0;
+      rest[rest_count++] = argv[i];
+    }
+  }
+  if (stats_path != NULL) {
+    return print_stats(stats_path);
+  }
+  sl_bench_options options;
+  sl_bench_options_defaults(&options);
+  sl_error err;
+  if (sl_bench_options_parse(&options, rest_count, rest, &err) != SL_OK) {
+    fprintf(stderr, "spanlab generate: %s\n", err.message);
+    return CLI_EXIT_USAGE;
+  }
+  if (out_path == NULL || format_name == NULL || !scale_given) {
+    fprintf(stderr, "spanlab generate: --scale, --format and --out are required (see --help)\n");
+    return CLI_EXIT_USAGE;
+  }
+  sl_spanfile_format format;
+  if (!sl_spanfile_format_parse(format_name, &format)) {
+    fprintf(stderr, "spanlab generate: --format expects ndjson or bin, not \"%s\"\n", format_name);
+    return CLI_EXIT_USAGE;
+  }
+  sl_gen_profile profile;
+  const char *base_scale = strcmp(options.scale, "custom") == 0 ? "small" : options.scale;
+  if (sl_gen_profile_init(&profile, base_scale, &err) != SL_OK || apply_overrides(&options, &profile) != 0) {
+    fprintf(stderr, "spanlab generate: %s\n", err.message);
+    return CLI_EXIT_USAGE;
+  }
+  if (sl_gen_profile_validate(&profile, &err) != SL_OK) {
+    fprintf(stderr, "spanlab generate: %s\n", err.message);
+    return CLI_EXIT_USAGE;
+  }
+  sl_progress progress;
+  sl_progress_start(&progress, "generate", "spans", profile.spans, !options.quiet);
+  sl_gen_manifest manifest;
+  sl_status status = sl_gen_write_file(&profile, (int)format, out_path, (int)threads, show_progress,
+                                       &progress, &manifest, &err);
+  sl_progress_finish(&progress);
+  if (status != SL_OK) {
+    fprintf(stderr, "spanlab generate: %s\n", err.message);
+    return CLI_EXIT_FAILED;
+  }
+  printf("%s: %llu spans in %llu traces, %.1f MB (%.1f MB of dataBinary, mean %.0f bytes), "
+         "%.2f s, %.0f spans/s; checksum %016llx; manifest %s.manifest.json\n",
+         out_path, (unsigned long long)manifest.spans, (unsigned long long)manifest.traces,
+         (double)manifest.file_bytes / 1e6, (double)manifest.data_binary_bytes / 1e6,
+         (double)manifest.data_binary_bytes / (double)(manifest.spans ? manifest.spans : 1),
+         manifest.seconds, (double)manifest.spans / manifest.seconds,
+         (unsigned long long)manifest.span_checksum, out_path);
+  return CLI_EXIT_OK;
 }

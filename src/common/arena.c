@@ -82,4 +82,21 @@ char *sl_arena_strdup(sl_arena *arena, const char *text) {
   return sl_arena_strndup(arena, text, strlen(text));
 }
 
+void sl_arena_reset(sl_arena *arena) {
+  assert(arena != NULL);
+  arena_block *keep = arena->head;
+  if (keep == NULL) {
+    return;
+  }
+  arena_block *block = keep->next;
+  while (block != NULL) {
+    arena_block *next = block->next;
+    arena->reserved_bytes -= sizeof(arena_block) + block->capacity_bytes;
+    free(block);
+    block = next;
+  }
+  keep->next = NULL;
+  keep->used_bytes = 0;
+}
+
 size_t sl_arena_reserved_bytes(const sl_arena *arena) { return arena->reserved_bytes; }

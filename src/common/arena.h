@@ -17,6 +17,9 @@ void *sl_arena_alloc(sl_arena *arena, size_t size_bytes);
 char *sl_arena_strndup(sl_arena *arena, const char *text, size_t size_bytes);
 char *sl_arena_strdup(sl_arena *arena, const char *text);
 
+/* Releases every allocation at once, keeping one block for reuse. */
+void sl_arena_reset(sl_arena *arena);
+
 /* Bytes obtained from malloc so far, for memory statistics. */
 size_t sl_arena_reserved_bytes(const sl_arena *arena);
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CLI: spanlab generate (both formats, manifest, --stats, protoc decoding, errors).
+set -u
+spanlab=$1 source_dir=$2 scratch=$3
+rm -rf "$scratch" && mkdir -p "$scratch"
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+out=$("$spanlab" generate --scale small --spans 3000 --payload-bytes 600 --format bin --out "$scratch/a.bin" --threads 1 --quiet) \
+  || fail "generate bin failed: $out"
+grep -q '3000 spans in' <<<"$out" || fail "summary line missing: $out"
+"$spanlab" generate --scale small --spans 3000 --payload-bytes 600 --format bin --out "$scratch/b.bin" --threads 2 --quiet >/dev/null \
+  || fail "generate with 2 threads failed"
+cmp -s "$scratch/a.bin" "$scratch/b.bin" || fail "1 and 2 threads gave different files"
+[[ -f "$scratch/a.bin.manifest.json" ]] || fail "no manifest"
+python3 - "$scratch/a.bin.manifest.json" <<'PY' || fail "manifest content"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["spans"] == 3000, m
+assert m["profile"]["seed"] == 42 and m["profile"]["scale"] == "custom"
+assert len(m["span_checksum"]) == 16
+assert m["spans_by_class"]["simple"] + m["spans_by_class"]["medium"] + m["spans_by_class"]["complex"] == 3000
+PY
+
+"$spanlab" generate --scale small --spans 3000 --payload-bytes 600 --format ndjson --out "$scratch/a.ndjson" --quiet >/dev/null \
+  || fail "generate ndjson failed"
+[[ $(wc -l <"$scratch/a.ndjson") -eq 3000 ]] || fail "ndjson should have 3000 lines"
+python3 - "$scratch/a.ndjson" "$scratch/one.pb" <<'PY' || fail "ndjson keys"
+import json, sys, base64
+keys = ["serviceId","serviceInstanceId","traceId","startTime","latency","isError","spanId","parentSpanId","operationName","component","dataBinary"]
+with open(sys.argv[1]) as f:
+    for n, line in enumerate(f):
+        o = json.loads(line)
+        assert list(o.keys()) == keys, o.keys()
+        assert isinstance(o["startTime"], int) and isinstance(o["latency"], int)
+        if n == 7:
+            open(sys.argv[2], "wb").write(base64.b64decode(o["dataBinary"]))
+PY
+if command -v protoc >/dev/null; then
+  decoded=$(protoc --decode skywalking.v3.SegmentObject --proto_path="$source_dir/src/gen" \
+            "$source_dir/src/gen/skywalking.proto" <"$scratch/one.pb") || fail "protoc could not decode a dataBinary"
+  grep -q '^traceId: ' <<<"$decoded" || fail "decoded SegmentObject has no traceId"
+  grep -q 'operationName: ' <<<"$decoded" || fail "decoded span has no operationName"
+fi
+same=$(grep -h '"span_checksum":' "$scratch/a.bin.manifest.json" "$scratch/a.ndjson.manifest.json" | sort -u | wc -l)
+[[ $same -eq 1 ]] || fail "bin and ndjson manifests have different span checksums"
+
+stats=$("$spanlab" generate --stats "$scratch/a.ndjson") || fail "stats failed"
+for want in 'spans                 3000' 'simple (1-5)' 'top 20% start' 'error rate' 'Zipf exponent' 'latency ms' 'dataBinary bytes' 'minutes covered'; do
+  grep -qF -- "$want" <<<"$stats" || fail "stats lacks: $want"
+done
+
+head -c 5000 "$scratch/a.bin" >"$scratch/cut.bin"
+err=$("$spanlab" generate --stats "$scratch/cut.bin" 2>&1); rc=$?
+[[ $rc -eq 1 ]] || fail "truncated file exit $rc"
+grep -q "cut.bin: record [0-9]* at byte offset [0-9]*: truncated" <<<"$err" || fail "truncated error: $err"
+
+"$spanlab" generate --scale galactic --format bin --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "bad scale exit"
+"$spanlab" generate --scale small --format csv --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "bad format exit"
+"$spanlab" generate --scale small --format bin >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "missing --out exit"
+"$spanlab" generate --scale small --spans 10 --instances 5 --format bin --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "invalid profile exit"
+
+echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
+exit $((failures > 0))
