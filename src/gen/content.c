@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const sl_nouns[] = {
+const char *const sl_nouns[SL_NOUN_COUNT] = {
     "order",    "user",      "payment",  "inventory", "cart",         "shipment", "review",
     "product",  "account",   "invoice",  "session",   "recommendation", "coupon", "wishlist",
     "notification", "address", "category", "price",   "warehouse",    "supplier", "refund",
     "subscription", "rating", "message", "ticket",    "profile",      "device",   "token",
     "audit",    "report",    "campaign", "banner",    "store",        "vendor",   "catalog",
     "promotion", "delivery", "loyalty",  "settlement", "quote"};
-const size_t sl_noun_count = sizeof sl_nouns / sizeof sl_nouns[0];
 
 typedef struct component {
   int id;
@@ -82,8 +81,8 @@ int sl_content_init(sl_content *content, uint32_t operation_count) {
     sl_operation *op = &content->operations[k];
     op->kind = pattern[k % 10];
     uint32_t index = k / 10;
-    op->noun = (uint32_t)(index % sl_noun_count);
-    op->variant = (uint32_t)(index / sl_noun_count);
+    op->noun = (uint32_t)(index % SL_NOUN_COUNT);
+    op->variant = (uint32_t)(index / SL_NOUN_COUNT);
     const char *noun = sl_nouns[op->noun];
     char noun_title[64];
     capitalized(noun, noun_title, sizeof noun_title);
@@ -202,6 +201,16 @@ void sl_text_append(sl_text *text, const char *data, size_t size) {
 
 void sl_text_puts(sl_text *text, const char *string) { sl_text_append(text, string, strlen(string)); }
 
+void sl_text_append_u64(sl_text *text, uint64_t value) {
+  char digits[24];
+  size_t length = 0;
+  do {
+    digits[sizeof digits - 1 - length++] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  sl_text_append(text, digits + sizeof digits - length, length);
+}
+
 void sl_text_printf(sl_text *text, const char *format, ...) {
   char buffer[1024];
   va_list args;
@@ -287,7 +296,11 @@ static void make_sql(const sl_operation *op, sl_rng *rng, size_t budget, sl_text
     sl_text_printf(sql, "UPDATE %s_main SET ", noun);
     size_t n = 0;
     while (sql->size + 40 < budget || n < 2) {
-      sl_text_printf(sql, "%s%s = ?", n++ ? ", " : "", pick(rng, columns, COUNT_OF(columns)));
+      if (n++ != 0) {
+        sl_text_append(sql, ", ", 2);
+      }
+      sl_text_puts(sql, pick(rng, columns, COUNT_OF(columns)));
+      sl_text_append(sql, " = ?", 4);
       if (n > 400) {
         break;
       }
@@ -299,8 +312,17 @@ static void make_sql(const sl_operation *op, sl_rng *rng, size_t budget, sl_text
   size_t n = 0;
   while (sql->size + 120 < budget || n < 3) {
     const char *column = pick(rng, columns, COUNT_OF(columns));
-    sl_text_printf(sql, "%s%c.%s AS %c_%s", n ? ", " : "", n % 3 ? 'd' : 'm', column,
-                   n % 3 ? 'd' : 'm', column);
+    const char *alias = n % 3 ? "d" : "m";
+    if (n != 0) {
+      sl_text_append(sql, ", ", 2);
+    }
+    sl_text_puts(sql, alias);
+    sl_text_append(sql, ".", 1);
+    sl_text_puts(sql, column);
+    sl_text_append(sql, " AS ", 4);
+    sl_text_puts(sql, alias);
+    sl_text_append(sql, "_", 1);
+    sl_text_puts(sql, column);
     if (++n > 600) {
       break;
     }
@@ -324,7 +346,9 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
     sl_text_printf(&stack, "%s\n", exception);
     size_t frame_count = (size_t)sl_rng_between(rng, 8, 24);
     for (size_t i = 0; i < frame_count; i++) {
-      sl_text_printf(&stack, "\t%s\n", pick(rng, frames, COUNT_OF(frames)));
+      sl_text_append(&stack, "\t", 1);
+      sl_text_puts(&stack, pick(rng, frames, COUNT_OF(frames)));
+      sl_text_append(&stack, "\n", 1);
     }
     char kind[160];
     snprintf(kind, sizeof kind, "%.*s", (int)strcspn(exception, ":"), exception);
@@ -355,12 +379,18 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       add_tag(out, "http.headers", "");
       size_t url_tag = out->tag_count - 2;
       size_t params = 0;
-      while (estimate(out, url.size + headers_text.size) < target_bytes && params < 2000) {
+      size_t base = estimate(out, 0);
+      while (base + url.size + headers_text.size < target_bytes && params < 2000) {
         if (params % 3 == 2) {
-          sl_text_printf(&headers_text, "%s\n", pick(rng, headers, COUNT_OF(headers)));
+          sl_text_puts(&headers_text, pick(rng, headers, COUNT_OF(headers)));
+          sl_text_append(&headers_text, "\n", 1);
         } else {
-          sl_text_printf(&url, "%s%s=%llu", params ? "&" : "", pick(rng, query_params, COUNT_OF(query_params)),
-                         (unsigned long long)sl_rng_below(rng, 1000000));
+          if (params != 0) {
+            sl_text_append(&url, "&", 1);
+          }
+          sl_text_puts(&url, pick(rng, query_params, COUNT_OF(query_params)));
+          sl_text_append(&url, "=", 1);
+          sl_text_append_u64(&url, sl_rng_below(rng, 1000000));
         }
         params++;
       }
@@ -402,9 +432,14 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       add_tag(out, "cache.key", "");
       size_t key_tag = out->tag_count - 1;
       size_t n = 0;
-      while ((estimate(out, keys.size) < target_bytes || n == 0) && n < 4000) {
-        sl_text_printf(&keys, "%s%s:%s:%llu", n ? " " : "", noun, n % 2 ? "detail" : "summary",
-                       (unsigned long long)sl_rng_below(rng, 100000000));
+      size_t base = estimate(out, 0);
+      while ((base + keys.size < target_bytes || n == 0) && n < 4000) {
+        if (n != 0) {
+          sl_text_append(&keys, " ", 1);
+        }
+        sl_text_puts(&keys, noun);
+        sl_text_puts(&keys, n % 2 ? ":detail:" : ":summary:");
+        sl_text_append_u64(&keys, sl_rng_below(rng, 100000000));
         n++;
       }
       out->tags[key_tag].value = keys.data;
@@ -423,9 +458,12 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       add_tag(out, "mq.message", "");
       size_t body_tag = out->tag_count - 1;
       size_t n = 0;
-      while (estimate(out, body.size) < target_bytes && n < 4000) {
-        sl_text_printf(&body, "%s\"%s\":%llu", n ? "," : "", pick(rng, columns, COUNT_OF(columns)),
-                       (unsigned long long)sl_rng_below(rng, 1000000));
+      size_t base = estimate(out, 0);
+      while (base + body.size < target_bytes && n < 4000) {
+        sl_text_append(&body, n ? ",\"" : "\"", n ? 2 : 1);
+        sl_text_puts(&body, pick(rng, columns, COUNT_OF(columns)));
+        sl_text_append(&body, "\":", 2);
+        sl_text_append_u64(&body, sl_rng_below(rng, 1000000));
         n++;
       }
       sl_text_puts(&body, "}}");
@@ -441,9 +479,14 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       add_tag(out, "rpc.arguments", "");
       size_t argument_tag = out->tag_count - 1;
       size_t n = 0;
-      while (estimate(out, arguments.size) < target_bytes && n < 4000) {
-        sl_text_printf(&arguments, "%s%s=%llu", n ? ", " : "", pick(rng, columns, COUNT_OF(columns)),
-                       (unsigned long long)sl_rng_below(rng, 1000000));
+      size_t base = estimate(out, 0);
+      while (base + arguments.size < target_bytes && n < 4000) {
+        if (n != 0) {
+          sl_text_append(&arguments, ", ", 2);
+        }
+        sl_text_puts(&arguments, pick(rng, columns, COUNT_OF(columns)));
+        sl_text_append(&arguments, "=", 1);
+        sl_text_append_u64(&arguments, sl_rng_below(rng, 1000000));
         n++;
       }
       out->tags[argument_tag].value = arguments.data;
@@ -459,9 +502,14 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       add_tag(out, "method.arguments", "");
       size_t argument_tag = out->tag_count - 1;
       size_t n = 0;
-      while (estimate(out, arguments.size) < target_bytes && n < 4000) {
-        sl_text_printf(&arguments, "%s%s=%llu", n ? ", " : "", pick(rng, columns, COUNT_OF(columns)),
-                       (unsigned long long)sl_rng_below(rng, 1000000));
+      size_t base = estimate(out, 0);
+      while (base + arguments.size < target_bytes && n < 4000) {
+        if (n != 0) {
+          sl_text_append(&arguments, ", ", 2);
+        }
+        sl_text_puts(&arguments, pick(rng, columns, COUNT_OF(columns)));
+        sl_text_append(&arguments, "=", 1);
+        sl_text_append_u64(&arguments, sl_rng_below(rng, 1000000));
         n++;
       }
       out->tags[argument_tag].value = arguments.data;

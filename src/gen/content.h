@@ -60,6 +60,7 @@ typedef struct sl_text {
 void sl_text_init(sl_text *text, sl_arena *arena, size_t capacity);
 void sl_text_append(sl_text *text, const char *data, size_t size);
 void sl_text_puts(sl_text *text, const char *string);
+void sl_text_append_u64(sl_text *text, uint64_t value);
 void sl_text_printf(sl_text *text, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* One tag of a span's SegmentObject. */
@@ -84,7 +85,7 @@ void sl_content_make_text(const sl_content *content, const sl_operation *operati
                           int is_error, size_t target_bytes, sl_arena *arena, sl_span_text *out);
 
 /* "service-17", "service-17-instance-3" style names are made by the generator. */
-extern const char *const sl_nouns[];
-extern const size_t sl_noun_count;
+enum { SL_NOUN_COUNT = 40 };
+extern const char *const sl_nouns[SL_NOUN_COUNT];
 
 #endif

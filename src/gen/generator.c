@@ -154,11 +154,11 @@ struct sl_gen_worker {
 };
 
 static char *service_name(uint32_t service, char *out, size_t out_bytes) {
-  if (service < sl_noun_count) {
+  if (service < SL_NOUN_COUNT) {
     snprintf(out, out_bytes, "%s-service", sl_nouns[service]);
   } else {
-    snprintf(out, out_bytes, "%s-service-%u", sl_nouns[service % sl_noun_count],
-             (unsigned)(service / sl_noun_count));
+    snprintf(out, out_bytes, "%s-service-%u", sl_nouns[service % SL_NOUN_COUNT],
+             (unsigned)(service / SL_NOUN_COUNT));
   }
   return out;
 }
@@ -292,6 +292,9 @@ typedef struct span_draft {
 } span_draft;
 
 static uint32_t instance_count_of(const sl_gen_profile *profile, uint32_t service) {
+  if (profile->services == 0) {
+    return 1; /* validated away; keeps the division defined */
+  }
   uint32_t base = profile->instances / profile->services;
   return base + (service < profile->instances % profile->services ? 1 : 0);
 }
@@ -325,8 +328,7 @@ static sl_bytes instance_id(sl_arena *arena, const sl_gen *gen, uint32_t service
                         instance % 250 + 2);
   size_t service_length = strlen(gen->service_ids[service]) - 2; /* without ".1" */
   char id[512];
-  memcpy(id, gen->service_ids[service], service_length);
-  id[service_length] = '_';
+  snprintf(id, sizeof id, "%.*s_", (int)service_length, gen->service_ids[service]);
   sl_base64_encode((const uint8_t *)name, (size_t)length, id + service_length + 1);
   size_t total = service_length + 1 + sl_base64_encoded_size((size_t)length);
   return arena_bytes(arena, id, total);

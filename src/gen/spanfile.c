@@ -444,7 +444,7 @@ static sl_status next_bin(sl_spanfile_reader *reader, sl_span *span, bool *end, 
       strings[i]->data = (const char *)cursor;
       strings[i]->size_bytes = (size_t)value;
       cursor += value;
-    } else {
+    } else if (ints[i] != NULL) {
       *ints[i] = (int64_t)(value >> 1) ^ -(int64_t)(value & 1);
     }
   }
@@ -545,7 +545,7 @@ static sl_status next_ndjson(sl_spanfile_reader *reader, sl_span *span, bool *en
       }
       strings[i]->data = json_string_value(value);
       strings[i]->size_bytes = json_string_length(value);
-    } else {
+    } else if (ints[i] != NULL) {
       if (!json_is_integer(value)) {
         snprintf(message, sizeof message, "\"%s\" must be an integer", sl_span_tag_names[i]);
         return corrupt(reader, offset, err, message);

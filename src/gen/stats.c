@@ -128,9 +128,14 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
   int64_t first_start = INT64_MIN;
   int64_t latency_max = 0, payload_max = 0;
   double latency_sum = 0, payload_sum = 0;
-  sl_status status = latency != NULL && payload != NULL && minutes != NULL
-                         ? SL_OK
-                         : sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
+  if (latency == NULL || payload == NULL || minutes == NULL) {
+    free(latency);
+    free(payload);
+    free(minutes);
+    sl_spanfile_close(reader);
+    return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
+  }
+  sl_status status = SL_OK;
   while (status == SL_OK) {
     sl_span span;
     bool end = false;
