@@ -109,13 +109,15 @@ sl_status sl_rfc3339_parse_ns(const char *text, int64_t *out_unix_ns, sl_error *
   if (*cursor != '\0') {
     return sl_error_set(err, SL_ERR_INVALID, "\"%s\" has trailing characters; %s", text, expected);
   }
-  if (year < 1678 || year > 2261) {
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "\"%s\" is outside 1678..2261, the range of int64 nanoseconds", text);
-  }
   int64_t seconds = sl_days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 +
                     minute * 60 + second - offset_seconds;
-  *out_unix_ns = seconds * 1000000000LL + fraction_ns;
+  __int128 total_ns = (__int128)seconds * 1000000000 + fraction_ns;
+  if (total_ns < INT64_MIN || total_ns > INT64_MAX) {
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "\"%s\" is outside 1677-09-21..2262-04-11, the range of int64 nanoseconds",
+                        text);
+  }
+  *out_unix_ns = (int64_t)total_ns;
   return SL_OK;
 }
 

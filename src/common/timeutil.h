@@ -9,7 +9,8 @@
 
 /* Parses "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.123456789+08:00", ...
  * (RFC 3339: 'T' or 't' or ' ' separator, 'Z'/'z' or a numeric offset, up to 9
- * fraction digits) into nanoseconds since the epoch.  Years 1678..2261 fit. */
+ * fraction digits) into nanoseconds since the epoch.  Anything within int64 nanoseconds
+ * (1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z) fits. */
 sl_status sl_rfc3339_parse_ns(const char *text, int64_t *out_unix_ns, sl_error *err);
 
 /* Writes "YYYY-MM-DDTHH:MM:SS[.fff...]Z" into out (at least 40 bytes): the fraction

@@ -1,0 +1,708 @@
+/* eval.c: the reference evaluator, BanyanDB's stream and trace semantics by
+ * brute force (docs/QUERIES.md).  Clarity over speed: it is the oracle. */
+#include <assert.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+#include "query/query_internal.h"
+
+void sl_query_bind_rules(sl_query_internal *query, const sl_catalog *catalog) {
+  sl_query *q = &query->public;
+  sl_catalog_kind kind = q->model == SL_QUERY_STREAM ? SL_CATALOG_STREAM : SL_CATALOG_TRACE;
+  query->bound_rule_count = sl_catalog_bound_rules(catalog, kind, q->group, q->name, sl_wall_clock_ns(),
+                                                   query->bound_rules, SL_QUERY_MAX_RULES);
+  if (query->bound_rule_count == 0) {
+    /* No binding valid today: take every binding's rules, whatever its window. */
+    for (size_t b = 0; b < sl_catalog_binding_count(catalog); b++) {
+      const sl_index_binding *binding = sl_catalog_binding_at(catalog, b);
+      if (binding->subject_catalog == kind && strcmp(binding->group, q->group) == 0 &&
+          strcmp(binding->subject_name, q->name) == 0) {
+        query->bound_rule_count = sl_catalog_bound_rules(catalog, kind, q->group, q->name,
+                                                         binding->begin_at_ns, query->bound_rules,
+                                                         SL_QUERY_MAX_RULES);
+        break;
+      }
+    }
+  }
+  if (query->bound_rule_count > SL_QUERY_MAX_RULES) {
+    query->bound_rule_count = SL_QUERY_MAX_RULES;
+  }
+  query->series_count = 0;
+  if (q->model == SL_QUERY_STREAM) {
+    for (size_t i = 0; i < q->stream->entity_count && i < SL_QUERY_MAX_SERIES_TAGS; i++) {
+      query->series_tags[query->series_count++] = sl_stream_find_tag(q->stream, q->stream->entity_tags[i]);
+    }
+  } else if (query->bound_rule_count > 0) {
+    const sl_index_rule *first = query->bound_rules[0];
+    for (size_t i = 0; i + 1 < first->tag_count && i < SL_QUERY_MAX_SERIES_TAGS; i++) {
+      const sl_tag_spec *tag = sl_trace_find_tag(q->trace, first->tags[i]);
+      if (tag != NULL) {
+        query->series_tags[query->series_count++] = tag;
+      }
+    }
+  }
+}
+
+static int series_index(const sl_query_internal *query, const char *tag_name) {
+  for (size_t i = 0; i < query->series_count; i++) {
+    if (strcmp(query->series_tags[i]->name, tag_name) == 0) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+bool sl_query_is_entity_tag(const sl_query_internal *query, const char *tag_name) {
+  return series_index(query, tag_name) >= 0;
+}
+
+static int compare_bytes(const sl_bytes *a, const sl_bytes *b) {
+  size_t common = a->size_bytes < b->size_bytes ? a->size_bytes : b->size_bytes;
+  int order = common ? memcmp(a->data, b->data, common) : 0;
+  if (order != 0) {
+    return order;
+  }
+  return a->size_bytes < b->size_bytes ? -1 : a->size_bytes > b->size_bytes;
+}
+
+static int64_t as_int(const sl_value *value) {
+  return value->kind == SL_VALUE_TIMESTAMP ? value->as.timestamp_ns : value->as.int_value;
+}
+
+int sl_query_compare_values(const sl_value *a, const sl_value *b) {
+  bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
+  bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
+  if (a_int && b_int) {
+    int64_t x = as_int(a), y = as_int(b);
+    return x < y ? -1 : x > y;
+  }
+  if (a->kind == SL_VALUE_STR && b->kind == SL_VALUE_STR) {
+    return compare_bytes(&a->as.str, &b->as.str);
+  }
+  return a->kind < b->kind ? -1 : a->kind > b->kind; /* different kinds never equal */
+}
+
+/* ---- series patterns (logical.ParseEntities) ---- */
+
+/* A pattern: one value per series tag, kind NULL-with-flag meaning "any". */
+typedef struct pattern {
+  sl_value values[SL_QUERY_MAX_SERIES_TAGS];
+  bool any[SL_QUERY_MAX_SERIES_TAGS];
+} pattern;
+
+/* A list of patterns; `none` is BanyanDB's nil (no series). */
+typedef struct pattern_list {
+  pattern *items;
+  size_t count;
+  bool none;
+} pattern_list;
+
+typedef struct eval_context {
+  const sl_query_internal *query;
+  bool trace_ids_given;
+  bool ok;
+} eval_context;
+
+static pattern_list list_any(const eval_context *context) {
+  pattern_list list = {.items = calloc(1, sizeof(pattern)), .count = 1};
+  if (list.items == NULL) {
+    list.none = true;
+    list.count = 0;
+    return list;
+  }
+  for (size_t i = 0; i < context->query->series_count; i++) {
+    list.items[0].any[i] = true;
+  }
+  return list;
+}
+
+static bool all_any(const eval_context *context, const pattern_list *list) {
+  for (size_t p = 0; p < list->count; p++) {
+    for (size_t i = 0; i < context->query->series_count; i++) {
+      if (!list->items[p].any[i]) {
+        return false;
+      }
+    }
+  }
+  return true; /* vacuously for none / empty, as BanyanDB's anyEntity */
+}
+
+static void list_free(pattern_list *list) {
+  free(list->items);
+  list->items = NULL;
+  list->count = 0;
+}
+
+static pattern_list merge_patterns(const eval_context *context, sl_criteria_kind op,
+                                   pattern_list left, pattern_list right) {
+  size_t count = context->query->series_count;
+  bool left_any = all_any(context, &left);
+  bool right_any = all_any(context, &right);
+  if (op == SL_CRITERIA_AND) {
+    if (left_any && !right_any) {
+      list_free(&left);
+      return right;
+    }
+    if (!left_any && right_any) {
+      list_free(&right);
+      return left;
+    }
+  } else {
+    if (left_any) {
+      list_free(&right);
+      return left;
+    }
+    if (right_any) {
+      list_free(&left);
+      return right;
+    }
+  }
+  pattern_list merged = {.items = calloc(left.count + right.count + 1, sizeof(pattern)),
+                         .count = left.count + right.count};
+  if (merged.items == NULL) {
+    list_free(&left);
+    list_free(&right);
+    return (pattern_list){.none = true};
+  }
+  memcpy(merged.items, left.items, left.count * sizeof(pattern));
+  memcpy(merged.items + left.count, right.items, right.count * sizeof(pattern));
+  list_free(&left);
+  list_free(&right);
+  pattern result;
+  for (size_t i = 0; i < count; i++) {
+    bool entry_any = true;
+    sl_value entry = sl_value_null();
+    for (size_t j = 0; j < merged.count; j++) {
+      const pattern *item = &merged.items[j];
+      if (op == SL_CRITERIA_AND) {
+        if (item->any[i]) {
+          continue;
+        }
+        if (entry_any) {
+          entry_any = false;
+          entry = item->values[i];
+        } else if (sl_query_compare_values(&entry, &item->values[i]) != 0) {
+          list_free(&merged);
+          return (pattern_list){.none = true};
+        }
+      } else {
+        if (entry_any) {
+          entry_any = item->any[i];
+          entry = item->values[i];
+        } else if (item->any[i] || sl_query_compare_values(&entry, &item->values[i]) != 0) {
+          return merged; /* OR of different patterns: all of them */
+        }
+      }
+    }
+    result.any[i] = entry_any;
+    result.values[i] = entry;
+  }
+  merged.items[0] = result;
+  merged.count = 1;
+  return merged;
+}
+
+/* Does a condition leaf stay in the row filter?  (BanyanDB drops some.) */
+static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
+  const sl_query_internal *query = context->query;
+  const sl_query *q = &query->public;
+  int series = series_index(query, leaf->tag_name);
+  if (q->model == SL_QUERY_STREAM) {
+    return !(series >= 0 && (leaf->op == SL_BINARY_OP_EQ || leaf->op == SL_BINARY_OP_IN));
+  }
+  if (strcmp(leaf->tag_name, q->trace->trace_id_tag) == 0) {
+    return false;
+  }
+  for (size_t t = 0; q->order_rule != NULL && t < q->order_rule->tag_count; t++) {
+    if (strcmp(q->order_rule->tags[t], leaf->tag_name) == 0) {
+      return false;
+    }
+  }
+  return !(series >= 0 && !context->trace_ids_given);
+}
+
+/* A filter node after BanyanDB's planning: leaves dropped where it drops them. */
+typedef struct filter_node filter_node;
+struct filter_node {
+  sl_criteria_kind kind;
+  const filter_node *left;
+  const filter_node *right;
+  const sl_criteria *leaf;
+};
+
+typedef struct planned {
+  const filter_node *filter; /* NULL: no condition */
+  pattern_list patterns;
+} planned;
+
+static filter_node *new_node(sl_arena *arena) { return sl_arena_alloc(arena, sizeof(filter_node)); }
+
+static planned plan(eval_context *context, sl_arena *arena, const sl_criteria *node, int depth) {
+  planned out = {0};
+  if (node == NULL || depth > 128) {
+    out.patterns = list_any(context);
+    return out;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    const sl_query_internal *query = context->query;
+    int series = series_index(query, node->tag_name);
+    bool selects_series = series >= 0 && !(query->public.model == SL_QUERY_TRACE && context->trace_ids_given) &&
+                          (node->op == SL_BINARY_OP_EQ || node->op == SL_BINARY_OP_IN);
+    if (selects_series) {
+      if (node->op == SL_BINARY_OP_EQ) {
+        out.patterns = list_any(context);
+        if (out.patterns.count == 1) {
+          out.patterns.items[0].any[series] = false;
+          out.patterns.items[0].values[series] = node->value;
+        }
+      } else {
+        bool strings = node->value.kind == SL_VALUE_STR_ARRAY;
+        size_t count = strings ? node->value.as.str_array.count : node->value.as.int_array.count;
+        out.patterns.items = calloc(count + 1, sizeof(pattern));
+        out.patterns.count = count;
+        for (size_t v = 0; out.patterns.items != NULL && v < count; v++) {
+          for (size_t i = 0; i < query->series_count; i++) {
+            out.patterns.items[v].any[i] = true;
+          }
+          out.patterns.items[v].any[series] = false;
+          out.patterns.items[v].values[series] =
+              strings ? sl_value_str(node->value.as.str_array.items[v].data,
+                                     node->value.as.str_array.items[v].size_bytes)
+                      : sl_value_int(node->value.as.int_array.items[v]);
+        }
+      }
+      return out;
+    }
+    out.patterns = list_any(context);
+    if (leaf_filters(context, node)) {
+      filter_node *leaf = new_node(arena);
+      leaf->kind = SL_CRITERIA_CONDITION;
+      leaf->leaf = node;
+      out.filter = leaf;
+    }
+    return out;
+  }
+  if (node->left == NULL) {
+    return plan(context, arena, node->right, depth + 1);
+  }
+  if (node->right == NULL) {
+    return plan(context, arena, node->left, depth + 1);
+  }
+  planned left = plan(context, arena, node->left, depth + 1);
+  planned right = plan(context, arena, node->right, depth + 1);
+  out.patterns = merge_patterns(context, node->kind, left.patterns, right.patterns);
+  if (out.patterns.none) {
+    out.filter = NULL; /* BanyanDB returns nil filter and nil entities */
+    return out;
+  }
+  if (left.filter == NULL) {
+    out.filter = right.filter;
+  } else if (right.filter == NULL) {
+    out.filter = left.filter;
+  } else {
+    filter_node *both = new_node(arena);
+    both->kind = node->kind;
+    both->left = left.filter;
+    both->right = right.filter;
+    out.filter = both;
+  }
+  return out;
+}
+
+/* ---- row predicates ---- */
+
+static bool value_equals(const sl_value *row_value, const sl_value *literal) {
+  if (row_value->kind == SL_VALUE_NULL || literal->kind == SL_VALUE_NULL) {
+    return false;
+  }
+  return sl_query_compare_values(row_value, literal) == 0;
+}
+
+static bool array_contains(const sl_value *array, const sl_value *item) {
+  if (array->kind == SL_VALUE_STR_ARRAY && item->kind == SL_VALUE_STR) {
+    for (size_t i = 0; i < array->as.str_array.count; i++) {
+      if (compare_bytes(&array->as.str_array.items[i], &item->as.str) == 0) {
+        return true;
+      }
+    }
+  }
+  if (array->kind == SL_VALUE_INT_ARRAY && item->kind == SL_VALUE_INT) {
+    for (size_t i = 0; i < array->as.int_array.count; i++) {
+      if (array->as.int_array.items[i] == item->as.int_value) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/* The i-th item of a list literal as a value. */
+static sl_value list_item(const sl_value *list, size_t i) {
+  return list->kind == SL_VALUE_STR_ARRAY
+             ? sl_value_str(list->as.str_array.items[i].data, list->as.str_array.items[i].size_bytes)
+             : sl_value_int(list->as.int_array.items[i]);
+}
+
+static size_t list_count(const sl_value *list) {
+  return list->kind == SL_VALUE_STR_ARRAY ? list->as.str_array.count
+         : list->kind == SL_VALUE_INT_ARRAY ? list->as.int_array.count
+                                            : 0;
+}
+
+/* The "url" analyzer: lower-cased runs of letters and digits. */
+static bool tokens_match(const sl_bytes *text, const sl_bytes *query) {
+  size_t q = 0;
+  while (q < query->size_bytes) {
+    while (q < query->size_bytes && !isalnum((unsigned char)query->data[q])) q++;
+    size_t q_start = q;
+    while (q < query->size_bytes && isalnum((unsigned char)query->data[q])) q++;
+    size_t q_length = q - q_start;
+    if (q_length == 0) {
+      continue;
+    }
+    size_t t = 0;
+    while (t < text->size_bytes) {
+      while (t < text->size_bytes && !isalnum((unsigned char)text->data[t])) t++;
+      size_t t_start = t;
+      while (t < text->size_bytes && isalnum((unsigned char)text->data[t])) t++;
+      if (t - t_start == q_length && strncasecmp(text->data + t_start, query->data + q_start, q_length) == 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+static bool leaf_true(const eval_context *context, const sl_criteria *leaf, const sl_query_row *row) {
+  const sl_value *value = &row->tags[leaf->tag->tag_index];
+  const sl_value *literal = &leaf->value;
+  if (context->query->public.model == SL_QUERY_TRACE && leaf->op == SL_BINARY_OP_EQ &&
+      (literal->kind == SL_VALUE_NULL || literal->kind == SL_VALUE_INT)) {
+    return false; /* BanyanDB's block skip filter: int or null EQ finds nothing */
+  }
+  switch (leaf->op) {
+    case SL_BINARY_OP_EQ: return value_equals(value, literal);
+    case SL_BINARY_OP_NE: return !value_equals(value, literal);
+    case SL_BINARY_OP_LT:
+    case SL_BINARY_OP_GT:
+    case SL_BINARY_OP_LE:
+    case SL_BINARY_OP_GE: {
+      if (value->kind == SL_VALUE_NULL || literal->kind == SL_VALUE_NULL) {
+        return false;
+      }
+      int order = sl_query_compare_values(value, literal);
+      return leaf->op == SL_BINARY_OP_LT   ? order < 0
+             : leaf->op == SL_BINARY_OP_GT ? order > 0
+             : leaf->op == SL_BINARY_OP_LE ? order <= 0
+                                           : order >= 0;
+    }
+    case SL_BINARY_OP_IN:
+    case SL_BINARY_OP_NOT_IN: {
+      bool found = false;
+      for (size_t i = 0; i < list_count(literal) && !found; i++) {
+        sl_value item = list_item(literal, i);
+        found = value_equals(value, &item);
+      }
+      return leaf->op == SL_BINARY_OP_IN ? found : !found;
+    }
+    case SL_BINARY_OP_HAVING:
+    case SL_BINARY_OP_NOT_HAVING: {
+      bool all = value->kind != SL_VALUE_NULL;
+      if (literal->kind == SL_VALUE_STR || literal->kind == SL_VALUE_INT) {
+        all = all && array_contains(value, literal);
+      } else {
+        for (size_t i = 0; i < list_count(literal) && all; i++) {
+          sl_value item = list_item(literal, i);
+          all = array_contains(value, &item);
+        }
+      }
+      return leaf->op == SL_BINARY_OP_HAVING ? all : !all;
+    }
+    case SL_BINARY_OP_MATCH:
+      return value->kind == SL_VALUE_STR && literal->kind == SL_VALUE_STR &&
+             tokens_match(&value->as.str, &literal->as.str);
+  }
+  return false;
+}
+
+static bool filter_true(const eval_context *context, const filter_node *node, const sl_query_row *row) {
+  if (node == NULL) {
+    return true;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    return leaf_true(context, node->leaf, row);
+  }
+  bool left = filter_true(context, node->left, row);
+  if (node->kind == SL_CRITERIA_AND) {
+    return left && filter_true(context, node->right, row);
+  }
+  return left || filter_true(context, node->right, row);
+}
+
+static bool series_match(const eval_context *context, const pattern_list *patterns,
+                         const sl_query_row *row) {
+  if (patterns->none) {
+    return false;
+  }
+  for (size_t p = 0; p < patterns->count; p++) {
+    bool match = true;
+    for (size_t i = 0; i < context->query->series_count && match; i++) {
+      if (!patterns->items[p].any[i]) {
+        match = value_equals(&row->tags[context->query->series_tags[i]->tag_index],
+                             &patterns->items[p].values[i]);
+      }
+    }
+    if (match) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- ordering ---- */
+
+typedef struct sort_entry {
+  size_t row;
+  sl_value key;
+  int64_t timestamp_ns;
+} sort_entry;
+
+static sl_sort sort_direction;
+
+static int compare_entries(const void *a, const void *b) {
+  const sort_entry *x = a;
+  const sort_entry *y = b;
+  int order;
+  bool x_null = x->key.kind == SL_VALUE_NULL, y_null = y->key.kind == SL_VALUE_NULL;
+  if (x_null || y_null) {
+    order = x_null == y_null ? 0 : x_null ? 1 : -1; /* missing keys last */
+    if (order != 0) {
+      return order;
+    }
+  } else {
+    order = sl_query_compare_values(&x->key, &y->key);
+  }
+  if (order == 0) {
+    order = x->timestamp_ns < y->timestamp_ns ? -1 : x->timestamp_ns > y->timestamp_ns;
+  }
+  if (order == 0) {
+    order = x->row < y->row ? -1 : x->row > y->row;
+  }
+  return sort_direction == SL_SORT_DESC ? -order : order;
+}
+
+static bool in_time_range(const sl_query *query, const sl_query_row *row) {
+  return !query->has_time_range || (row->timestamp_ns >= query->begin_ns && row->timestamp_ns <= query->end_ns);
+}
+
+void sl_query_result_free(sl_query_result *result) {
+  if (result == NULL) {
+    return;
+  }
+  free(result->rows);
+  free(result->trace_offsets);
+  memset(result, 0, sizeof *result);
+}
+
+/* Rows older than the retention cutoff are gone: a segment [start, start +
+ * interval) is dropped when its end is at or before now - ttl. */
+typedef struct retention {
+  bool enabled;
+  int64_t cutoff_ns;
+  int64_t interval_ns;
+} retention;
+
+static bool row_kept(const retention *policy, const sl_query_row *row) {
+  if (!policy->enabled || policy->interval_ns <= 0) {
+    return true;
+  }
+  int64_t start = row->timestamp_ns - ((row->timestamp_ns % policy->interval_ns) + policy->interval_ns) % policy->interval_ns;
+  return start + policy->interval_ns > policy->cutoff_ns;
+}
+
+static sl_status evaluate_stream(eval_context *context, const planned *planned_query, const retention *policy,
+                                 const sl_query_row *rows, size_t row_count, sl_query_result *result,
+                                 sl_error *err) {
+  const sl_query *q = &context->query->public;
+  sort_entry *entries = calloc(row_count + 1, sizeof *entries);
+  if (entries == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  size_t matched = 0;
+  for (size_t r = 0; r < row_count; r++) {
+    const sl_query_row *row = &rows[r];
+    if (!row_kept(policy, row) || !in_time_range(q, row) || !series_match(context, &planned_query->patterns, row) ||
+        !filter_true(context, planned_query->filter, row)) {
+      continue;
+    }
+    /* Duplicate element ids: the later write wins. */
+    bool replaced = false;
+    for (size_t m = 0; m < matched; m++) {
+      if (compare_bytes(&rows[entries[m].row].element_id, &row->element_id) == 0) {
+        entries[m].row = r;
+        replaced = true;
+        break;
+      }
+    }
+    if (replaced) {
+      continue;
+    }
+    entries[matched].row = r;
+    entries[matched].timestamp_ns = row->timestamp_ns;
+    matched++;
+  }
+  for (size_t m = 0; m < matched; m++) {
+    const sl_query_row *row = &rows[entries[m].row];
+    entries[m].timestamp_ns = row->timestamp_ns;
+    if (q->order_rule != NULL) {
+      const sl_tag_spec *tag = sl_stream_find_tag(q->stream, q->order_rule->tags[0]);
+      entries[m].key = tag != NULL ? row->tags[tag->tag_index] : sl_value_null();
+    } else {
+      entries[m].key = sl_value_int(row->timestamp_ns);
+    }
+  }
+  sort_direction = q->sort;
+  qsort(entries, matched, sizeof *entries, compare_entries);
+  uint32_t limit = q->limit == 0 ? 20 : q->limit;
+  size_t first = q->offset < matched ? q->offset : matched;
+  size_t count = matched - first < limit ? matched - first : limit;
+  result->rows = calloc(count + 1, sizeof(size_t));
+  if (result->rows == NULL) {
+    free(entries);
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  for (size_t i = 0; i < count; i++) {
+    result->rows[i] = entries[first + i].row;
+  }
+  result->row_count = count;
+  free(entries);
+  return SL_OK;
+}
+
+static bool same_trace(const sl_query *q, const sl_query_row *a, const sl_query_row *b) {
+  const sl_tag_spec *tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
+  return value_equals(&a->tags[tag->tag_index], &b->tags[tag->tag_index]);
+}
+
+static sl_status evaluate_trace(eval_context *context, const planned *planned_query, const retention *policy,
+                                const sl_query_row *rows, size_t row_count, sl_query_result *result,
+                                sl_error *err) {
+  const sl_query *q = &context->query->public;
+  const sl_tag_spec *trace_tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
+  const sl_tag_spec *key_tag = q->order_rule != NULL
+                                   ? sl_trace_find_tag(q->trace, q->order_rule->tags[q->order_rule->tag_count - 1])
+                                   : NULL;
+  /* One entry per trace: its representative row and sort key. */
+  sort_entry *traces = calloc(row_count + 1, sizeof *traces);
+  if (traces == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  size_t trace_count = 0;
+  for (size_t r = 0; r < row_count; r++) {
+    const sl_query_row *row = &rows[r];
+    if (!row_kept(policy, row) || !in_time_range(q, row)) {
+      continue;
+    }
+    if (q->trace_id_count > 0) {
+      bool listed = false;
+      for (size_t t = 0; t < q->trace_id_count && !listed; t++) {
+        sl_value id = sl_value_str(q->trace_ids[t].data, q->trace_ids[t].size_bytes);
+        listed = value_equals(&row->tags[trace_tag->tag_index], &id);
+      }
+      if (!listed) {
+        continue;
+      }
+    } else if (!series_match(context, &planned_query->patterns, row)) {
+      continue;
+    }
+    if (!filter_true(context, planned_query->filter, row)) {
+      continue;
+    }
+    sl_value key = key_tag != NULL ? row->tags[key_tag->tag_index] : sl_value_int((int64_t)r);
+    size_t t = 0;
+    while (t < trace_count && !same_trace(q, &rows[traces[t].row], row)) {
+      t++;
+    }
+    if (t == trace_count) {
+      traces[trace_count++] = (sort_entry){.row = r, .key = key, .timestamp_ns = 0};
+      continue;
+    }
+    /* DESC orders by the largest key met, ASC by the smallest. */
+    int order = sl_query_compare_values(&key, &traces[t].key);
+    if (key_tag != NULL && ((q->sort == SL_SORT_DESC && order > 0) || (q->sort != SL_SORT_DESC && order < 0))) {
+      traces[t].key = key;
+    }
+  }
+  if (q->trace_id_count > 0 && key_tag == NULL) {
+    /* Traces listed by id come in the order of the request. */
+    for (size_t t = 0; t < trace_count; t++) {
+      for (size_t i = 0; i < q->trace_id_count; i++) {
+        sl_value id = sl_value_str(q->trace_ids[i].data, q->trace_ids[i].size_bytes);
+        if (value_equals(&rows[traces[t].row].tags[trace_tag->tag_index], &id)) {
+          traces[t].key = sl_value_int((int64_t)i);
+          break;
+        }
+      }
+    }
+    sort_direction = SL_SORT_ASC;
+  } else {
+    sort_direction = q->sort;
+  }
+  for (size_t t = 0; t < trace_count; t++) {
+    traces[t].timestamp_ns = 0; /* ties broken by first appearance only */
+  }
+  qsort(traces, trace_count, sizeof *traces, compare_entries);
+  uint32_t limit = q->limit == 0 ? 20 : q->limit;
+  size_t first = q->offset < trace_count ? q->offset : trace_count;
+  size_t count = trace_count - first < limit ? trace_count - first : limit;
+  result->trace_offsets = calloc(count + 2, sizeof(size_t));
+  result->rows = calloc(row_count + 1, sizeof(size_t));
+  if (result->trace_offsets == NULL || result->rows == NULL) {
+    free(traces);
+    sl_query_result_free(result);
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  size_t used = 0;
+  for (size_t t = 0; t < count; t++) {
+    result->trace_offsets[t] = used;
+    const sl_query_row *representative = &rows[traces[first + t].row];
+    for (size_t r = 0; r < row_count; r++) {
+      if (row_kept(policy, &rows[r]) && in_time_range(q, &rows[r]) && same_trace(q, &rows[r], representative)) {
+        result->rows[used++] = r;
+      }
+    }
+  }
+  result->trace_offsets[count] = used;
+  result->trace_count = count;
+  result->row_count = used;
+  free(traces);
+  return SL_OK;
+}
+
+sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, size_t row_count,
+                            const sl_query_options *options, sl_query_result *result, sl_error *err) {
+  assert(query != NULL && result != NULL && (rows != NULL || row_count == 0));
+  memset(result, 0, sizeof *result);
+  const sl_query_internal *internal = (const sl_query_internal *)query;
+  eval_context context = {.query = internal, .trace_ids_given = query->trace_id_count > 0, .ok = true};
+  sl_arena *arena = sl_arena_new(4096);
+  if (arena == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  planned planned_query = plan(&context, arena, query->criteria, 0);
+  retention policy = {0};
+  if (options != NULL && options->ttl_retention && internal->group != NULL) {
+    policy.enabled = true;
+    policy.interval_ns = sl_interval_ms(internal->group->segment_interval) * 1000000;
+    policy.cutoff_ns = options->now_ns - sl_interval_ms(internal->group->ttl) * 1000000;
+  }
+  sl_status status;
+  status = query->model == SL_QUERY_STREAM
+               ? evaluate_stream(&context, &planned_query, &policy, rows, row_count, result, err)
+               : evaluate_trace(&context, &planned_query, &policy, rows, row_count, result, err);
+  list_free(&planned_query.patterns);
+  sl_arena_free(arena);
+  return status;
+}

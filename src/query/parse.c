@@ -1,0 +1,599 @@
+/* parse.c: BanyanDB QueryRequest protojson -> sl_query, bound to the catalog. */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "common/jsonpos.h"
+#include "common/timeutil.h"
+#include "query/query_internal.h"
+
+enum { PATH_BYTES = 512, MAX_DEPTH = 64 };
+
+typedef struct parser {
+  const sl_catalog *catalog;
+  sl_query_internal *query;
+  sl_error *err;
+  const sl_json_positions *positions;
+} parser;
+
+static sl_status fail(parser *p, const char *path, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static sl_status fail(parser *p, const char *path, const char *format, ...) {
+  char message[800];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  int line = 1, column = 1;
+  sl_json_positions_find(p->positions, path, &line, &column);
+  return sl_error_set(p->err, SL_ERR_INVALID, "query %d:%d: %s: %s", line, column, path, message);
+}
+
+/* lowerCamel or snake_case member. */
+static json_t *member(const json_t *object, const char *camel, const char *snake, const char *path,
+                      char out_path[PATH_BYTES]) {
+  json_t *value = json_object_get(object, camel);
+  const char *key = camel;
+  if (value == NULL && snake != NULL) {
+    value = json_object_get(object, snake);
+    key = snake;
+  }
+  if (value != NULL && out_path != NULL) {
+    snprintf(out_path, PATH_BYTES, "%s", path);
+    sl_json_path_key(out_path, PATH_BYTES, key);
+  }
+  return value;
+}
+
+static char *copy_string(parser *p, const char *text, size_t size) {
+  return sl_arena_strndup(p->query->arena, text, size);
+}
+
+/* protojson int64: a JSON integer or a decimal string. */
+static bool parse_int64(const json_t *value, int64_t *out) {
+  if (json_is_integer(value)) {
+    *out = json_integer_value(value);
+    return true;
+  }
+  if (json_is_string(value)) {
+    const char *text = json_string_value(value);
+    char *end = NULL;
+    errno = 0;
+    long long number = strtoll(text, &end, 10);
+    if (text[0] != '\0' && *end == '\0' && errno == 0) {
+      *out = number;
+      return true;
+    }
+  }
+  return false;
+}
+
+static sl_status parse_uint32(parser *p, const json_t *object, const char *camel, const char *path,
+                              uint32_t *out) {
+  char member_path[PATH_BYTES];
+  json_t *value = member(object, camel, NULL, path, member_path);
+  if (value == NULL) {
+    return SL_OK;
+  }
+  int64_t number = 0;
+  if (!parse_int64(value, &number) || number < 0 || number > (int64_t)UINT32_MAX) {
+    return fail(p, member_path, "expected an unsigned 32-bit integer");
+  }
+  *out = (uint32_t)number;
+  return SL_OK;
+}
+
+/* model.v1.TagValue. */
+static sl_status parse_tag_value(parser *p, const json_t *value, const char *path, sl_value *out) {
+  if (!json_is_object(value) || json_object_size(value) != 1) {
+    return fail(p, path, "expected a TagValue object with one of str, int, strArray, intArray, null, "
+                         "binaryData, timestamp");
+  }
+  const char *kind = json_object_iter_key(json_object_iter((json_t *)value));
+  json_t *body = json_object_iter_value(json_object_iter((json_t *)value));
+  char body_path[PATH_BYTES];
+  snprintf(body_path, sizeof body_path, "%s", path);
+  sl_json_path_key(body_path, sizeof body_path, kind);
+  if (strcmp(kind, "null") == 0) {
+    *out = sl_value_null();
+    return SL_OK;
+  }
+  if (strcmp(kind, "str") == 0) {
+    json_t *text = json_is_object(body) ? json_object_get(body, "value") : NULL;
+    if (!json_is_object(body) || (text != NULL && !json_is_string(text))) {
+      return fail(p, body_path, "expected {\"value\": \"...\"}");
+    }
+    const char *string = text != NULL ? json_string_value(text) : "";
+    size_t size = text != NULL ? json_string_length(text) : 0;
+    *out = sl_value_str(copy_string(p, string, size), size);
+    return SL_OK;
+  }
+  if (strcmp(kind, "int") == 0) {
+    json_t *number = json_is_object(body) ? json_object_get(body, "value") : NULL;
+    int64_t parsed = 0;
+    if (!json_is_object(body) || (number != NULL && !parse_int64(number, &parsed))) {
+      return fail(p, body_path, "expected {\"value\": \"<int64>\"}");
+    }
+    *out = sl_value_int(parsed);
+    return SL_OK;
+  }
+  if (strcmp(kind, "timestamp") == 0) {
+    int64_t ns = 0;
+    sl_error time_error;
+    if (!json_is_string(body) || sl_rfc3339_parse_ns(json_string_value(body), &ns, &time_error) != SL_OK) {
+      return fail(p, body_path, "expected an RFC 3339 timestamp");
+    }
+    *out = (sl_value){.kind = SL_VALUE_TIMESTAMP, .as.timestamp_ns = ns};
+    return SL_OK;
+  }
+  if (strcmp(kind, "strArray") == 0 || strcmp(kind, "str_array") == 0) {
+    json_t *items = json_is_object(body) ? json_object_get(body, "value") : NULL;
+    if (!json_is_object(body) || (items != NULL && !json_is_array(items))) {
+      return fail(p, body_path, "expected {\"value\": [\"...\"]}");
+    }
+    size_t count = items != NULL ? json_array_size(items) : 0;
+    sl_bytes *array = sl_arena_alloc(p->query->arena, (count + 1) * sizeof(sl_bytes));
+    for (size_t i = 0; i < count; i++) {
+      json_t *item = json_array_get(items, i);
+      if (!json_is_string(item)) {
+        return fail(p, body_path, "strArray item %zu is not a string", i);
+      }
+      array[i] = (sl_bytes){copy_string(p, json_string_value(item), json_string_length(item)),
+                            json_string_length(item)};
+    }
+    *out = (sl_value){.kind = SL_VALUE_STR_ARRAY, .as.str_array = {array, count}};
+    return SL_OK;
+  }
+  if (strcmp(kind, "intArray") == 0 || strcmp(kind, "int_array") == 0) {
+    json_t *items = json_is_object(body) ? json_object_get(body, "value") : NULL;
+    if (!json_is_object(body) || (items != NULL && !json_is_array(items))) {
+      return fail(p, body_path, "expected {\"value\": [\"<int64>\"]}");
+    }
+    size_t count = items != NULL ? json_array_size(items) : 0;
+    int64_t *array = sl_arena_alloc(p->query->arena, (count + 1) * sizeof(int64_t));
+    for (size_t i = 0; i < count; i++) {
+      if (!parse_int64(json_array_get(items, i), &array[i])) {
+        return fail(p, body_path, "intArray item %zu is not an int64", i);
+      }
+    }
+    *out = (sl_value){.kind = SL_VALUE_INT_ARRAY, .as.int_array = {array, count}};
+    return SL_OK;
+  }
+  if (strcmp(kind, "binaryData") == 0 || strcmp(kind, "binary_data") == 0) {
+    return fail(p, body_path, "binaryData cannot be used in a condition");
+  }
+  return fail(p, path, "unknown TagValue kind \"%s\"", kind);
+}
+
+static const struct {
+  const char *name;
+  sl_binary_op op;
+} binary_ops[] = {{"BINARY_OP_EQ", SL_BINARY_OP_EQ},         {"BINARY_OP_NE", SL_BINARY_OP_NE},
+                  {"BINARY_OP_LT", SL_BINARY_OP_LT},         {"BINARY_OP_GT", SL_BINARY_OP_GT},
+                  {"BINARY_OP_LE", SL_BINARY_OP_LE},         {"BINARY_OP_GE", SL_BINARY_OP_GE},
+                  {"BINARY_OP_HAVING", SL_BINARY_OP_HAVING}, {"BINARY_OP_NOT_HAVING", SL_BINARY_OP_NOT_HAVING},
+                  {"BINARY_OP_IN", SL_BINARY_OP_IN},         {"BINARY_OP_NOT_IN", SL_BINARY_OP_NOT_IN},
+                  {"BINARY_OP_MATCH", SL_BINARY_OP_MATCH}};
+
+static const sl_tag_spec *find_tag(const sl_query_internal *query, const char *name) {
+  return query->public.model == SL_QUERY_STREAM ? sl_stream_find_tag(query->public.stream, name)
+                                                : sl_trace_find_tag(query->public.trace, name);
+}
+
+static bool is_array_tag(const sl_tag_spec *tag) {
+  return tag->type == SL_TAG_STRING_ARRAY || tag->type == SL_TAG_INT_ARRAY;
+}
+
+/* Is the value's kind one a condition on this tag can compare with? */
+static bool value_fits(const sl_tag_spec *tag, sl_binary_op op, const sl_value *value) {
+  if (value->kind == SL_VALUE_NULL) {
+    return true;
+  }
+  bool list_op = op == SL_BINARY_OP_IN || op == SL_BINARY_OP_NOT_IN;
+  switch (tag->type) {
+    case SL_TAG_STRING:
+      return list_op ? value->kind == SL_VALUE_STR_ARRAY : value->kind == SL_VALUE_STR;
+    case SL_TAG_INT:
+      return list_op ? value->kind == SL_VALUE_INT_ARRAY : value->kind == SL_VALUE_INT;
+    case SL_TAG_STRING_ARRAY:
+      return value->kind == SL_VALUE_STR || value->kind == SL_VALUE_STR_ARRAY;
+    case SL_TAG_INT_ARRAY:
+      return value->kind == SL_VALUE_INT || value->kind == SL_VALUE_INT_ARRAY;
+    case SL_TAG_TIMESTAMP:
+      return value->kind == SL_VALUE_TIMESTAMP || value->kind == SL_VALUE_INT;
+    default:
+      return false;
+  }
+}
+
+static const sl_index_rule *inverted_rule_for(const sl_query_internal *query, const char *tag_name) {
+  for (size_t r = 0; r < query->bound_rule_count; r++) {
+    const sl_index_rule *rule = query->bound_rules[r];
+    if (rule->type == SL_INDEX_INVERTED && rule->tag_count == 1 && strcmp(rule->tags[0], tag_name) == 0) {
+      return rule;
+    }
+  }
+  return NULL;
+}
+
+static sl_status parse_criteria(parser *p, const json_t *value, const char *path, int depth,
+                                const sl_criteria **out);
+
+static sl_status parse_condition(parser *p, const json_t *value, const char *path,
+                                 const sl_criteria **out) {
+  if (!json_is_object(value)) {
+    return fail(p, path, "expected a Condition object");
+  }
+  sl_criteria *node = sl_arena_alloc(p->query->arena, sizeof *node);
+  node->kind = SL_CRITERIA_CONDITION;
+  char member_path[PATH_BYTES];
+  json_t *name = member(value, "name", NULL, path, member_path);
+  if (!json_is_string(name)) {
+    return fail(p, path, "a condition needs a tag \"name\"");
+  }
+  node->tag_name = copy_string(p, json_string_value(name), json_string_length(name));
+  node->tag = find_tag(p->query, node->tag_name);
+  if (node->tag == NULL) {
+    return fail(p, member_path, "tag \"%s\" does not exist in %s %s/%s", node->tag_name,
+                p->query->public.model == SL_QUERY_STREAM ? "stream" : "trace", p->query->public.group,
+                p->query->public.name);
+  }
+  json_t *op = member(value, "op", NULL, path, member_path);
+  node->op = 0;
+  for (size_t i = 0; op != NULL && i < sizeof binary_ops / sizeof binary_ops[0]; i++) {
+    if ((json_is_string(op) && strcmp(json_string_value(op), binary_ops[i].name) == 0) ||
+        (json_is_integer(op) && json_integer_value(op) == binary_ops[i].op)) {
+      node->op = binary_ops[i].op;
+    }
+  }
+  if (node->op == 0) {
+    return fail(p, op != NULL ? member_path : path, "expected op BINARY_OP_EQ, NE, LT, GT, LE, GE, "
+                                                   "HAVING, NOT_HAVING, IN, NOT_IN or MATCH");
+  }
+  json_t *tag_value = member(value, "value", NULL, path, member_path);
+  if (tag_value == NULL) {
+    return fail(p, path, "a condition needs a \"value\"");
+  }
+  SL_TRY(parse_tag_value(p, tag_value, member_path, &node->value));
+  if (!value_fits(node->tag, node->op, &node->value)) {
+    return fail(p, member_path, "a value of this kind cannot be compared with tag \"%s\" of type %s by this op",
+                node->tag_name, sl_tag_type_name(node->tag->type));
+  }
+  bool entity = sl_query_is_entity_tag(p->query, node->tag_name);
+  if (p->query->public.model == SL_QUERY_STREAM && entity && node->op != SL_BINARY_OP_EQ &&
+      node->op != SL_BINARY_OP_IN) {
+    return fail(p, path, "operation on entity tag \"%s\" is not supported: only EQ and IN are",
+                node->tag_name);
+  }
+  if ((node->op == SL_BINARY_OP_IN || node->op == SL_BINARY_OP_NOT_IN) && is_array_tag(node->tag)) {
+    return fail(p, path, "IN and NOT_IN are not supported on array tag \"%s\"", node->tag_name);
+  }
+  if (node->op == SL_BINARY_OP_MATCH && inverted_rule_for(p->query, node->tag_name) == NULL) {
+    return fail(p, path, "MATCH on tag \"%s\" needs an inverted index rule bound to it", node->tag_name);
+  }
+  *out = node;
+  return SL_OK;
+}
+
+static sl_status parse_expression(parser *p, const json_t *value, const char *path, int depth,
+                                  const sl_criteria **out) {
+  if (!json_is_object(value)) {
+    return fail(p, path, "expected a LogicalExpression object");
+  }
+  sl_criteria *node = sl_arena_alloc(p->query->arena, sizeof *node);
+  char member_path[PATH_BYTES];
+  json_t *op = member(value, "op", NULL, path, member_path);
+  if (json_is_string(op) && strcmp(json_string_value(op), "LOGICAL_OP_AND") == 0) {
+    node->kind = SL_CRITERIA_AND;
+  } else if (json_is_string(op) && strcmp(json_string_value(op), "LOGICAL_OP_OR") == 0) {
+    node->kind = SL_CRITERIA_OR;
+  } else if (json_is_integer(op) && (json_integer_value(op) == 1 || json_integer_value(op) == 2)) {
+    node->kind = json_integer_value(op) == 1 ? SL_CRITERIA_AND : SL_CRITERIA_OR;
+  } else {
+    return fail(p, op != NULL ? member_path : path, "expected op LOGICAL_OP_AND or LOGICAL_OP_OR");
+  }
+  json_t *left = member(value, "left", NULL, path, member_path);
+  if (left != NULL) {
+    SL_TRY(parse_criteria(p, left, member_path, depth + 1, &node->left));
+  }
+  json_t *right = member(value, "right", NULL, path, member_path);
+  if (right != NULL) {
+    SL_TRY(parse_criteria(p, right, member_path, depth + 1, &node->right));
+  }
+  if (node->left == NULL && node->right == NULL) {
+    return fail(p, path, "both sides (left and right) of the logical expression are empty");
+  }
+  *out = node;
+  return SL_OK;
+}
+
+static sl_status parse_criteria(parser *p, const json_t *value, const char *path, int depth,
+                                const sl_criteria **out) {
+  if (depth > MAX_DEPTH) {
+    return fail(p, path, "criteria nested deeper than %d levels", MAX_DEPTH);
+  }
+  if (!json_is_object(value)) {
+    return fail(p, path, "expected a Criteria object with \"le\" or \"condition\"");
+  }
+  char member_path[PATH_BYTES];
+  json_t *le = member(value, "le", NULL, path, member_path);
+  if (le != NULL) {
+    return parse_expression(p, le, member_path, depth, out);
+  }
+  json_t *condition = member(value, "condition", NULL, path, member_path);
+  if (condition != NULL) {
+    return parse_condition(p, condition, member_path, out);
+  }
+  return fail(p, path, "a Criteria needs \"le\" or \"condition\"");
+}
+
+static sl_status parse_projection(parser *p, const json_t *root) {
+  sl_query *query = &p->query->public;
+  char member_path[PATH_BYTES];
+  if (query->model == SL_QUERY_TRACE) {
+    json_t *tags = member(root, "tagProjection", "tag_projection", "$", member_path);
+    if (tags == NULL) {
+      return SL_OK;
+    }
+    if (!json_is_array(tags)) {
+      return fail(p, member_path, "expected an array of tag names");
+    }
+    size_t count = json_array_size(tags);
+    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (count + 1) * sizeof *specs);
+    for (size_t i = 0; i < count; i++) {
+      json_t *name = json_array_get(tags, i);
+      const sl_tag_spec *tag = json_is_string(name) ? find_tag(p->query, json_string_value(name)) : NULL;
+      if (tag == NULL) {
+        return fail(p, member_path, "projected tag %s does not exist in trace %s",
+                    json_is_string(name) ? json_string_value(name) : "(not a string)", query->name);
+      }
+      specs[i] = tag;
+    }
+    query->tag_projection = specs;
+    query->tag_projection_count = count;
+    return SL_OK;
+  }
+  json_t *projection = member(root, "projection", NULL, "$", member_path);
+  if (projection == NULL) {
+    return SL_OK;
+  }
+  char families_path[PATH_BYTES];
+  json_t *families = member(projection, "tagFamilies", "tag_families", member_path, families_path);
+  if (families == NULL) {
+    return SL_OK;
+  }
+  if (!json_is_array(families)) {
+    return fail(p, families_path, "expected an array of tag families");
+  }
+  size_t count = json_array_size(families);
+  sl_projection_family *out = sl_arena_alloc(p->query->arena, (count + 1) * sizeof *out);
+  for (size_t f = 0; f < count; f++) {
+    json_t *family = json_array_get(families, f);
+    json_t *name = json_object_get(family, "name");
+    json_t *tags = json_object_get(family, "tags");
+    if (!json_is_string(name) || (tags != NULL && !json_is_array(tags))) {
+      return fail(p, families_path, "family %zu needs a \"name\" and a \"tags\" array", f);
+    }
+    out[f].name = copy_string(p, json_string_value(name), json_string_length(name));
+    size_t family_index = query->stream->family_count;
+    for (size_t i = 0; i < query->stream->family_count; i++) {
+      if (strcmp(query->stream->families[i].name, out[f].name) == 0) {
+        family_index = i;
+      }
+    }
+    if (family_index == query->stream->family_count) {
+      return fail(p, families_path, "tag family \"%s\" does not exist in stream %s", out[f].name,
+                  query->name);
+    }
+    size_t tag_count = tags != NULL ? json_array_size(tags) : 0;
+    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (tag_count + 1) * sizeof *specs);
+    for (size_t i = 0; i < tag_count; i++) {
+      json_t *tag_name = json_array_get(tags, i);
+      const sl_tag_spec *tag = NULL;
+      const sl_tag_family_spec *spec = &query->stream->families[family_index];
+      for (size_t t = 0; json_is_string(tag_name) && t < spec->tag_count; t++) {
+        if (strcmp(spec->tags[t].name, json_string_value(tag_name)) == 0) {
+          tag = &spec->tags[t];
+        }
+      }
+      if (tag == NULL) {
+        return fail(p, families_path, "projected tag %s does not exist in family %s",
+                    json_is_string(tag_name) ? json_string_value(tag_name) : "(not a string)",
+                    out[f].name);
+      }
+      specs[i] = tag;
+    }
+    out[f].tags = specs;
+    out[f].tag_count = tag_count;
+  }
+  query->families = out;
+  query->family_count = count;
+  return SL_OK;
+}
+
+/* Trace ids named by EQ/IN conditions on the trace-id tag anywhere in the criteria. */
+static void collect_trace_ids(parser *p, const sl_criteria *node, int depth) {
+  if (node == NULL || depth > MAX_DEPTH) {
+    return;
+  }
+  if (node->kind != SL_CRITERIA_CONDITION) {
+    collect_trace_ids(p, node->left, depth + 1);
+    collect_trace_ids(p, node->right, depth + 1);
+    return;
+  }
+  sl_query *query = &p->query->public;
+  if (strcmp(node->tag_name, query->trace->trace_id_tag) != 0) {
+    return;
+  }
+  size_t adding = node->op == SL_BINARY_OP_EQ && node->value.kind == SL_VALUE_STR ? 1
+                  : node->op == SL_BINARY_OP_IN && node->value.kind == SL_VALUE_STR_ARRAY
+                      ? node->value.as.str_array.count
+                      : 0;
+  if (adding == 0) {
+    return;
+  }
+  sl_bytes *ids = sl_arena_alloc(p->query->arena, (query->trace_id_count + adding) * sizeof(sl_bytes));
+  if (query->trace_id_count > 0) {
+    memcpy(ids, query->trace_ids, query->trace_id_count * sizeof(sl_bytes));
+  }
+  if (node->op == SL_BINARY_OP_EQ) {
+    ids[query->trace_id_count] = node->value.as.str;
+  } else {
+    memcpy(ids + query->trace_id_count, node->value.as.str_array.items, adding * sizeof(sl_bytes));
+  }
+  query->trace_ids = ids;
+  query->trace_id_count += adding;
+}
+
+sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const char *json,
+                         size_t size_bytes, sl_query **out, sl_error *err) {
+  assert(catalog != NULL && json != NULL && out != NULL);
+  *out = NULL;
+  sl_query_internal *internal = calloc(1, sizeof *internal);
+  sl_arena *arena = sl_arena_new(8192);
+  if (internal == NULL || arena == NULL) {
+    free(internal);
+    sl_arena_free(arena);
+    return sl_error_set(err, SL_ERR_NOMEM, "query: out of memory");
+  }
+  internal->arena = arena;
+  internal->public.model = model;
+  sl_json_positions *positions = sl_json_positions_build(json, size_bytes);
+  parser p = {.catalog = catalog, .query = internal, .err = err, .positions = positions};
+  json_error_t json_error;
+  json_t *root = json_loadb(json, size_bytes, JSON_REJECT_DUPLICATES, &json_error);
+  sl_status status = SL_OK;
+  if (root == NULL) {
+    status = sl_error_set(err, SL_ERR_INVALID, "query %d:%d: malformed JSON: %s", json_error.line,
+                          json_error.column, json_error.text);
+    goto done;
+  }
+  char member_path[PATH_BYTES];
+  json_t *groups = member(root, "groups", NULL, "$", member_path);
+  if (!json_is_array(groups) || json_array_size(groups) == 0 ||
+      !json_is_string(json_array_get(groups, 0))) {
+    status = fail(&p, groups != NULL ? member_path : "$", "a query needs \"groups\": [\"<group>\"]");
+    goto done;
+  }
+  if (json_array_size(groups) > 1) {
+    status = fail(&p, member_path, "spanlab queries one group at a time; got %zu",
+                  json_array_size(groups));
+    goto done;
+  }
+  internal->public.group = copy_string(&p, json_string_value(json_array_get(groups, 0)),
+                                       json_string_length(json_array_get(groups, 0)));
+  json_t *name = member(root, "name", NULL, "$", member_path);
+  if (!json_is_string(name)) {
+    status = fail(&p, "$", "a query needs \"name\": the stream or trace");
+    goto done;
+  }
+  internal->public.name = copy_string(&p, json_string_value(name), json_string_length(name));
+  if (model == SL_QUERY_STREAM) {
+    internal->public.stream = sl_catalog_find_stream(catalog, internal->public.group, internal->public.name);
+  } else {
+    internal->public.trace = sl_catalog_find_trace(catalog, internal->public.group, internal->public.name);
+  }
+  if (internal->public.stream == NULL && internal->public.trace == NULL) {
+    status = fail(&p, member_path, "no %s %s/%s in the catalog", model == SL_QUERY_STREAM ? "stream" : "trace",
+                  internal->public.group, internal->public.name);
+    goto done;
+  }
+  internal->group = sl_catalog_find_group(catalog, internal->public.group);
+  sl_query_bind_rules(internal, catalog);
+  json_t *range = member(root, "timeRange", "time_range", "$", member_path);
+  if (range != NULL) {
+    char path[PATH_BYTES];
+    json_t *begin = member(range, "begin", NULL, member_path, path);
+    sl_error time_error;
+    if (!json_is_string(begin) ||
+        sl_rfc3339_parse_ns(json_string_value(begin), &internal->public.begin_ns, &time_error) != SL_OK) {
+      status = fail(&p, begin != NULL ? path : member_path, "timeRange.begin must be an RFC 3339 timestamp");
+      goto done;
+    }
+    json_t *end = member(range, "end", NULL, member_path, path);
+    if (!json_is_string(end) ||
+        sl_rfc3339_parse_ns(json_string_value(end), &internal->public.end_ns, &time_error) != SL_OK) {
+      status = fail(&p, end != NULL ? path : member_path, "timeRange.end must be an RFC 3339 timestamp");
+      goto done;
+    }
+    if (internal->public.begin_ns > internal->public.end_ns) {
+      status = fail(&p, member_path, "timeRange.begin is after timeRange.end");
+      goto done;
+    }
+    internal->public.has_time_range = true;
+  }
+  if ((status = parse_uint32(&p, root, "offset", "$", &internal->public.offset)) != SL_OK ||
+      (status = parse_uint32(&p, root, "limit", "$", &internal->public.limit)) != SL_OK) {
+    goto done;
+  }
+  json_t *criteria = member(root, "criteria", NULL, "$", member_path);
+  if (criteria != NULL && !json_is_null(criteria) &&
+      (status = parse_criteria(&p, criteria, member_path, 0, &internal->public.criteria)) != SL_OK) {
+    goto done;
+  }
+  json_t *order = member(root, "orderBy", "order_by", "$", member_path);
+  if (order != NULL) {
+    char path[PATH_BYTES];
+    json_t *rule_name = member(order, "indexRuleName", "index_rule_name", member_path, path);
+    if (json_is_string(rule_name) && json_string_length(rule_name) > 0) {
+      for (size_t r = 0; r < internal->bound_rule_count; r++) {
+        if (strcmp(internal->bound_rules[r]->name, json_string_value(rule_name)) == 0) {
+          internal->public.order_rule = internal->bound_rules[r];
+        }
+      }
+      if (internal->public.order_rule == NULL) {
+        status = fail(&p, path, "index rule \"%s\" is not bound to %s/%s", json_string_value(rule_name),
+                      internal->public.group, internal->public.name);
+        goto done;
+      }
+    }
+    json_t *sort = member(order, "sort", NULL, member_path, path);
+    if (json_is_string(sort)) {
+      const char *text = json_string_value(sort);
+      internal->public.sort = strcmp(text, "SORT_DESC") == 0  ? SL_SORT_DESC
+                              : strcmp(text, "SORT_ASC") == 0 ? SL_SORT_ASC
+                                                               : SL_SORT_UNSPECIFIED;
+      if (internal->public.sort == SL_SORT_UNSPECIFIED && strcmp(text, "SORT_UNSPECIFIED") != 0) {
+        status = fail(&p, path, "expected SORT_ASC, SORT_DESC or SORT_UNSPECIFIED");
+        goto done;
+      }
+    } else if (json_is_integer(sort)) {
+      internal->public.sort = (sl_sort)json_integer_value(sort);
+    }
+  }
+  if ((status = parse_projection(&p, root)) != SL_OK) {
+    goto done;
+  }
+  if (model == SL_QUERY_TRACE) {
+    collect_trace_ids(&p, internal->public.criteria, 0);
+    if (internal->public.trace_id_count == 0 && internal->public.order_rule == NULL) {
+      status = fail(&p, "$", "a trace query needs a trace-id condition (EQ or IN on %s) or an orderBy index rule",
+                    internal->public.trace->trace_id_tag);
+      goto done;
+    }
+  }
+done:
+  json_decref(root);
+  sl_json_positions_free(positions);
+  if (status != SL_OK) {
+    sl_query_free(&internal->public);
+    return status;
+  }
+  *out = &internal->public;
+  return SL_OK;
+}
+
+void sl_query_free(sl_query *query) {
+  if (query == NULL) {
+    return;
+  }
+  sl_query_internal *internal = (sl_query_internal *)query;
+  sl_arena_free(internal->arena);
+  free(internal);
+}

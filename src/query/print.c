@@ -1,0 +1,211 @@
+/* print.c: BanyanDB QueryResponse protojson for evaluator and engine results. */
+#include <assert.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "common/timeutil.h"
+#include "query/query_internal.h"
+
+void sl_query_element_id(const char *group, const char *name, sl_bytes element_id, char out[17]) {
+  size_t size = strlen(group) + strlen(name) + element_id.size_bytes + 2;
+  char *joined = malloc(size + 1);
+  if (joined == NULL) {
+    snprintf(out, 17, "0000000000000000");
+    return;
+  }
+  snprintf(joined, size + 1, "%s|%s|%.*s", group, name, (int)element_id.size_bytes, element_id.data);
+  snprintf(out, 17, "%016llx", (unsigned long long)XXH64(joined, size, 0));
+  free(joined);
+}
+
+static char *base64(const sl_bytes *bytes) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t size = bytes->size_bytes;
+  char *out = malloc((size + 2) / 3 * 4 + 1);
+  if (out == NULL) {
+    return NULL;
+  }
+  const unsigned char *data = (const unsigned char *)bytes->data;
+  size_t o = 0;
+  for (size_t i = 0; i < size; i += 3) {
+    uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < size ? (uint32_t)data[i + 1] << 8 : 0) |
+                 (i + 2 < size ? data[i + 2] : 0);
+    out[o++] = alphabet[v >> 18];
+    out[o++] = alphabet[(v >> 12) & 63];
+    out[o++] = i + 1 < size ? alphabet[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < size ? alphabet[v & 63] : '=';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static json_t *int64_text(int64_t value) {
+  char text[32];
+  snprintf(text, sizeof text, "%lld", (long long)value);
+  return json_string(text);
+}
+
+/* model.v1.TagValue as protojson prints it (zero values omitted). */
+static json_t *tag_value_json(const sl_value *value) {
+  switch (value->kind) {
+    case SL_VALUE_NULL: return json_pack("{s:n}", "null");
+    case SL_VALUE_STR:
+      return value->as.str.size_bytes == 0
+                 ? json_pack("{s:{}}", "str")
+                 : json_pack("{s:{s:s%}}", "str", "value", value->as.str.data, value->as.str.size_bytes);
+    case SL_VALUE_INT:
+      return value->as.int_value == 0 ? json_pack("{s:{}}", "int")
+                                      : json_pack("{s:{s:o}}", "int", "value", int64_text(value->as.int_value));
+    case SL_VALUE_TIMESTAMP: {
+      char text[40];
+      sl_rfc3339_format_ns(value->as.timestamp_ns, text, sizeof text);
+      return json_pack("{s:s}", "timestamp", text);
+    }
+    case SL_VALUE_STR_ARRAY: {
+      json_t *items = json_array();
+      for (size_t i = 0; i < value->as.str_array.count; i++) {
+        json_array_append_new(items, json_stringn(value->as.str_array.items[i].data,
+                                                  value->as.str_array.items[i].size_bytes));
+      }
+      return json_pack("{s:{s:o}}", "strArray", "value", items);
+    }
+    case SL_VALUE_INT_ARRAY: {
+      json_t *items = json_array();
+      for (size_t i = 0; i < value->as.int_array.count; i++) {
+        json_array_append_new(items, int64_text(value->as.int_array.items[i]));
+      }
+      return json_pack("{s:{s:o}}", "intArray", "value", items);
+    }
+    case SL_VALUE_BINARY: {
+      char *text = base64(&value->as.binary);
+      json_t *out = json_pack("{s:s}", "binaryData", text != NULL ? text : "");
+      free(text);
+      return out;
+    }
+  }
+  return json_pack("{s:n}", "null");
+}
+
+static json_t *stream_response(const sl_query *query, const sl_query_row *rows,
+                               const sl_query_result *result) {
+  json_t *elements = json_array();
+  for (size_t i = 0; i < result->row_count; i++) {
+    const sl_query_row *row = &rows[result->rows[i]];
+    char id[17];
+    sl_query_element_id(query->group, query->name, row->element_id, id);
+    json_t *families = json_array();
+    for (size_t f = 0; f < query->family_count; f++) {
+      json_t *tags = json_array();
+      for (size_t t = 0; t < query->families[f].tag_count; t++) {
+        const sl_tag_spec *tag = query->families[f].tags[t];
+        json_array_append_new(tags, json_pack("{s:s, s:o}", "key", tag->name, "value",
+                                              tag_value_json(&row->tags[tag->tag_index])));
+      }
+      json_array_append_new(families, json_pack("{s:s, s:o}", "name", query->families[f].name, "tags", tags));
+    }
+    char timestamp[40];
+    sl_rfc3339_format_ns(row->timestamp_ns, timestamp, sizeof timestamp);
+    json_t *element = json_pack("{s:s, s:s}", "elementId", id, "timestamp", timestamp);
+    if (json_array_size(families) > 0) {
+      json_object_set_new(element, "tagFamilies", families);
+    } else {
+      json_decref(families);
+    }
+    json_array_append_new(elements, element);
+  }
+  json_t *response = json_object();
+  if (json_array_size(elements) > 0) {
+    json_object_set_new(response, "elements", elements);
+  } else {
+    json_decref(elements);
+  }
+  return response;
+}
+
+static json_t *trace_response(const sl_query *query, const sl_query_row *rows,
+                              const sl_query_result *result) {
+  const sl_trace_schema *trace = query->trace;
+  const sl_tag_spec *trace_tag = sl_trace_find_tag(trace, trace->trace_id_tag);
+  const sl_tag_spec *span_tag = trace->span_id_tag != NULL ? sl_trace_find_tag(trace, trace->span_id_tag) : NULL;
+  json_t *traces = json_array();
+  for (size_t t = 0; t < result->trace_count; t++) {
+    json_t *spans = json_array();
+    const sl_value *trace_id = NULL;
+    for (size_t i = result->trace_offsets[t]; i < result->trace_offsets[t + 1]; i++) {
+      const sl_query_row *row = &rows[result->rows[i]];
+      trace_id = &row->tags[trace_tag->tag_index];
+      json_t *tags = json_array();
+      bool projected_trace_id = false, projected_span_id = false;
+      for (size_t p = 0; p < query->tag_projection_count; p++) {
+        const sl_tag_spec *tag = query->tag_projection[p];
+        if (tag == trace_tag) {
+          projected_trace_id = true;
+          continue;
+        }
+        if (tag == span_tag) {
+          projected_span_id = true;
+          continue;
+        }
+        json_array_append_new(tags, json_pack("{s:s, s:o}", "key", tag->name, "value",
+                                              tag_value_json(&row->tags[tag->tag_index])));
+      }
+      if (projected_trace_id) {
+        json_array_append_new(tags, json_pack("{s:s, s:o}", "key", trace_tag->name, "value",
+                                              tag_value_json(&row->tags[trace_tag->tag_index])));
+      }
+      if (projected_span_id && span_tag != NULL) {
+        json_array_append_new(tags, json_pack("{s:s, s:o}", "key", span_tag->name, "value",
+                                              tag_value_json(&row->tags[span_tag->tag_index])));
+      }
+      json_t *span = json_object();
+      if (json_array_size(tags) > 0) {
+        json_object_set_new(span, "tags", tags);
+      } else {
+        json_decref(tags);
+      }
+      char *payload = base64(&row->span);
+      if (payload != NULL && payload[0] != '\0') {
+        json_object_set_new(span, "span", json_string(payload));
+      }
+      free(payload);
+      if (span_tag != NULL && row->tags[span_tag->tag_index].kind == SL_VALUE_STR) {
+        json_object_set_new(span, "spanId", json_stringn(row->tags[span_tag->tag_index].as.str.data,
+                                                         row->tags[span_tag->tag_index].as.str.size_bytes));
+      }
+      json_array_append_new(spans, span);
+    }
+    json_t *entry = json_object();
+    json_object_set_new(entry, "spans", spans);
+    if (trace_id != NULL && trace_id->kind == SL_VALUE_STR) {
+      json_object_set_new(entry, "traceId", json_stringn(trace_id->as.str.data, trace_id->as.str.size_bytes));
+    }
+    json_array_append_new(traces, entry);
+  }
+  json_t *response = json_object();
+  if (json_array_size(traces) > 0) {
+    json_object_set_new(response, "traces", traces);
+  } else {
+    json_decref(traces);
+  }
+  return response;
+}
+
+sl_status sl_query_print_response(const sl_query *query, const sl_query_row *rows,
+                                  const sl_query_result *result, FILE *out, sl_error *err) {
+  assert(query != NULL && result != NULL && out != NULL);
+  json_t *response = query->model == SL_QUERY_STREAM ? stream_response(query, rows, result)
+                                                     : trace_response(query, rows, result);
+  if (response == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "printing the response: out of memory");
+  }
+  int rc = json_dumpf(response, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(response);
+  fputc('\n', out);
+  if (rc != 0) {
+    return sl_error_set(err, SL_ERR_IO, "cannot write the response");
+  }
+  return SL_OK;
+}

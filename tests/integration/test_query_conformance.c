@@ -1,0 +1,387 @@
+/* test_query_conformance.c: BanyanDB's own stream and trace query cases
+ * (tests/data/banyandb-cases, converted from its integration tests) through
+ * the parser, the reference evaluator and the response printer, compared as
+ * BanyanDB's harness compares them (see that folder's README). */
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timeutil.h"
+#include "spanlab/catalog.h"
+#include "spanlab/query.h"
+#include "test_support.h"
+
+#define CASES SPANLAB_SOURCE_DIR "/tests/data/banyandb-cases"
+
+typedef struct dataset {
+  sl_catalog *catalog;
+  sl_query_row *rows;
+  size_t row_count;
+  json_t *lines; /* keeps the strings the rows borrow */
+  unsigned char **payloads;
+} dataset;
+
+static size_t base64_decode(const char *text, unsigned char *out) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  unsigned bits = 0;
+  int count = 0;
+  for (const char *c = text; *c != '\0' && *c != '='; c++) {
+    const char *at = strchr(alphabet, *c);
+    if (at == NULL) {
+      continue;
+    }
+    bits = (bits << 6) | (unsigned)(at - alphabet);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out[o++] = (unsigned char)(bits >> count);
+    }
+  }
+  return o;
+}
+
+static sl_value json_to_value(dataset *data, size_t row, const sl_tag_spec *tag, json_t *value) {
+  if (value == NULL || json_is_null(value)) {
+    return sl_value_null();
+  }
+  switch (tag->type) {
+    case SL_TAG_STRING: return sl_value_str(json_string_value(value), json_string_length(value));
+    case SL_TAG_INT: return sl_value_int(json_integer_value(value));
+    case SL_TAG_TIMESTAMP: {
+      int64_t ns = 0;
+      assert_int_equal(sl_rfc3339_parse_ns(json_string_value(value), &ns, NULL), SL_OK);
+      return (sl_value){.kind = SL_VALUE_TIMESTAMP, .as.timestamp_ns = ns};
+    }
+    case SL_TAG_DATA_BINARY: {
+      unsigned char *bytes = malloc(json_string_length(value) + 1);
+      size_t size = base64_decode(json_string_value(value), bytes);
+      data->payloads[row] = bytes;
+      return sl_value_binary(bytes, size);
+    }
+    case SL_TAG_STRING_ARRAY: {
+      size_t count = json_array_size(value);
+      sl_bytes *items = calloc(count + 1, sizeof(sl_bytes));
+      for (size_t i = 0; i < count; i++) {
+        items[i] = (sl_bytes){json_string_value(json_array_get(value, i)),
+                              json_string_length(json_array_get(value, i))};
+      }
+      return (sl_value){.kind = SL_VALUE_STR_ARRAY, .as.str_array = {items, count}};
+    }
+    case SL_TAG_INT_ARRAY: {
+      size_t count = json_array_size(value);
+      int64_t *items = calloc(count + 1, sizeof(int64_t));
+      for (size_t i = 0; i < count; i++) {
+        items[i] = json_integer_value(json_array_get(value, i));
+      }
+      return (sl_value){.kind = SL_VALUE_INT_ARRAY, .as.int_array = {items, count}};
+    }
+    default: return sl_value_null();
+  }
+}
+
+static void load(dataset *data, const char *model) {
+  char path[4096];
+  snprintf(path, sizeof path, CASES "/schemas/%s", model);
+  sl_diag *problems = sl_diag_new();
+  assert_int_equal(sl_catalog_load_dir(path, NULL, &data->catalog, problems), SL_OK);
+  sl_diag_free(problems);
+  bool stream = strcmp(model, "stream") == 0;
+  size_t tag_count;
+  const sl_tag_spec *tags;
+  if (stream) {
+    const sl_stream_schema *schema = sl_catalog_find_stream(data->catalog, "default", "sw");
+    tag_count = schema->tag_count;
+    tags = schema->tags;
+  } else {
+    const sl_trace_schema *schema = sl_catalog_find_trace(data->catalog, "test-trace-group", "sw");
+    tag_count = schema->tag_count;
+    tags = schema->tags;
+  }
+  snprintf(path, sizeof path, CASES "/data/%s.ndjson", model);
+  FILE *file = fopen(path, "r");
+  assert_non_null(file);
+  data->lines = json_array();
+  char line[65536];
+  while (fgets(line, sizeof line, file) != NULL) {
+    json_array_append_new(data->lines, json_loads(line, 0, NULL));
+  }
+  fclose(file);
+  data->row_count = json_array_size(data->lines);
+  data->rows = calloc(data->row_count, sizeof(sl_query_row));
+  data->payloads = calloc(data->row_count * 2, sizeof(unsigned char *));
+  for (size_t r = 0; r < data->row_count; r++) {
+    json_t *object = json_array_get(data->lines, r);
+    sl_value *values = calloc(tag_count + 1, sizeof(sl_value));
+    for (size_t t = 0; t < tag_count; t++) {
+      values[t] = json_to_value(data, r, &tags[t], json_object_get(object, tags[t].name));
+    }
+    sl_query_row *row = &data->rows[r];
+    row->tags = values;
+    assert_int_equal(sl_rfc3339_parse_ns(json_string_value(json_object_get(object, "_timestamp")),
+                                         &row->timestamp_ns, NULL),
+                     SL_OK);
+    json_t *element = json_object_get(object, "_elementId");
+    if (element != NULL) {
+      row->element_id = (sl_bytes){json_string_value(element), json_string_length(element)};
+    }
+    json_t *span = json_object_get(object, "_span");
+    if (span != NULL) {
+      unsigned char *bytes = malloc(json_string_length(span) + 1);
+      row->span = (sl_bytes){(const char *)bytes, base64_decode(json_string_value(span), bytes)};
+      data->payloads[data->row_count + r] = bytes;
+    }
+  }
+}
+
+static void unload(dataset *data) {
+  for (size_t r = 0; r < data->row_count; r++) {
+    for (size_t t = 0; t < 32; t++) {
+      (void)t;
+    }
+    free((void *)data->rows[r].tags);
+    free(data->payloads[r]);
+    free(data->payloads[data->row_count + r]);
+  }
+  free(data->payloads);
+  free(data->rows);
+  json_decref(data->lines);
+  sl_catalog_free(data->catalog);
+}
+
+/* ---- comparison as BanyanDB's harness ---- */
+
+static void normalize_tag_value(json_t *value) {
+  json_t *number = json_object_get(value, "int");
+  if (number != NULL) {
+    json_t *inner = json_object_get(number, "value");
+    char text[32] = "0";
+    if (json_is_string(inner)) {
+      snprintf(text, sizeof text, "%s", json_string_value(inner));
+    } else if (json_is_integer(inner)) {
+      snprintf(text, sizeof text, "%lld", (long long)json_integer_value(inner));
+    }
+    json_object_set_new(number, "value", json_string(text));
+  }
+  json_t *str = json_object_get(value, "str");
+  if (str != NULL && json_object_get(str, "value") == NULL) {
+    json_object_set_new(str, "value", json_string(""));
+  }
+}
+
+static void normalize_tags(json_t *tags) {
+  size_t i;
+  json_t *tag;
+  json_array_foreach(tags, i, tag) { normalize_tag_value(json_object_get(tag, "value")); }
+}
+
+static int compare_element_ids(const void *a, const void *b) {
+  return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "elementId")),
+                json_string_value(json_object_get(*(json_t *const *)b, "elementId")));
+}
+
+static json_t *sorted_array(json_t *array, int (*compare)(const void *, const void *)) {
+  size_t count = json_array_size(array);
+  json_t **items = calloc(count + 1, sizeof(json_t *));
+  for (size_t i = 0; i < count; i++) {
+    items[i] = json_incref(json_array_get(array, i));
+  }
+  qsort(items, count, sizeof(json_t *), compare);
+  json_t *out = json_array();
+  for (size_t i = 0; i < count; i++) {
+    json_array_append_new(out, items[i]);
+  }
+  free(items);
+  return out;
+}
+
+static void normalize_stream(json_t *response, bool dis_order, bool ignore_ids) {
+  json_t *elements = json_object_get(response, "elements");
+  if (elements == NULL) {
+    return;
+  }
+  if (dis_order) {
+    json_object_set_new(response, "elements", sorted_array(elements, compare_element_ids));
+    elements = json_object_get(response, "elements");
+  }
+  size_t i;
+  json_t *element;
+  json_array_foreach(elements, i, element) {
+    json_object_del(element, "timestamp");
+    if (ignore_ids) {
+      json_object_del(element, "elementId");
+    }
+    size_t f;
+    json_t *family;
+    json_array_foreach(json_object_get(element, "tagFamilies"), f, family) {
+      normalize_tags(json_object_get(family, "tags"));
+    }
+  }
+}
+
+static int compare_payloads(const void *a, const void *b) {
+  unsigned char x[4096], y[4096];
+  json_t *left = json_object_get(*(json_t *const *)a, "span");
+  json_t *right = json_object_get(*(json_t *const *)b, "span");
+  size_t nx = left ? base64_decode(json_string_value(left), x) : 0;
+  size_t ny = right ? base64_decode(json_string_value(right), y) : 0;
+  size_t common = nx < ny ? nx : ny;
+  int order = memcmp(x, y, common);
+  return order != 0 ? order : (nx < ny ? -1 : nx > ny);
+}
+
+static const char *first_tag_text(json_t *span) {
+  json_t *value = json_object_get(json_array_get(json_object_get(span, "tags"), 0), "value");
+  json_t *str = json_object_get(json_object_get(value, "str"), "value");
+  return json_is_string(str) ? json_string_value(str) : "";
+}
+
+/* Stable insertion sort, as Go's sort for fewer than 13 items. */
+static void stable_sort(json_t *array, const char *(*key)(json_t *)) {
+  size_t count = json_array_size(array);
+  for (size_t i = 1; i < count; i++) {
+    for (size_t j = i; j > 0 && strcmp(key(json_array_get(array, j)), key(json_array_get(array, j - 1))) < 0; j--) {
+      json_t *a = json_incref(json_array_get(array, j - 1));
+      json_t *b = json_incref(json_array_get(array, j));
+      json_array_set_new(array, j - 1, b);
+      json_array_set_new(array, j, a);
+    }
+  }
+}
+
+static const char *trace_key(json_t *trace) {
+  return first_tag_text(json_array_get(json_object_get(trace, "spans"), 0));
+}
+
+static void normalize_trace(json_t *response, bool dis_order) {
+  json_t *traces = json_object_get(response, "traces");
+  if (traces == NULL) {
+    return;
+  }
+  size_t i;
+  json_t *trace;
+  json_array_foreach(traces, i, trace) {
+    json_object_set_new(trace, "spans", sorted_array(json_object_get(trace, "spans"), compare_payloads));
+    size_t s;
+    json_t *span;
+    json_array_foreach(json_object_get(trace, "spans"), s, span) { normalize_tags(json_object_get(span, "tags")); }
+  }
+  if (dis_order) {
+    stable_sort(traces, trace_key);
+    json_array_foreach(traces, i, trace) { stable_sort(json_object_get(trace, "spans"), first_tag_text); }
+  }
+}
+
+static int run_case(dataset *data, sl_query_model model, const char *path, const char *name) {
+  json_t *test = json_load_file(path, 0, NULL);
+  assert_non_null(test);
+  json_t *request = json_object_get(test, "request");
+  char *request_text = json_dumps(request, JSON_COMPACT);
+  bool want_error = json_is_true(json_object_get(test, "wantErr"));
+  bool want_empty = json_is_true(json_object_get(test, "wantEmpty"));
+  bool dis_order = json_is_true(json_object_get(test, "disOrder"));
+  bool ignore_ids = json_is_true(json_object_get(test, "ignoreElementId"));
+  sl_query *query = NULL;
+  sl_error err = {0};
+  int failures = 0;
+  sl_status status = sl_query_parse(data->catalog, model, request_text, strlen(request_text), &query, &err);
+  sl_query_result result = {0};
+  if (status == SL_OK) {
+    sl_query_options options = {.ttl_retention = true};
+    assert_int_equal(sl_rfc3339_parse_ns("2025-01-01T00:00:00Z", &options.now_ns, NULL), SL_OK);
+    status = sl_query_evaluate(query, data->rows, data->row_count, &options, &result, &err);
+  }
+  if (want_error) {
+    if (status == SL_OK) {
+      fprintf(stderr, "MISS %s: expected an error, got a result\n", name);
+      failures++;
+    }
+  } else if (status != SL_OK) {
+    fprintf(stderr, "MISS %s: unexpected error: %s\n", name, err.message);
+    failures++;
+  } else {
+    char *printed = NULL;
+    size_t printed_size = 0;
+    FILE *memory = open_memstream(&printed, &printed_size);
+    assert_int_equal(sl_query_print_response(query, data->rows, &result, memory, &err), SL_OK);
+    fclose(memory);
+    json_t *got = json_loads(printed, 0, NULL);
+    assert_non_null(got);
+    if (want_empty) {
+      json_t *items = json_object_get(got, model == SL_QUERY_STREAM ? "elements" : "traces");
+      if (json_array_size(items) != 0) {
+        fprintf(stderr, "MISS %s: expected an empty result, got %s\n", name, printed);
+        failures++;
+      }
+    } else {
+      json_t *want = json_deep_copy(json_object_get(test, "want"));
+      if (model == SL_QUERY_STREAM) {
+        normalize_stream(got, dis_order, ignore_ids);
+        normalize_stream(want, dis_order, ignore_ids);
+      } else {
+        normalize_trace(got, dis_order);
+        normalize_trace(want, dis_order);
+      }
+      if (!json_equal(got, want)) {
+        char *want_text = json_dumps(want, JSON_COMPACT);
+        char *got_text = json_dumps(got, JSON_COMPACT);
+        fprintf(stderr, "MISS %s:\n  want %.1500s\n  got  %.1500s\n", name, want_text, got_text);
+        free(want_text);
+        free(got_text);
+        failures++;
+      }
+      json_decref(want);
+    }
+    json_decref(got);
+    free(printed);
+  }
+  sl_query_result_free(&result);
+  sl_query_free(query);
+  free(request_text);
+  json_decref(test);
+  return failures;
+}
+
+static void run_model(const char *model_name, sl_query_model model, int expected_cases) {
+  dataset data = {0};
+  load(&data, model_name);
+  char dir_path[4096];
+  snprintf(dir_path, sizeof dir_path, CASES "/cases/%s", model_name);
+  DIR *dir = opendir(dir_path);
+  assert_non_null(dir);
+  int cases = 0, misses = 0;
+  for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+    if (strstr(entry->d_name, ".json") == NULL) {
+      continue;
+    }
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir_path, entry->d_name);
+    cases++;
+    misses += run_case(&data, model, path, entry->d_name);
+  }
+  closedir(dir);
+  fprintf(stderr, "%s: %d/%d BanyanDB cases agree\n", model_name, cases - misses, cases);
+  unload(&data);
+  assert_int_equal(cases, expected_cases);
+  assert_int_equal(misses, 0);
+}
+
+static void stream_cases(void **state) {
+  (void)state;
+  run_model("stream", SL_QUERY_STREAM, 80);
+}
+
+static void trace_cases(void **state) {
+  (void)state;
+  run_model("trace", SL_QUERY_TRACE, 53);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(stream_cases),
+      cmocka_unit_test(trace_cases),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
