@@ -135,8 +135,17 @@ static void list_free(pattern_list *list) {
   list->count = 0;
 }
 
+/* Takes ownership of *left and *right (left empty after the call). */
+static pattern_list take(pattern_list *list) {
+  pattern_list moved = *list;
+  *list = (pattern_list){0};
+  return moved;
+}
+
 static pattern_list merge_patterns(const eval_context *context, sl_criteria_kind op,
-                                   pattern_list left, pattern_list right) {
+                                   pattern_list *left_in, pattern_list *right_in) {
+  pattern_list left = take(left_in);
+  pattern_list right = take(right_in);
   size_t count = context->query->series_count;
   bool left_any = all_any(context, &left);
   bool right_any = all_any(context, &right);
@@ -166,8 +175,12 @@ static pattern_list merge_patterns(const eval_context *context, sl_criteria_kind
     list_free(&right);
     return (pattern_list){.none = true};
   }
-  memcpy(merged.items, left.items, left.count * sizeof(pattern));
-  memcpy(merged.items + left.count, right.items, right.count * sizeof(pattern));
+  if (left.count > 0) {
+    memcpy(merged.items, left.items, left.count * sizeof(pattern));
+  }
+  if (right.count > 0) {
+    memcpy(merged.items + left.count, right.items, right.count * sizeof(pattern));
+  }
   list_free(&left);
   list_free(&right);
   pattern result;
@@ -260,8 +273,9 @@ static planned plan(eval_context *context, sl_arena *arena, const sl_criteria *n
       } else {
         bool strings = node->value.kind == SL_VALUE_STR_ARRAY;
         size_t count = strings ? node->value.as.str_array.count : node->value.as.int_array.count;
-        out.patterns.items = calloc(count + 1, sizeof(pattern));
-        out.patterns.count = count;
+        /* IN [] gives an empty (not nil) list: BanyanDB reads it as any series. */
+        out.patterns.items = count > 0 ? calloc(count, sizeof(pattern)) : NULL;
+        out.patterns.count = out.patterns.items != NULL ? count : 0;
         for (size_t v = 0; out.patterns.items != NULL && v < count; v++) {
           for (size_t i = 0; i < query->series_count; i++) {
             out.patterns.items[v].any[i] = true;
@@ -292,7 +306,9 @@ static planned plan(eval_context *context, sl_arena *arena, const sl_criteria *n
   }
   planned left = plan(context, arena, node->left, depth + 1);
   planned right = plan(context, arena, node->right, depth + 1);
-  out.patterns = merge_patterns(context, node->kind, left.patterns, right.patterns);
+  out.patterns = merge_patterns(context, node->kind, &left.patterns, &right.patterns);
+  list_free(&left.patterns); /* already taken by the merge; frees nothing */
+  list_free(&right.patterns);
   if (out.patterns.none) {
     out.filter = NULL; /* BanyanDB returns nil filter and nil entities */
     return out;

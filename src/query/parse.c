@@ -345,7 +345,7 @@ static sl_status parse_projection(parser *p, const json_t *root) {
       return fail(p, member_path, "expected an array of tag names");
     }
     size_t count = json_array_size(tags);
-    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (count + 1) * sizeof *specs);
+    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (count + 1) * sizeof(const sl_tag_spec *));
     for (size_t i = 0; i < count; i++) {
       json_t *name = json_array_get(tags, i);
       const sl_tag_spec *tag = json_is_string(name) ? find_tag(p->query, json_string_value(name)) : NULL;
@@ -392,7 +392,7 @@ static sl_status parse_projection(parser *p, const json_t *root) {
                   query->name);
     }
     size_t tag_count = tags != NULL ? json_array_size(tags) : 0;
-    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (tag_count + 1) * sizeof *specs);
+    const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (tag_count + 1) * sizeof(const sl_tag_spec *));
     for (size_t i = 0; i < tag_count; i++) {
       json_t *tag_name = json_array_get(tags, i);
       const sl_tag_spec *tag = NULL;
