@@ -1,0 +1,121 @@
+/* test_query_parse.c: bad queries get a clear error naming the problem and
+ * its JSON path; good ones bind to the catalog. */
+#include <stdio.h>
+#include <string.h>
+
+#include "spanlab/query.h"
+#include "test_support.h"
+
+static sl_catalog *catalog;
+
+static int setup(void **state) {
+  (void)state;
+  sl_diag *problems = sl_diag_new();
+  sl_status status = sl_catalog_load_dir(SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace", NULL, &catalog, problems);
+  sl_diag_free(problems);
+  return status == SL_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  sl_catalog_free(catalog);
+  return 0;
+}
+
+#define STREAM "\"groups\":[\"stream_performance_test\"],\"name\":\"segment_stream\""
+#define TRACE "\"groups\":[\"trace_performance_test\"],\"name\":\"segment_trace\""
+
+static void good_queries_bind(void **state) {
+  (void)state;
+  const char *text = "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00Z\",\"end\":\"2025-01-01T00:01:00Z\"},"
+                     "\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":{\"name\":\"serviceId\","
+                     "\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"a\"}}}},\"right\":{\"condition\":{\"name\":"
+                     "\"latency\",\"op\":\"BINARY_OP_GT\",\"value\":{\"int\":{\"value\":\"100\"}}}}}},"
+                     "\"orderBy\":{\"indexRuleName\":\"latency_index\",\"sort\":\"SORT_DESC\"},\"limit\":5,"
+                     "\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"traceId\",\"latency\"]}]}}";
+  sl_query *query = NULL;
+  sl_error err;
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, text, strlen(text), &query, &err), SL_OK);
+  assert_true(query->has_time_range);
+  assert_int_equal(query->end_ns - query->begin_ns, 60000000000LL);
+  assert_int_equal(query->criteria->kind, SL_CRITERIA_AND);
+  assert_int_equal(query->criteria->right->value.as.int_value, 100);
+  assert_string_equal(query->order_rule->name, "latency_index");
+  assert_int_equal(query->sort, SL_SORT_DESC);
+  assert_int_equal(query->limit, 5);
+  assert_int_equal(query->families[0].tag_count, 2);
+  sl_query_free(query);
+
+  const char *trace = "{" TRACE ",\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_IN\","
+                      "\"value\":{\"strArray\":{\"value\":[\"t1\",\"t2\"]}}}},\"tagProjection\":[\"spanId\"]}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, trace, strlen(trace), &query, &err), SL_OK);
+  assert_int_equal(query->trace_id_count, 2);
+  assert_int_equal(query->trace_ids[1].size_bytes, 2);
+  sl_query_free(query);
+}
+
+static void bad_queries_name_their_problem(void **state) {
+  (void)state;
+  static const struct {
+    sl_query_model model;
+    const char *text;
+    const char *message;
+  } cases[] = {
+      {SL_QUERY_STREAM, "{" STREAM ",", "malformed JSON"},
+      {SL_QUERY_STREAM, "[]", "a query needs \"groups\""},
+      {SL_QUERY_STREAM, "{\"name\":\"segment_stream\"}", "a query needs \"groups\""},
+      {SL_QUERY_STREAM, "{\"groups\":[\"stream_performance_test\"]}", "a query needs \"name\""},
+      {SL_QUERY_STREAM, "{\"groups\":[\"nope\"],\"name\":\"segment_stream\"}", "no stream nope/segment_stream"},
+      {SL_QUERY_TRACE, "{" STREAM "}", "no trace stream_performance_test/segment_stream"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"yesterday\",\"end\":\"2025-01-01T00:00:00Z\"}}",
+       "$.timeRange.begin: timeRange.begin must be an RFC 3339 timestamp"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-02T00:00:00Z\",\"end\":\"2025-01-01T00:00:00Z\"}}",
+       "timeRange.begin is after timeRange.end"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"limit\":-1}", "$.limit: expected an unsigned 32-bit integer"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"nope\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"x\"}}}}}",
+       "$.criteria.condition.name: tag \"nope\" does not exist"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"x\"}}}}}",
+       "cannot be compared with tag \"latency\" of type TAG_TYPE_INT"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_LIKE\",\"value\":{\"int\":{}}}}}",
+       "$.criteria.condition.op: expected op BINARY_OP_EQ"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_NE\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
+       "operation on entity tag \"serviceId\" is not supported: only EQ and IN are"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"criteria\":{\"condition\":{\"name\":\"operationName\",\"op\":\"BINARY_OP_MATCH\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
+       "MATCH on tag \"operationName\" needs an inverted index rule"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_EQ\"}}}",
+       "a condition needs a \"value\""},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"float\":1}}}}",
+       "unknown TagValue kind \"float\""},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_XOR\"}}}", "expected op LOGICAL_OP_AND or LOGICAL_OP_OR"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\"}}}", "both sides (left and right)"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{}}", "a Criteria needs \"le\" or \"condition\""},
+      {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"indexRuleName\":\"time_based_index\"}}",
+       "index rule \"time_based_index\" is not bound to stream_performance_test/segment_stream"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":\"SORT_SIDEWAYS\"}}", "expected SORT_ASC, SORT_DESC"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"nope\"]}]}}",
+       "projected tag nope does not exist in family primary"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"extra\",\"tags\":[]}]}}",
+       "tag family \"extra\" does not exist"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"tagProjection\":[\"nope\"]}", "projected tag nope does not exist in trace"},
+      {SL_QUERY_TRACE, "{" TRACE "}", "a trace query needs a trace-id condition (EQ or IN on traceId) or an orderBy"},
+      {SL_QUERY_TRACE, "{\"groups\":[\"trace_performance_test\",\"other\"],\"name\":\"segment_trace\"}",
+       "spanlab queries one group at a time"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sl_query *query = NULL;
+    sl_error err = {0};
+    sl_status status = sl_query_parse(catalog, cases[i].model, cases[i].text, strlen(cases[i].text), &query, &err);
+    if (status != SL_ERR_INVALID || query != NULL || strstr(err.message, cases[i].message) == NULL) {
+      fail_msg("case %zu (%s): status %d, message \"%s\", expected \"%s\"", i, cases[i].text, status,
+               err.message, cases[i].message);
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(good_queries_bind),
+      cmocka_unit_test(bad_queries_name_their_problem),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
