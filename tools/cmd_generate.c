@@ -7,7 +7,6 @@
 #include "bench/options.h"
 #include "cli.h"
 #include "common/progress.h"
-#include "common/timeutil.h"
 #include "spanlab/gen.h"
 #include "spanlab/spanfile.h"
 
@@ -33,35 +32,6 @@ static void usage(FILE *out) {
           "  --out FILE           the span file to write\n"
           "  --threads N          generator threads (default: the number of cores)\n"
           "  --quiet              no progress\n");
-}
-
-/* Applies the shared generator options of bench/options.h to a profile. */
-static int apply_overrides(const sl_bench_options *options, sl_gen_profile *profile) {
-  if (options->spans > 0) profile->spans = (uint64_t)options->spans;
-  if (options->services > 0) profile->services = (uint32_t)options->services;
-  if (options->instances > 0) profile->instances = (uint32_t)options->instances;
-  if (options->time_range_ms > 0) profile->time_range_ms = options->time_range_ms;
-  if (options->seed >= 0) profile->seed = (uint64_t)options->seed;
-  if (options->error_rate >= 0) profile->error_rate = options->error_rate;
-  if (options->operations > 0) profile->operations = (uint32_t)options->operations;
-  if (options->payload_bytes >= 0) profile->payload_bytes = (uint32_t)options->payload_bytes;
-  if (options->start != NULL) {
-    int64_t start_ns = 0;
-    sl_error err;
-    if (sl_rfc3339_parse_ns(options->start, &start_ns, &err) != SL_OK) {
-      fprintf(stderr, "spanlab generate: --start: %s\n", err.message);
-      return -1;
-    }
-    profile->start_ms = start_ns / 1000000;
-  }
-  bool customized = options->spans > 0 || options->services > 0 || options->instances > 0 ||
-                    options->time_range_ms > 0 || options->start != NULL ||
-                    options->error_rate >= 0 || options->operations > 0 ||
-                    options->payload_bytes >= 0;
-  if (customized || strcmp(options->scale, "custom") == 0) {
-    snprintf(profile->scale, sizeof profile->scale, "custom");
-  }
-  return 0;
 }
 
 static void show_progress(void *context, uint64_t done, uint64_t total) {
@@ -135,12 +105,7 @@ int cmd_generate(int argc, char **argv) {
     return CLI_EXIT_USAGE;
   }
   sl_gen_profile profile;
-  const char *base_scale = strcmp(options.scale, "custom") == 0 ? "small" : options.scale;
-  if (sl_gen_profile_init(&profile, base_scale, &err) != SL_OK || apply_overrides(&options, &profile) != 0) {
-    fprintf(stderr, "spanlab generate: %s\n", err.message);
-    return CLI_EXIT_USAGE;
-  }
-  if (sl_gen_profile_validate(&profile, &err) != SL_OK) {
+  if (sl_bench_options_profile(&options, &profile, &err) != SL_OK) {
     fprintf(stderr, "spanlab generate: %s\n", err.message);
     return CLI_EXIT_USAGE;
   }

@@ -1,10 +1,14 @@
 /* options.c: command-line options of the benchmark runner. */
 #include "bench/options.h"
 
+#include "common/timeutil.h"
+#include "spanlab/gen.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 void sl_bench_options_defaults(sl_bench_options *options) {
@@ -237,4 +241,31 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
     }
   }
   return SL_OK;
+}
+
+sl_status sl_bench_options_profile(const sl_bench_options *options, sl_gen_profile *profile,
+                                   sl_error *err) {
+  const char *base = strcmp(options->scale, "custom") == 0 ? "small" : options->scale;
+  SL_TRY(sl_gen_profile_init(profile, base, err));
+  bool customized = false;
+  if (options->spans > 0) { profile->spans = (uint64_t)options->spans; customized = true; }
+  if (options->services > 0) { profile->services = (uint32_t)options->services; customized = true; }
+  if (options->instances > 0) { profile->instances = (uint32_t)options->instances; customized = true; }
+  if (options->time_range_ms > 0) { profile->time_range_ms = options->time_range_ms; customized = true; }
+  if (options->seed >= 0) { profile->seed = (uint64_t)options->seed; }
+  if (options->error_rate >= 0) { profile->error_rate = options->error_rate; customized = true; }
+  if (options->operations > 0) { profile->operations = (uint32_t)options->operations; customized = true; }
+  if (options->payload_bytes >= 0) { profile->payload_bytes = (uint32_t)options->payload_bytes; customized = true; }
+  if (options->start != NULL) {
+    int64_t start_ns = 0;
+    if (sl_rfc3339_parse_ns(options->start, &start_ns, err) != SL_OK) {
+      return sl_error_prefix(err, "--start");
+    }
+    profile->start_ms = start_ns / 1000000;
+    customized = true;
+  }
+  if (customized || strcmp(options->scale, "custom") == 0) {
+    snprintf(profile->scale, sizeof profile->scale, "custom");
+  }
+  return sl_gen_profile_validate(profile, err);
 }

@@ -63,4 +63,10 @@ void sl_bench_options_defaults(sl_bench_options *options);
  * names the option and what it expects. */
 sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **argv, sl_error *err);
 
+/* The generator profile the options describe: the scale's profile with every
+ * override applied ("custom" when anything is overridden). */
+struct sl_gen_profile;
+sl_status sl_bench_options_profile(const sl_bench_options *options, struct sl_gen_profile *profile,
+                                   sl_error *err);
+
 #endif

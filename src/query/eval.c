@@ -486,9 +486,8 @@ typedef struct sort_entry {
   int64_t timestamp_ns;
 } sort_entry;
 
-static sl_sort sort_direction;
-
-static int compare_entries(const void *a, const void *b) {
+static int compare_entries(const void *a, const void *b, void *context) {
+  sl_sort sort_direction = *(const sl_sort *)context;
   const sort_entry *x = a;
   const sort_entry *y = b;
   int order;
@@ -580,8 +579,8 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
       entries[m].key = sl_value_int(row->timestamp_ns);
     }
   }
-  sort_direction = q->sort;
-  qsort(entries, matched, sizeof *entries, compare_entries);
+  sl_sort direction = q->sort;
+  qsort_r(entries, matched, sizeof *entries, compare_entries, &direction);
   uint32_t limit = q->limit == 0 ? 20 : q->limit;
   size_t first = q->offset < matched ? q->offset : matched;
   size_t count = matched - first < limit ? matched - first : limit;
@@ -652,6 +651,7 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
       traces[t].key = key;
     }
   }
+  sl_sort direction;
   if (q->trace_id_count > 0 && key_tag == NULL) {
     /* Traces listed by id come in the order of the request. */
     for (size_t t = 0; t < trace_count; t++) {
@@ -663,14 +663,14 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
         }
       }
     }
-    sort_direction = SL_SORT_ASC;
+    direction = SL_SORT_ASC;
   } else {
-    sort_direction = q->sort;
+    direction = q->sort;
   }
   for (size_t t = 0; t < trace_count; t++) {
     traces[t].timestamp_ns = 0; /* ties broken by first appearance only */
   }
-  qsort(traces, trace_count, sizeof *traces, compare_entries);
+  qsort_r(traces, trace_count, sizeof *traces, compare_entries, &direction);
   uint32_t limit = q->limit == 0 ? 20 : q->limit;
   size_t first = q->offset < trace_count ? q->offset : trace_count;
   size_t count = trace_count - first < limit ? trace_count - first : limit;

@@ -19,6 +19,7 @@ typedef struct dataset {
   sl_catalog *catalog;
   sl_query_row *rows;
   size_t row_count;
+  size_t tag_count;
   json_t *lines; /* keeps the strings the rows borrow */
   unsigned char **payloads;
 } dataset;
@@ -100,6 +101,7 @@ static void load(dataset *data, const char *model) {
     tag_count = schema->tag_count;
     tags = schema->tags;
   }
+  data->tag_count = tag_count;
   snprintf(path, sizeof path, CASES "/data/%s.ndjson", model);
   FILE *file = fopen(path, "r");
   assert_non_null(file);
@@ -138,8 +140,13 @@ static void load(dataset *data, const char *model) {
 
 static void unload(dataset *data) {
   for (size_t r = 0; r < data->row_count; r++) {
-    for (size_t t = 0; t < 32; t++) {
-      (void)t;
+    for (size_t t = 0; t < data->tag_count; t++) {
+      const sl_value *value = &data->rows[r].tags[t];
+      if (value->kind == SL_VALUE_STR_ARRAY) {
+        free((void *)value->as.str_array.items);
+      } else if (value->kind == SL_VALUE_INT_ARRAY) {
+        free((void *)value->as.int_array.items);
+      }
     }
     free((void *)data->rows[r].tags);
     free(data->payloads[r]);

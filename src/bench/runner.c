@@ -1,0 +1,612 @@
+/* runner.c: `spanlab bench` / `spanlab run`: loads identical generated data
+ * into every requested backend, measures, checks consistency and writes
+ * results.json after every benchmark (docs/RESULTS.md, docs/BENCHMARKS.md). */
+#include "bench/runner.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bench/results.h"
+#include "bench/stats.h"
+#include "common/arena.h"
+#include "common/histogram.h"
+#include "common/progress.h"
+#include "common/timeutil.h"
+#include "spanlab/backend.h"
+#include "spanlab/gen.h"
+
+enum { LOAD_BATCH_SPANS = 1000, SWEEP_BATCH_SPANS = 100, SWEEP_MAX_SPANS = 20000 };
+static const double SWEEP_MAX_SECONDS = 10.0;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int signal_number) {
+  (void)signal_number;
+  interrupted = 1;
+}
+
+typedef struct run {
+  const sl_bench_options *options;
+  sl_gen_profile profile;
+  sl_catalog *catalog;
+  sl_results *results;
+  regex_t focus;
+  bool has_focus;
+  char out_dir[4096];
+  uint64_t expected_spans;
+  uint64_t expected_checksum;
+  uint64_t expected_raw_bytes;
+  int consistency_failures;
+  /* The sweep subset: the first spans of the stream, copied. */
+  sl_span *sweep_spans;
+  size_t sweep_count;
+  sl_arena *sweep_arena;
+} run;
+
+static bool wanted(const run *state, unsigned label, const char *benchmark) {
+  if ((state->options->labels & label) == 0) {
+    return false;
+  }
+  return !state->has_focus || regexec(&state->focus, benchmark, 0, NULL, 0) == 0;
+}
+
+static sl_status make_directory(const char *path, sl_error *err) {
+  char partial[4096];
+  snprintf(partial, sizeof partial, "%s", path);
+  for (char *slash = partial + 1; *slash != '\0'; slash++) {
+    if (*slash == '/') {
+      *slash = '\0';
+      mkdir(partial, 0755);
+      *slash = '/';
+    }
+  }
+  if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
+    return sl_error_set(err, errno == ENOSPC ? SL_ERR_NOSPACE : SL_ERR_IO, "cannot create %s: %s",
+                        path, strerror(errno));
+  }
+  return SL_OK;
+}
+
+static void remove_tree(const char *path) {
+  char command[4300];
+  snprintf(command, sizeof command, "rm -rf '%s'", path);
+  if (system(command) != 0) {
+    fprintf(stderr, "warning: could not remove %s\n", path);
+  }
+}
+
+static sl_status open_backend(run *state, const char *model, const char *store, sl_backend **out,
+                              sl_error *err) {
+  remove_tree(store);
+  sl_backend_options options = {.catalog = state->catalog,
+                                .directory = store,
+                                .shape = strcmp(model, "trace") == 0 ? SL_SHAPE_TRACE : SL_SHAPE_STREAM,
+                                .sync_mode = state->options->sync_mode,
+                                .sync_interval_ms = 1000};
+  return sl_backend_open(model, &options, out, err);
+}
+
+static bool backend_exists(const char *model) {
+  for (const char *const *kind = sl_backend_kinds(); *kind != NULL; kind++) {
+    if (strcmp(*kind, model) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static const char *missing_reason(const char *model) {
+  if (strcmp(model, "stream") == 0) {
+    return "the embedded Stream engine is not in this build yet (issue #4)";
+  }
+  if (strcmp(model, "trace") == 0) {
+    return "the embedded Trace engine is not in this build yet (issue #5)";
+  }
+  return "no backend of that name in this build";
+}
+
+/* Records the figures of one write measurement. */
+static sl_status record_write(run *state, const char *benchmark, const char *model, int iteration,
+                              uint64_t spans, uint64_t traces, uint64_t bytes, double seconds,
+                              const sl_histogram *latency, sl_error *err) {
+  double safe_seconds = seconds > 0 ? seconds : 1e-9;
+  struct {
+    const char *metric;
+    const char *unit;
+    bool higher;
+    double value;
+  } figures[] = {
+      {"spans_per_second", "spans/s", true, (double)spans / safe_seconds},
+      {"traces_per_second", "traces/s", true, (double)traces / safe_seconds},
+      {"mb_per_second", "MB/s", true, (double)bytes / 1e6 / safe_seconds},
+      {"batch_latency_p50_ms", "ms", false, (double)sl_histogram_percentile(latency, 50) / 1e6},
+      {"batch_latency_p95_ms", "ms", false, (double)sl_histogram_percentile(latency, 95) / 1e6},
+      {"batch_latency_p99_ms", "ms", false, (double)sl_histogram_percentile(latency, 99) / 1e6},
+      {"batch_latency_p999_ms", "ms", false, (double)sl_histogram_percentile(latency, 99.9) / 1e6},
+      {"batch_latency_max_ms", "ms", false, (double)latency->max / 1e6},
+  };
+  for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++) {
+    SL_TRY(sl_results_record(state->results, benchmark, "write", model, figures[i].metric,
+                             figures[i].unit, figures[i].higher, iteration, figures[i].value, err));
+  }
+  json_t *details = sl_results_details(state->results, benchmark, model, iteration);
+  json_object_set_new(details, "spans", json_integer((json_int_t)spans));
+  json_object_set_new(details, "seconds", json_real(seconds));
+  json_object_set_new(details, "batches", json_integer((json_int_t)latency->count));
+  return SL_OK;
+}
+
+static uint64_t span_bytes(const sl_span *span) {
+  return 24 + span->service_id.size_bytes + span->service_instance_id.size_bytes +
+         span->trace_id.size_bytes + span->span_id.size_bytes + span->parent_span_id.size_bytes +
+         span->operation_name.size_bytes + span->component.size_bytes + span->data_binary.size_bytes;
+}
+
+static uint64_t count_roots(const sl_span *spans, size_t count) {
+  uint64_t roots = 0;
+  for (size_t i = 0; i < count; i++) {
+    roots += spans[i].parent_span_id.size_bytes == 2 && memcmp(spans[i].parent_span_id.data, "-1", 2) == 0;
+  }
+  return roots;
+}
+
+/* The whole data set, in time order, one writer, LOAD_BATCH_SPANS a batch.
+ * Only the time inside the backend is measured (the generator's is not). */
+static sl_status sequential_load(run *state, const char *model, int iteration, sl_error *err) {
+  char store[4200];
+  snprintf(store, sizeof store, "%s/stores/%s", state->out_dir, model);
+  sl_backend *backend = NULL;
+  SL_TRY(open_backend(state, model, store, &backend, err));
+  sl_gen *gen = NULL;
+  sl_status status = sl_gen_open(&state->profile, &gen, err);
+  sl_span *spans = calloc(LOAD_BATCH_SPANS, sizeof(sl_span));
+  static sl_histogram latency;
+  sl_histogram_reset(&latency);
+  uint64_t done = 0, traces = 0, bytes = 0, checksum = 0;
+  int64_t inside_ns = 0;
+  char label[64];
+  snprintf(label, sizeof label, "load %s #%d", model, iteration + 1);
+  sl_progress progress;
+  sl_progress_start(&progress, label, "spans", state->profile.spans, !state->options->quiet);
+  while (status == SL_OK && spans != NULL && !interrupted) {
+    size_t count = 0;
+    status = sl_gen_next(gen, spans, LOAD_BATCH_SPANS, &count, err);
+    if (status != SL_OK || count == 0) {
+      break;
+    }
+    for (size_t i = 0; i < count; i++) {
+      checksum += sl_span_digest(&spans[i]);
+      bytes += span_bytes(&spans[i]);
+    }
+    traces += count_roots(spans, count);
+    int64_t started = sl_monotonic_ns();
+    status = sl_backend_write(backend, spans, count, err);
+    int64_t elapsed = sl_monotonic_ns() - started;
+    inside_ns += elapsed;
+    sl_histogram_record(&latency, elapsed);
+    done += count;
+    sl_progress_update(&progress, done);
+  }
+  if (status == SL_OK && !interrupted) {
+    int64_t started = sl_monotonic_ns();
+    status = sl_backend_flush(backend, err);
+    inside_ns += sl_monotonic_ns() - started;
+  }
+  sl_progress_finish(&progress);
+  state->expected_spans = done;
+  state->expected_checksum = checksum;
+  state->expected_raw_bytes = bytes;
+  if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_WRITE, "write/sequential")) {
+    status = record_write(state, "write/sequential", model, iteration, done, traces, bytes,
+                          (double)inside_ns / 1e9, &latency, err);
+  }
+  if (status == SL_OK && !interrupted && (state->options->labels & SL_LABEL_CONSISTENCY)) {
+    uint64_t stored = 0, stored_checksum = 0;
+    status = sl_backend_count(backend, &stored, &stored_checksum, err);
+    if (status == SL_OK) {
+      bool matches = stored == done && stored_checksum == checksum;
+      json_t *stores = json_object_get(sl_results_section(state->results, "consistency"), "stores");
+      if (stores == NULL) {
+        stores = json_array();
+        json_object_set_new(sl_results_section(state->results, "consistency"), "stores", stores);
+      }
+      char expected_hex[20], got_hex[20];
+      snprintf(expected_hex, sizeof expected_hex, "%016llx", (unsigned long long)checksum);
+      snprintf(got_hex, sizeof got_hex, "%016llx", (unsigned long long)stored_checksum);
+      json_array_append_new(stores, json_pack("{s:s, s:i, s:I, s:I, s:s, s:s, s:b}", "backend", model,
+                                              "iteration", iteration, "spans_expected", (json_int_t)done,
+                                              "spans_stored", (json_int_t)stored, "checksum_expected",
+                                              expected_hex, "checksum_stored", got_hex, "matches_manifest",
+                                              matches));
+      if (!matches) {
+        state->consistency_failures++;
+        fprintf(stderr, "consistency: %s holds %llu spans (checksum %s), the generator made %llu (checksum %s)\n",
+                model, (unsigned long long)stored, got_hex, (unsigned long long)done, expected_hex);
+      }
+    }
+  }
+  if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_STORAGE, "storage/size")) {
+    uint64_t stored_bytes = sl_backend_disk_bytes(backend);
+    sl_results_record(state->results, "storage/size", "storage", model, "stored_bytes", "bytes", false,
+                      iteration, (double)stored_bytes, err);
+    sl_results_record(state->results, "storage/size", "storage", model, "raw_bytes", "bytes", false,
+                      iteration, (double)bytes, err);
+    sl_results_record(state->results, "storage/size", "storage", model, "stored_share_of_raw", "ratio",
+                      false, iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
+  }
+  free(spans);
+  sl_gen_close(gen);
+  sl_backend_close(backend);
+  if (!state->options->keep_stores) {
+    remove_tree(store);
+  }
+  return status;
+}
+
+static sl_bytes copy_bytes(sl_arena *arena, sl_bytes bytes) {
+  char *copy = sl_arena_strndup(arena, bytes.data, bytes.size_bytes);
+  return (sl_bytes){.data = copy != NULL ? copy : "", .size_bytes = copy != NULL ? bytes.size_bytes : 0};
+}
+
+/* The first spans of the stream, copied, for the writer and batch sweeps. */
+static sl_status prepare_sweep(run *state, sl_error *err) {
+  size_t want = state->profile.spans < SWEEP_MAX_SPANS ? (size_t)state->profile.spans : SWEEP_MAX_SPANS;
+  state->sweep_spans = calloc(want + LOAD_BATCH_SPANS, sizeof(sl_span));
+  state->sweep_arena = sl_arena_new(1 << 20);
+  if (state->sweep_spans == NULL || state->sweep_arena == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory preparing the sweep data");
+  }
+  sl_gen *gen = NULL;
+  SL_TRY(sl_gen_open(&state->profile, &gen, err));
+  sl_span batch[LOAD_BATCH_SPANS];
+  sl_status status = SL_OK;
+  while (state->sweep_count < want) {
+    size_t count = 0;
+    status = sl_gen_next(gen, batch, LOAD_BATCH_SPANS, &count, err);
+    if (status != SL_OK || count == 0) {
+      break;
+    }
+    for (size_t i = 0; i < count && state->sweep_count < want; i++) {
+      sl_span *copy = &state->sweep_spans[state->sweep_count++];
+      *copy = batch[i];
+      copy->service_id = copy_bytes(state->sweep_arena, batch[i].service_id);
+      copy->service_instance_id = copy_bytes(state->sweep_arena, batch[i].service_instance_id);
+      copy->trace_id = copy_bytes(state->sweep_arena, batch[i].trace_id);
+      copy->span_id = copy_bytes(state->sweep_arena, batch[i].span_id);
+      copy->parent_span_id = copy_bytes(state->sweep_arena, batch[i].parent_span_id);
+      copy->operation_name = copy_bytes(state->sweep_arena, batch[i].operation_name);
+      copy->component = copy_bytes(state->sweep_arena, batch[i].component);
+      copy->data_binary = copy_bytes(state->sweep_arena, batch[i].data_binary);
+    }
+  }
+  sl_gen_close(gen);
+  return status;
+}
+
+typedef struct sweep {
+  sl_backend *backend;
+  const sl_span *spans;
+  size_t count;
+  size_t batch_spans;
+  atomic_size_t next;
+  atomic_size_t written;
+  int64_t deadline_ns;
+  sl_status status;
+  sl_error error;
+  pthread_mutex_t mutex;
+  sl_histogram latency;
+} sweep;
+
+static void *sweep_writer(void *opaque) {
+  sweep *shared = opaque;
+  static _Thread_local sl_histogram local;
+  sl_histogram_reset(&local);
+  for (;;) {
+    size_t first = atomic_fetch_add(&shared->next, shared->batch_spans);
+    if (first >= shared->count || interrupted || sl_monotonic_ns() > shared->deadline_ns) {
+      break;
+    }
+    size_t count = shared->count - first < shared->batch_spans ? shared->count - first : shared->batch_spans;
+    sl_error err;
+    int64_t started = sl_monotonic_ns();
+    sl_status status = sl_backend_write(shared->backend, shared->spans + first, count, &err);
+    sl_histogram_record(&local, sl_monotonic_ns() - started);
+    if (status != SL_OK) {
+      pthread_mutex_lock(&shared->mutex);
+      if (shared->status == SL_OK) {
+        shared->status = status;
+        shared->error = err;
+      }
+      pthread_mutex_unlock(&shared->mutex);
+      break;
+    }
+    atomic_fetch_add(&shared->written, count);
+  }
+  pthread_mutex_lock(&shared->mutex);
+  sl_histogram_merge(&shared->latency, &local);
+  pthread_mutex_unlock(&shared->mutex);
+  return NULL;
+}
+
+/* One configuration of a sweep: `writers` threads, batches of `batch_spans`,
+ * into a fresh store, until the sweep data is written or the time cap. */
+static sl_status sweep_once(run *state, const char *model, const char *benchmark, int iteration,
+                            int writers, size_t batch_spans, sl_error *err) {
+  char store[4200];
+  snprintf(store, sizeof store, "%s/stores/%s-sweep", state->out_dir, model);
+  sl_backend *backend = NULL;
+  SL_TRY(open_backend(state, model, store, &backend, err));
+  sweep *shared = calloc(1, sizeof *shared);
+  pthread_t *threads = calloc((size_t)writers, sizeof(pthread_t));
+  if (shared == NULL || threads == NULL) {
+    free(shared);
+    free(threads);
+    sl_backend_close(backend);
+    return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory for %d writers", writers);
+  }
+  shared->backend = backend;
+  shared->spans = state->sweep_spans;
+  shared->count = state->sweep_count;
+  shared->batch_spans = batch_spans;
+  pthread_mutex_init(&shared->mutex, NULL);
+  sl_histogram_reset(&shared->latency);
+  int64_t started = sl_monotonic_ns();
+  shared->deadline_ns = started + (int64_t)(SWEEP_MAX_SECONDS * 1e9);
+  int created = 0;
+  for (int w = 0; w < writers; w++) {
+    if (pthread_create(&threads[w], NULL, sweep_writer, shared) == 0) {
+      created++;
+    }
+  }
+  for (int w = 0; w < created; w++) {
+    pthread_join(threads[w], NULL);
+  }
+  double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
+  sl_status status = shared->status;
+  if (status != SL_OK && err != NULL) {
+    *err = shared->error;
+  }
+  size_t written = atomic_load(&shared->written);
+  if (status == SL_OK && !interrupted) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < written; i++) {
+      bytes += span_bytes(&state->sweep_spans[i]);
+    }
+    status = record_write(state, benchmark, model, iteration, written,
+                          count_roots(state->sweep_spans, written), bytes, seconds, &shared->latency, err);
+    json_t *details = sl_results_details(state->results, benchmark, model, iteration);
+    json_object_set_new(details, "writers", json_integer(writers));
+    json_object_set_new(details, "batch_spans", json_integer((json_int_t)batch_spans));
+    json_object_set_new(details, "capped_by_time", json_boolean(written < state->sweep_count));
+  }
+  pthread_mutex_destroy(&shared->mutex);
+  free(threads);
+  free(shared);
+  sl_backend_close(backend);
+  remove_tree(store);
+  if (!state->options->quiet) {
+    fprintf(stderr, "%-24s %-8s %7zu spans in %6.2f s\n", benchmark, model, written, seconds);
+  }
+  return status;
+}
+
+static sl_status save(run *state, bool complete, sl_error *err) {
+  if (interrupted) {
+    json_object_set_new(sl_results_section(state->results, "consistency"), "interrupted", json_true());
+  }
+  json_object_set_new(sl_results_section(state->results, "consistency"), "mismatches",
+                      json_integer(state->consistency_failures));
+  return sl_results_save(state->results, complete, err);
+}
+
+static void fill_parameters(run *state) {
+  json_t *parameters = sl_results_parameters(state->results);
+  const sl_bench_options *options = state->options;
+  const sl_gen_profile *profile = &state->profile;
+  json_t *models = json_array();
+  for (size_t i = 0; i < options->model_count; i++) {
+    json_array_append_new(models, json_string(options->models[i]));
+  }
+  json_t *labels = json_array();
+  static const char *const label_names[] = {"schema", "write", "query", "storage", "memory", "consistency"};
+  for (int i = 0; i < 6; i++) {
+    if (options->labels & (1u << i)) {
+      json_array_append_new(labels, json_string(label_names[i]));
+    }
+  }
+  json_t *writers = json_array(), *batches = json_array();
+  for (size_t i = 0; i < options->writer_count; i++) {
+    json_array_append_new(writers, json_integer(options->writers[i]));
+  }
+  for (size_t i = 0; i < options->batch_size_count; i++) {
+    json_array_append_new(batches, json_integer(options->batch_sizes[i]));
+  }
+  static const char *const sync_names[] = {"none", "batch", "interval"};
+  char start[40];
+  sl_rfc3339_format_ns(profile->start_ms * 1000000, start, sizeof start);
+  json_object_set_new(parameters, "scale", json_string(profile->scale));
+  json_object_set_new(parameters, "spans", json_integer((json_int_t)profile->spans));
+  json_object_set_new(parameters, "services", json_integer(profile->services));
+  json_object_set_new(parameters, "instances", json_integer(profile->instances));
+  json_object_set_new(parameters, "time_range_ms", json_integer(profile->time_range_ms));
+  json_object_set_new(parameters, "start", json_string(start));
+  json_object_set_new(parameters, "seed", json_integer((json_int_t)profile->seed));
+  json_object_set_new(parameters, "error_rate", json_real(profile->error_rate));
+  json_object_set_new(parameters, "operations", json_integer(profile->operations));
+  json_object_set_new(parameters, "payload_bytes", json_integer(profile->payload_bytes));
+  json_object_set_new(parameters, "models", models);
+  json_object_set_new(parameters, "labels", labels);
+  json_object_set_new(parameters, "focus", options->focus ? json_string(options->focus) : json_null());
+  json_object_set_new(parameters, "iterations", json_integer(options->iterations));
+  json_object_set_new(parameters, "writers", writers);
+  json_object_set_new(parameters, "batch_sizes", batches);
+  json_object_set_new(parameters, "sync_mode", json_string(sync_names[options->sync_mode]));
+  json_object_set_new(parameters, "load_batch_spans", json_integer(LOAD_BATCH_SPANS));
+  json_object_set_new(parameters, "sweep_batch_spans", json_integer(SWEEP_BATCH_SPANS));
+  json_object_set_new(parameters, "sweep_max_spans", json_integer(SWEEP_MAX_SPANS));
+  json_object_set_new(parameters, "sweep_max_seconds", json_real(SWEEP_MAX_SECONDS));
+}
+
+static void print_summary(run *state, const char *results_path) {
+  if (state->options->quiet) {
+    return;
+  }
+  json_t *root = json_load_file(results_path, 0, NULL);
+  json_t *benchmarks = json_object_get(root, "benchmarks");
+  printf("\n%-26s %-22s %-8s %14s %24s\n", "benchmark", "metric", "backend", "mean", "95% CI");
+  size_t i;
+  json_t *entry;
+  json_array_foreach(benchmarks, i, entry) {
+    const char *metric = json_string_value(json_object_get(entry, "metric"));
+    if (json_is_true(json_object_get(entry, "unsupported"))) {
+      printf("%-26s %-22s %-8s %14s   %s\n", json_string_value(json_object_get(entry, "name")), "-",
+             json_string_value(json_object_get(entry, "backend")), "unsupported",
+             json_string_value(json_object_get(entry, "reason")));
+      continue;
+    }
+    if (metric == NULL || (strcmp(metric, "spans_per_second") != 0 && strcmp(metric, "batch_latency_p99_ms") != 0 &&
+                           strcmp(metric, "stored_share_of_raw") != 0 && strcmp(metric, "load_ms") != 0)) {
+      continue;
+    }
+    json_t *ci = json_object_get(entry, "ci95");
+    char interval[64] = "n < 2";
+    if (json_is_array(ci)) {
+      snprintf(interval, sizeof interval, "[%.4g, %.4g]", json_number_value(json_array_get(ci, 0)),
+               json_number_value(json_array_get(ci, 1)));
+    }
+    printf("%-26s %-22s %-8s %14.4g %24s\n", json_string_value(json_object_get(entry, "name")), metric,
+           json_string_value(json_object_get(entry, "backend")),
+           json_number_value(json_object_get(entry, "mean")), interval);
+  }
+  json_t *comparisons = json_object_get(root, "comparisons");
+  json_array_foreach(comparisons, i, entry) {
+    if (strcmp(json_string_value(json_object_get(entry, "metric")), "spans_per_second") == 0) {
+      printf("%s: %s vs %s: %s\n", json_string_value(json_object_get(entry, "benchmark")),
+             json_string_value(json_object_get(entry, "a")), json_string_value(json_object_get(entry, "b")),
+             json_string_value(json_object_get(entry, "verdict")));
+    }
+  }
+  json_decref(root);
+}
+
+sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
+  run state = {.options = options};
+  SL_TRY(sl_bench_options_profile(options, &state.profile, err));
+  if (options->focus != NULL) {
+    state.has_focus = regcomp(&state.focus, options->focus, REG_EXTENDED | REG_NOSUB) == 0;
+  }
+  if (options->out_dir != NULL) {
+    snprintf(state.out_dir, sizeof state.out_dir, "%s", options->out_dir);
+  } else {
+    char stamp[40];
+    sl_rfc3339_format_ns(sl_wall_clock_ns() / 1000000000 * 1000000000, stamp, sizeof stamp);
+    for (char *c = stamp; *c != '\0'; c++) {
+      *c = *c == ':' ? '-' : *c;
+    }
+    snprintf(state.out_dir, sizeof state.out_dir, "results/%s", stamp);
+  }
+  SL_TRY(make_directory(state.out_dir, err));
+  char results_path[4200];
+  snprintf(results_path, sizeof results_path, "%s/results.json", state.out_dir);
+  state.results = sl_results_new(results_path);
+  if (state.results == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
+  }
+  sl_results_capture_environment(state.results);
+  fill_parameters(&state);
+  SL_TRY(save(&state, false, err)); /* a valid results.json from the start */
+  struct sigaction action = {.sa_handler = on_signal};
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGTERM, &action, NULL);
+
+  const char *schema_dir = options->schema_dir != NULL ? options->schema_dir : SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace";
+  sl_status status = SL_OK;
+  for (int iteration = 0; status == SL_OK && iteration < options->iterations && !interrupted; iteration++) {
+    sl_diag *problems = sl_diag_new();
+    sl_catalog_free(state.catalog);
+    state.catalog = NULL;
+    int64_t started = sl_monotonic_ns();
+    status = sl_catalog_load_dir(schema_dir, NULL, &state.catalog, problems);
+    double load_ms = (double)(sl_monotonic_ns() - started) / 1e6;
+    if (status != SL_OK) {
+      sl_error_set(err, status, "schemas in %s: %s", schema_dir,
+                   sl_diag_count(problems) ? sl_diag_message(problems, 0) : "cannot load");
+    }
+    sl_diag_free(problems);
+    if (status == SL_OK && wanted(&state, SL_LABEL_SCHEMA, "schema/load")) {
+      status = sl_results_record(state.results, "schema/load", "schema", "catalog", "load_ms", "ms", false,
+                                 iteration, load_ms, err);
+    }
+    if (status == SL_OK && iteration == 0 && state.sweep_spans == NULL &&
+        (options->labels & SL_LABEL_WRITE)) {
+      status = prepare_sweep(&state, err);
+    }
+    for (size_t m = 0; status == SL_OK && m < options->model_count && !interrupted; m++) {
+      const char *model = options->models[m];
+      if (!backend_exists(model)) {
+        static const char *const names[] = {"write/sequential", "query/all", "storage/size"};
+        for (size_t n = 0; n < 3; n++) {
+          sl_results_unsupported(state.results, names[n], "write", model, missing_reason(model), err);
+        }
+        continue;
+      }
+      status = sequential_load(&state, model, iteration, err);
+      for (size_t w = 0; status == SL_OK && w < options->writer_count && !interrupted; w++) {
+        char name[64];
+        snprintf(name, sizeof name, "write/writers=%d", options->writers[w]);
+        if (wanted(&state, SL_LABEL_WRITE, name)) {
+          status = sweep_once(&state, model, name, iteration, options->writers[w], SWEEP_BATCH_SPANS, err);
+        }
+      }
+      for (size_t b = 0; status == SL_OK && b < options->batch_size_count && !interrupted; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "write/batch=%d", options->batch_sizes[b]);
+        if (wanted(&state, SL_LABEL_WRITE, name)) {
+          status = sweep_once(&state, model, name, iteration, 1, (size_t)options->batch_sizes[b], err);
+        }
+      }
+      if (status == SL_OK && (options->labels & SL_LABEL_QUERY)) {
+        sl_results_unsupported(state.results, "query/all", "query", model,
+                               "query benchmarks arrive with the engines (issues #4, #5, #7)", err);
+      }
+      if (status == SL_OK) {
+        status = save(&state, false, err);
+      }
+    }
+  }
+  sl_error save_error;
+  sl_status saved = save(&state, status == SL_OK && !interrupted, &save_error);
+  if (status == SL_OK && saved != SL_OK) {
+    status = saved;
+    if (err != NULL) {
+      *err = save_error;
+    }
+  }
+  if (saved == SL_OK) {
+    print_summary(&state, results_path);
+    fprintf(stderr, "results: %s%s\n", results_path, interrupted ? " (interrupted: partial)" : "");
+  }
+  if (status == SL_OK && state.consistency_failures > 0) {
+    status = sl_error_set(err, SL_ERR_INTERNAL,
+                          "%d store(s) do not hold what the generator made (see consistency in %s)",
+                          state.consistency_failures, results_path);
+  }
+  if (status == SL_OK && interrupted) {
+    status = sl_error_set(err, SL_ERR_INVALID, "interrupted; %s holds the partial results", results_path);
+  }
+  if (state.has_focus) {
+    regfree(&state.focus);
+  }
+  sl_results_free(state.results);
+  sl_catalog_free(state.catalog);
+  free(state.sweep_spans);
+  sl_arena_free(state.sweep_arena);
+  return status;
+}
