@@ -225,8 +225,9 @@ static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
   if (q->model == SL_QUERY_STREAM) {
     return !(series >= 0 && (leaf->op == SL_BINARY_OP_EQ || leaf->op == SL_BINARY_OP_IN));
   }
-  if (strcmp(leaf->tag_name, q->trace->trace_id_tag) == 0) {
-    return false;
+  if (strcmp(leaf->tag_name, q->trace->trace_id_tag) == 0 ||
+      (q->trace->span_id_tag != NULL && strcmp(leaf->tag_name, q->trace->span_id_tag) == 0)) {
+    return false; /* span ids: see span_id_filter */
   }
   for (size_t t = 0; q->order_rule != NULL && t < q->order_rule->tag_count; t++) {
     if (strcmp(q->order_rule->tags[t], leaf->tag_name) == 0) {
@@ -393,12 +394,9 @@ static bool tokens_match(const sl_bytes *text, const sl_bytes *query) {
 }
 
 static bool leaf_true(const eval_context *context, const sl_criteria *leaf, const sl_query_row *row) {
+  (void)context;
   const sl_value *value = &row->tags[leaf->tag->tag_index];
   const sl_value *literal = &leaf->value;
-  if (context->query->public.model == SL_QUERY_TRACE && leaf->op == SL_BINARY_OP_EQ &&
-      (literal->kind == SL_VALUE_NULL || literal->kind == SL_VALUE_INT)) {
-    return false; /* BanyanDB's block skip filter: int or null EQ finds nothing */
-  }
   switch (leaf->op) {
     case SL_BINARY_OP_EQ: return value_equals(value, literal);
     case SL_BINARY_OP_NE: return !value_equals(value, literal);
@@ -456,6 +454,20 @@ static bool filter_true(const eval_context *context, const filter_node *node, co
     return left && filter_true(context, node->right, row);
   }
   return left || filter_true(context, node->right, row);
+}
+
+/* BanyanDB's trace block skip filter (sidx path only): an EQ with an int or
+ * null literal looks its decimal text up among 8-byte values and skips every
+ * block; AND and OR skip only when both sides skip. */
+static bool skips_every_block(const filter_node *node) {
+  if (node == NULL) {
+    return false;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    return node->leaf->op == SL_BINARY_OP_EQ &&
+           (node->leaf->value.kind == SL_VALUE_INT || node->leaf->value.kind == SL_VALUE_NULL);
+  }
+  return skips_every_block(node->left) && skips_every_block(node->right);
 }
 
 static bool series_match(const eval_context *context, const pattern_list *patterns,
@@ -602,41 +614,195 @@ static bool same_trace(const sl_query *q, const sl_query_row *a, const sl_query_
   return value_equals(&a->tags[tag->tag_index], &b->tags[tag->tag_index]);
 }
 
+/* BanyanDB pulls EQ/IN conditions on the span-id tag out of the tree into a
+ * span-id set ANDed with the row filter (buildSpanIDFilter). */
+typedef struct span_id_set {
+  const sl_criteria *conditions[32];
+  size_t count;
+} span_id_set;
+
+static void collect_span_ids(const sl_query *q, const sl_criteria *node, span_id_set *set, int depth) {
+  if (node == NULL || depth > 128 || q->trace->span_id_tag == NULL) {
+    return;
+  }
+  if (node->kind != SL_CRITERIA_CONDITION) {
+    collect_span_ids(q, node->left, set, depth + 1);
+    collect_span_ids(q, node->right, set, depth + 1);
+    return;
+  }
+  if (strcmp(node->tag_name, q->trace->span_id_tag) == 0 &&
+      (node->op == SL_BINARY_OP_EQ || node->op == SL_BINARY_OP_IN) && set->count < 32) {
+    set->conditions[set->count++] = node;
+  }
+}
+
+static bool span_ids_match(const span_id_set *set, const sl_query_row *row) {
+  for (size_t i = 0; i < set->count; i++) {
+    const sl_criteria *condition = set->conditions[i];
+    const sl_value *value = &row->tags[condition->tag->tag_index];
+    bool found = false;
+    if (condition->op == SL_BINARY_OP_EQ) {
+      found = value_equals(value, &condition->value);
+    } else {
+      for (size_t k = 0; k < list_count(&condition->value) && !found; k++) {
+        sl_value item = list_item(&condition->value, k);
+        found = value_equals(value, &item);
+      }
+    }
+    if (!found) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* (1) Conditions on the orderBy rule's key tag bound the sidx scan: AND
+ * narrows [min, max], OR widens it. */
+typedef struct key_range {
+  bool bounded;
+  int64_t min;
+  int64_t max;
+} key_range;
+
+static key_range range_of(const sl_query *q, const char *key_tag, const sl_criteria *node, int depth) {
+  key_range all = {.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
+  if (node == NULL || depth > 128) {
+    return all;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    if (strcmp(node->tag_name, key_tag) != 0 ||
+        (node->value.kind != SL_VALUE_INT && node->value.kind != SL_VALUE_TIMESTAMP)) {
+      return all;
+    }
+    int64_t v = as_int(&node->value);
+    switch (node->op) {
+      case SL_BINARY_OP_GT: return (key_range){true, v == INT64_MAX ? v : v + 1, INT64_MAX};
+      case SL_BINARY_OP_GE: return (key_range){true, v, INT64_MAX};
+      case SL_BINARY_OP_LT: return (key_range){true, INT64_MIN, v == INT64_MIN ? v : v - 1};
+      case SL_BINARY_OP_LE: return (key_range){true, INT64_MIN, v};
+      case SL_BINARY_OP_EQ: return (key_range){true, v, v};
+      default: return all;
+    }
+  }
+  (void)q;
+  key_range left = range_of(q, key_tag, node->left, depth + 1);
+  key_range right = range_of(q, key_tag, node->right, depth + 1);
+  if (node->left == NULL) {
+    return right;
+  }
+  if (node->right == NULL) {
+    return left;
+  }
+  if (node->kind == SL_CRITERIA_AND) {
+    if (!left.bounded) return right;
+    if (!right.bounded) return left;
+    return (key_range){true, left.min > right.min ? left.min : right.min,
+                       left.max < right.max ? left.max : right.max};
+  }
+  if (!left.bounded || !right.bounded) {
+    return all; /* OR with an unbounded side bounds nothing */
+  }
+  return (key_range){true, left.min < right.min ? left.min : right.min,
+                     left.max > right.max ? left.max : right.max};
+}
+
+/* Is the row inside the query's window: exactly, or (day-segment reads)
+ * inside a segment that overlaps it? */
+static bool in_window(const sl_query *q, const sl_query_row *row, bool exact, int64_t interval_ns) {
+  if (!q->has_time_range || exact || interval_ns <= 0) {
+    return in_time_range(q, row);
+  }
+  int64_t start = row->timestamp_ns - ((row->timestamp_ns % interval_ns) + interval_ns) % interval_ns;
+  return start <= q->end_ns && start + interval_ns > q->begin_ns;
+}
+
+static int compare_trace_ids(const void *a, const void *b) {
+  return compare_bytes((const sl_bytes *)a, (const sl_bytes *)b);
+}
+
 static sl_status evaluate_trace(eval_context *context, const planned *planned_query, const retention *policy,
                                 const sl_query_row *rows, size_t row_count, sl_query_result *result,
                                 sl_error *err) {
-  const sl_query *q = &context->query->public;
+  const sl_query_internal *internal = context->query;
+  const sl_query *q = &internal->public;
   const sl_tag_spec *trace_tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
-  const sl_tag_spec *key_tag = q->order_rule != NULL
+  bool by_ids = q->trace_id_count > 0;
+  const sl_tag_spec *key_tag = !by_ids && q->order_rule != NULL
                                    ? sl_trace_find_tag(q->trace, q->order_rule->tags[q->order_rule->tag_count - 1])
                                    : NULL;
-  /* One entry per trace: its representative row and sort key. */
+  /* The window is exact when it is the sidx key range (ordering by the
+   * timestamp tag) or for trace ids; otherwise whole segments are read. */
+  bool exact_window = by_ids || (key_tag != NULL && strcmp(key_tag->name, q->trace->timestamp_tag) == 0);
+  int64_t interval_ns = internal->group != NULL ? sl_interval_ms(internal->group->segment_interval) * 1000000 : 0;
+  key_range keys = {.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
+  if (key_tag != NULL) {
+    keys = range_of(q, key_tag->name, q->criteria, 0);
+    if (keys.bounded && keys.min > keys.max) {
+      return sl_error_set(err, SL_ERR_INVALID, "conditions on %s give an empty key range [%lld, %lld]",
+                          key_tag->name, (long long)keys.min, (long long)keys.max);
+    }
+  }
+  span_id_set span_ids = {0};
+  collect_span_ids(q, q->criteria, &span_ids, 0);
+  /* Trace ids: sorted bytewise and cut to offset + limit before the lookup. */
+  uint32_t limit = q->limit == 0 ? 20 : q->limit;
+  sl_bytes *ids = NULL;
+  size_t id_count = 0;
+  if (by_ids) {
+    ids = calloc(q->trace_id_count + 1, sizeof(sl_bytes));
+    if (ids == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+    }
+    memcpy(ids, q->trace_ids, q->trace_id_count * sizeof(sl_bytes));
+    qsort(ids, q->trace_id_count, sizeof(sl_bytes), compare_trace_ids);
+    for (size_t i = 0; i < q->trace_id_count; i++) {
+      if (id_count == 0 || compare_bytes(&ids[id_count - 1], &ids[i]) != 0) {
+        ids[id_count++] = ids[i];
+      }
+    }
+    size_t cut = (size_t)q->offset + limit;
+    id_count = id_count < cut ? id_count : cut;
+  }
+  bool nothing = !by_ids && skips_every_block(planned_query->filter);
   sort_entry *traces = calloc(row_count + 1, sizeof *traces);
   if (traces == NULL) {
+    free(ids);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
   size_t trace_count = 0;
-  for (size_t r = 0; r < row_count; r++) {
+  for (size_t r = 0; r < row_count && !nothing; r++) {
     const sl_query_row *row = &rows[r];
-    if (!row_kept(policy, row) || !in_time_range(q, row)) {
+    if (!row_kept(policy, row) || !in_window(q, row, exact_window, interval_ns)) {
       continue;
     }
-    if (q->trace_id_count > 0) {
+    size_t id_rank = 0;
+    if (by_ids) {
       bool listed = false;
-      for (size_t t = 0; t < q->trace_id_count && !listed; t++) {
-        sl_value id = sl_value_str(q->trace_ids[t].data, q->trace_ids[t].size_bytes);
+      for (; id_rank < id_count && !listed; id_rank++) {
+        sl_value id = sl_value_str(ids[id_rank].data, ids[id_rank].size_bytes);
         listed = value_equals(&row->tags[trace_tag->tag_index], &id);
       }
       if (!listed) {
         continue;
       }
+      id_rank--;
     } else if (!series_match(context, &planned_query->patterns, row)) {
       continue;
     }
-    if (!filter_true(context, planned_query->filter, row)) {
+    if (!filter_true(context, planned_query->filter, row) || !span_ids_match(&span_ids, row)) {
       continue;
     }
-    sl_value key = key_tag != NULL ? row->tags[key_tag->tag_index] : sl_value_int((int64_t)r);
+    sl_value key = sl_value_int((int64_t)id_rank);
+    if (key_tag != NULL) {
+      key = row->tags[key_tag->tag_index];
+      if (key.kind == SL_VALUE_NULL) {
+        continue; /* a span without the key is not in the sidx */
+      }
+      int64_t k = as_int(&key);
+      if (k < keys.min || k > keys.max) {
+        continue;
+      }
+    }
     size_t t = 0;
     while (t < trace_count && !same_trace(q, &rows[traces[t].row], row)) {
       t++;
@@ -651,33 +817,15 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
       traces[t].key = key;
     }
   }
-  sl_sort direction;
-  if (q->trace_id_count > 0 && key_tag == NULL) {
-    /* Traces listed by id come in the order of the request. */
-    for (size_t t = 0; t < trace_count; t++) {
-      for (size_t i = 0; i < q->trace_id_count; i++) {
-        sl_value id = sl_value_str(q->trace_ids[i].data, q->trace_ids[i].size_bytes);
-        if (value_equals(&rows[traces[t].row].tags[trace_tag->tag_index], &id)) {
-          traces[t].key = sl_value_int((int64_t)i);
-          break;
-        }
-      }
-    }
-    direction = SL_SORT_ASC;
-  } else {
-    direction = q->sort;
-  }
-  for (size_t t = 0; t < trace_count; t++) {
-    traces[t].timestamp_ns = 0; /* ties broken by first appearance only */
-  }
+  sl_sort direction = by_ids ? SL_SORT_ASC : q->sort;
   qsort_r(traces, trace_count, sizeof *traces, compare_entries, &direction);
-  uint32_t limit = q->limit == 0 ? 20 : q->limit;
   size_t first = q->offset < trace_count ? q->offset : trace_count;
   size_t count = trace_count - first < limit ? trace_count - first : limit;
   result->trace_offsets = calloc(count + 2, sizeof(size_t));
   result->rows = calloc(row_count + 1, sizeof(size_t));
   if (result->trace_offsets == NULL || result->rows == NULL) {
     free(traces);
+    free(ids);
     sl_query_result_free(result);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
@@ -686,7 +834,8 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
     result->trace_offsets[t] = used;
     const sl_query_row *representative = &rows[traces[first + t].row];
     for (size_t r = 0; r < row_count; r++) {
-      if (row_kept(policy, &rows[r]) && in_time_range(q, &rows[r]) && same_trace(q, &rows[r], representative)) {
+      if (row_kept(policy, &rows[r]) && in_window(q, &rows[r], exact_window, interval_ns) &&
+          same_trace(q, &rows[r], representative)) {
         result->rows[used++] = r;
       }
     }
@@ -695,6 +844,7 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   result->trace_count = count;
   result->row_count = used;
   free(traces);
+  free(ids);
   return SL_OK;
 }
 
