@@ -1,12 +1,208 @@
-/* cmd_load.c: `spanlab load`. */
+/* cmd_load.c: `spanlab load`: a span file (NDJSON or binary) into a store. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "common/progress.h"
+#include "common/timeutil.h"
+#include "spanlab/backend.h"
+#include "spanlab/catalog.h"
+#include "spanlab/spanfile.h"
+
+enum { BATCH_SPANS = 1000 };
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: spanlab load --model stream|trace|sqlite --data DIR --input SPANS [--sync none|batch|interval]\n\n"
+          "Loads a span file (NDJSON or binary, detected from its first bytes) into the store in DIR,\n"
+          "creating it from the catalog if absent, in batches of %d spans. When SPANS.manifest.json\n"
+          "is beside the file, the store's span count and checksum are compared with it.\n"
+          "Models: stream and trace are the embedded engines (issues #4, #5); sqlite is the baseline,\n"
+          "shaped like the stream model.\n"
+          "  --schemas DIR   schema set (default: the shipped schemas/stream-vs-trace)\n"
+          "  --quiet         no progress\n",
+          BATCH_SPANS);
+}
+
+/* Reads "spans" and "span_checksum" from a manifest; false when absent or unreadable. */
+static bool read_manifest(const char *input, uint64_t *spans, uint64_t *checksum) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s.manifest.json", input);
+  json_t *manifest = json_load_file(path, 0, NULL);
+  if (manifest == NULL) {
+    return false;
+  }
+  json_t *count = json_object_get(manifest, "spans");
+  json_t *sum = json_object_get(manifest, "span_checksum");
+  bool ok = json_is_integer(count) && json_is_string(sum);
+  if (ok) {
+    *spans = (uint64_t)json_integer_value(count);
+    *checksum = strtoull(json_string_value(sum), NULL, 16);
+  }
+  json_decref(manifest);
+  return ok;
+}
 
 int cmd_load(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
-    printf("usage: spanlab load [OPTIONS]\n\nLoads a span file into a stream or trace store (--model stream|trace --data DIR --input FILE).\n\nNot available yet: arrives with issue #4.\n");
+    usage(stdout);
     return CLI_EXIT_OK;
   }
-  return cli_not_yet("load", 4, "Loading spans into a store");
+  const char *model = NULL, *data = NULL, *input = NULL, *schemas = cli_default_schema_dir();
+  sl_sync_mode sync = SL_SYNC_BATCH;
+  bool quiet = false;
+  for (int i = 1; i < argc; i++) {
+    bool has_value = i + 1 < argc;
+    if (strcmp(argv[i], "--model") == 0 && has_value) {
+      model = argv[++i];
+    } else if (strcmp(argv[i], "--data") == 0 && has_value) {
+      data = argv[++i];
+    } else if (strcmp(argv[i], "--input") == 0 && has_value) {
+      input = argv[++i];
+    } else if (strcmp(argv[i], "--schemas") == 0 && has_value) {
+      schemas = argv[++i];
+    } else if (strcmp(argv[i], "--quiet") == 0) {
+      quiet = true;
+    } else if (strcmp(argv[i], "--sync") == 0 && has_value) {
+      const char *mode = argv[++i];
+      if (strcmp(mode, "none") == 0) sync = SL_SYNC_NONE;
+      else if (strcmp(mode, "batch") == 0) sync = SL_SYNC_BATCH;
+      else if (strcmp(mode, "interval") == 0) sync = SL_SYNC_INTERVAL;
+      else {
+        fprintf(stderr, "spanlab load: --sync expects none, batch or interval, not \"%s\"\n", mode);
+        return CLI_EXIT_USAGE;
+      }
+    } else {
+      fprintf(stderr, "spanlab load: unknown option or missing value: %s (see --help)\n", argv[i]);
+      return CLI_EXIT_USAGE;
+    }
+  }
+  if (model == NULL || data == NULL || input == NULL) {
+    fprintf(stderr, "spanlab load: --model, --data and --input are required (see --help)\n");
+    return CLI_EXIT_USAGE;
+  }
+  if (strcmp(model, "stream") == 0 || strcmp(model, "trace") == 0) {
+    return cli_not_yet("load --model stream|trace", strcmp(model, "stream") == 0 ? 4 : 5,
+                       "The embedded engine");
+  }
+  sl_diag *problems = sl_diag_new();
+  sl_catalog *catalog = NULL;
+  if (sl_catalog_load_dir(schemas, NULL, &catalog, problems) != SL_OK) {
+    for (size_t i = 0; i < sl_diag_count(problems); i++) {
+      fprintf(stderr, "%s\n", sl_diag_message(problems, i));
+    }
+    fprintf(stderr, "spanlab load: the schema set %s does not load (run spanlab schema check)\n", schemas);
+    sl_diag_free(problems);
+    return CLI_EXIT_FAILED;
+  }
+  sl_diag_free(problems);
+  sl_error err;
+  sl_spanfile_reader *reader = NULL;
+  if (sl_spanfile_open(input, &reader, &err) != SL_OK) {
+    fprintf(stderr, "spanlab load: %s\n", err.message);
+    sl_catalog_free(catalog);
+    return CLI_EXIT_FAILED;
+  }
+  sl_backend_options options = {.catalog = catalog, .directory = data, .shape = SL_SHAPE_STREAM,
+                                .sync_mode = sync, .sync_interval_ms = 1000};
+  sl_backend *backend = NULL;
+  if (sl_backend_open(model, &options, &backend, &err) != SL_OK) {
+    fprintf(stderr, "spanlab load: %s\n", err.message);
+    sl_spanfile_close(reader);
+    sl_catalog_free(catalog);
+    return CLI_EXIT_FAILED;
+  }
+  uint64_t expected_spans = 0, expected_checksum = 0;
+  bool have_manifest = read_manifest(input, &expected_spans, &expected_checksum);
+  struct stat info;
+  uint64_t file_bytes = stat(input, &info) == 0 ? (uint64_t)info.st_size : 0;
+  sl_progress progress;
+  sl_progress_start(&progress, "load", "spans", have_manifest ? expected_spans : 0, !quiet);
+  /* Each span borrows the reader's buffer until the next read, so a batch is
+   * written one span at a time into a copy arena: simplest is batches of one
+   * record's worth copied into owned memory. */
+  sl_span *batch = calloc(BATCH_SPANS, sizeof(sl_span));
+  char **owned = calloc(BATCH_SPANS, sizeof(char *));
+  uint64_t loaded = 0;
+  int64_t started_ns = sl_monotonic_ns();
+  sl_status status = batch != NULL && owned != NULL ? SL_OK : sl_error_set(&err, SL_ERR_NOMEM, "out of memory");
+  bool end = false;
+  while (status == SL_OK && !end) {
+    size_t count = 0;
+    while (count < BATCH_SPANS) {
+      sl_span span;
+      status = sl_spanfile_next(reader, &span, &end, &err);
+      if (status != SL_OK || end) {
+        break;
+      }
+      /* Copy the span's bytes: the reader reuses its buffer. */
+      sl_bytes *fields[] = {&span.service_id, &span.service_instance_id, &span.trace_id, &span.span_id,
+                            &span.parent_span_id, &span.operation_name, &span.component, &span.data_binary};
+      size_t total = 0;
+      for (size_t f = 0; f < 8; f++) total += fields[f]->size_bytes;
+      free(owned[count]);
+      owned[count] = malloc(total + 1);
+      if (owned[count] == NULL) {
+        status = sl_error_set(&err, SL_ERR_NOMEM, "out of memory copying span %llu", (unsigned long long)loaded + count + 1);
+        break;
+      }
+      size_t at = 0;
+      for (size_t f = 0; f < 8; f++) {
+        if (fields[f]->size_bytes > 0) {
+          memcpy(owned[count] + at, fields[f]->data, fields[f]->size_bytes);
+        }
+        fields[f]->data = owned[count] + at;
+        at += fields[f]->size_bytes;
+      }
+      batch[count++] = span;
+    }
+    if (status == SL_OK && count > 0) {
+      status = sl_backend_write(backend, batch, count, &err);
+      loaded += count;
+      sl_progress_update(&progress, loaded);
+    }
+  }
+  if (status == SL_OK) {
+    status = sl_backend_flush(backend, &err);
+  }
+  sl_progress_finish(&progress);
+  double seconds = (double)(sl_monotonic_ns() - started_ns) / 1e9;
+  int exit_code = CLI_EXIT_OK;
+  if (status != SL_OK) {
+    fprintf(stderr, "spanlab load: %s (%llu spans were loaded and acknowledged before it)\n", err.message,
+            (unsigned long long)loaded);
+    exit_code = CLI_EXIT_FAILED;
+  } else {
+    printf("%s: %llu spans from %s (%s) in %.2f s, %.0f spans/s, %.1f MB/s; store %.1f MB\n", data,
+           (unsigned long long)loaded, input, sl_spanfile_format_name(sl_spanfile_reader_format(reader)), seconds,
+           (double)loaded / (seconds > 0 ? seconds : 1), (double)file_bytes / 1e6 / (seconds > 0 ? seconds : 1),
+           (double)sl_backend_disk_bytes(backend) / 1e6);
+    if (have_manifest) {
+      uint64_t stored = 0, checksum = 0;
+      if (sl_backend_count(backend, &stored, &checksum, &err) != SL_OK) {
+        fprintf(stderr, "spanlab load: %s\n", err.message);
+        exit_code = CLI_EXIT_FAILED;
+      } else if (stored != expected_spans || checksum != expected_checksum) {
+        fprintf(stderr, "spanlab load: the store holds %llu spans (checksum %016llx); the manifest says %llu (%016llx)\n",
+                (unsigned long long)stored, (unsigned long long)checksum, (unsigned long long)expected_spans,
+                (unsigned long long)expected_checksum);
+        exit_code = CLI_EXIT_FAILED;
+      } else {
+        printf("the store matches the manifest: %llu spans, checksum %016llx\n", (unsigned long long)stored,
+               (unsigned long long)checksum);
+      }
+    }
+  }
+  for (size_t i = 0; owned != NULL && i < BATCH_SPANS; i++) {
+    free(owned[i]);
+  }
+  free(owned);
+  free(batch);
+  sl_backend_close(backend);
+  sl_spanfile_close(reader);
+  sl_catalog_free(catalog);
+  return exit_code;
 }
