@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/timeutil.h"
 #include "query/query_internal.h"
 
@@ -490,6 +491,42 @@ static bool series_match(const eval_context *context, const pattern_list *patter
   return false;
 }
 
+/* ---- a bytes -> entry index table (open addressing) ---- */
+
+typedef struct byte_index {
+  size_t *slots; /* entry index + 1; 0 is empty */
+  size_t capacity;
+} byte_index;
+
+static bool byte_index_init(byte_index *index, size_t expected) {
+  size_t capacity = 16;
+  while (capacity < expected * 2 + 1) {
+    capacity *= 2;
+  }
+  index->slots = calloc(capacity, sizeof(size_t));
+  index->capacity = capacity;
+  return index->slots != NULL;
+}
+
+/* The slot for key: empty, or holding the entry whose key equals it;
+ * key_of(context, entry) gives an entry's key. */
+static size_t *byte_index_slot(const byte_index *index, const sl_bytes *key,
+                               sl_bytes (*key_of)(const void *context, size_t entry), const void *context) {
+  size_t mask = index->capacity - 1;
+  size_t slot = sl_hash64(key->data, key->size_bytes, 0) & mask;
+  for (;;) {
+    size_t *at = &index->slots[slot];
+    if (*at == 0) {
+      return at;
+    }
+    sl_bytes other = key_of(context, *at - 1);
+    if (compare_bytes(&other, key) == 0) {
+      return at;
+    }
+    slot = (slot + 1) & mask;
+  }
+}
+
 /* ---- ordering ---- */
 
 typedef struct sort_entry {
@@ -550,12 +587,27 @@ static bool row_kept(const retention *policy, const sl_query_row *row) {
   return start + policy->interval_ns > policy->cutoff_ns;
 }
 
+typedef struct element_context {
+  const sl_query_row *rows;
+  const sort_entry *entries;
+} element_context;
+
+static sl_bytes element_key(const void *context, size_t entry) {
+  const element_context *lookup = context;
+  return lookup->rows[lookup->entries[entry].row].element_id;
+}
+
 static sl_status evaluate_stream(eval_context *context, const planned *planned_query, const retention *policy,
                                  const sl_query_row *rows, size_t row_count, sl_query_result *result,
                                  sl_error *err) {
   const sl_query *q = &context->query->public;
   sort_entry *entries = calloc(row_count + 1, sizeof *entries);
   if (entries == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  byte_index ids;
+  if (!byte_index_init(&ids, row_count)) {
+    free(entries);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
   size_t matched = 0;
@@ -566,17 +618,13 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
       continue;
     }
     /* Duplicate element ids: the later write wins. */
-    bool replaced = false;
-    for (size_t m = 0; m < matched; m++) {
-      if (compare_bytes(&rows[entries[m].row].element_id, &row->element_id) == 0) {
-        entries[m].row = r;
-        replaced = true;
-        break;
-      }
-    }
-    if (replaced) {
+    element_context lookup = {.rows = rows, .entries = entries};
+    size_t *slot = byte_index_slot(&ids, &row->element_id, element_key, &lookup);
+    if (*slot != 0) {
+      entries[*slot - 1].row = r;
       continue;
     }
+    *slot = matched + 1;
     entries[matched].row = r;
     entries[matched].timestamp_ns = row->timestamp_ns;
     matched++;
@@ -599,6 +647,7 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
   result->rows = calloc(count + 1, sizeof(size_t));
   if (result->rows == NULL) {
     free(entries);
+    free(ids.slots);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
   for (size_t i = 0; i < count; i++) {
@@ -606,13 +655,10 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
   }
   result->row_count = count;
   free(entries);
+  free(ids.slots);
   return SL_OK;
 }
 
-static bool same_trace(const sl_query *q, const sl_query_row *a, const sl_query_row *b) {
-  const sl_tag_spec *tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
-  return value_equals(&a->tags[tag->tag_index], &b->tags[tag->tag_index]);
-}
 
 /* BanyanDB pulls EQ/IN conditions on the span-id tag out of the tree into a
  * span-id set ANDed with the row filter (buildSpanIDFilter). */
@@ -706,6 +752,22 @@ static key_range range_of(const sl_query *q, const char *key_tag, const sl_crite
                      left.max > right.max ? left.max : right.max};
 }
 
+static sl_bytes trace_id_of(const sl_tag_spec *trace_tag, const sl_query_row *row) {
+  const sl_value *value = &row->tags[trace_tag->tag_index];
+  return value->kind == SL_VALUE_STR ? value->as.str : (sl_bytes){.data = "", .size_bytes = 0};
+}
+
+typedef struct trace_context {
+  const sl_query_row *rows;
+  const sort_entry *traces;
+  const sl_tag_spec *trace_tag;
+} trace_context;
+
+static sl_bytes trace_key(const void *context, size_t entry) {
+  const trace_context *lookup = context;
+  return trace_id_of(lookup->trace_tag, &lookup->rows[lookup->traces[entry].row]);
+}
+
 /* Is the row inside the query's window: exactly, or (day-segment reads)
  * inside a segment that overlaps it? */
 static bool in_window(const sl_query *q, const sl_query_row *row, bool exact, int64_t interval_ns) {
@@ -765,7 +827,9 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   }
   bool nothing = !by_ids && skips_every_block(planned_query->filter);
   sort_entry *traces = calloc(row_count + 1, sizeof *traces);
-  if (traces == NULL) {
+  byte_index trace_index = {0};
+  if (traces == NULL || !byte_index_init(&trace_index, row_count)) {
+    free(traces);
     free(ids);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
@@ -803,14 +867,15 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
         continue;
       }
     }
-    size_t t = 0;
-    while (t < trace_count && !same_trace(q, &rows[traces[t].row], row)) {
-      t++;
-    }
-    if (t == trace_count) {
+    sl_bytes id = trace_id_of(trace_tag, row);
+    trace_context lookup = {.rows = rows, .traces = traces, .trace_tag = trace_tag};
+    size_t *slot = byte_index_slot(&trace_index, &id, trace_key, &lookup);
+    if (*slot == 0) {
+      *slot = trace_count + 1;
       traces[trace_count++] = (sort_entry){.row = r, .key = key, .timestamp_ns = 0};
       continue;
     }
+    size_t t = *slot - 1;
     /* DESC orders by the largest key met, ASC by the smallest. */
     int order = sl_query_compare_values(&key, &traces[t].key);
     if (key_tag != NULL && ((q->sort == SL_SORT_DESC && order > 0) || (q->sort != SL_SORT_DESC && order < 0))) {
@@ -826,25 +891,59 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   if (result->trace_offsets == NULL || result->rows == NULL) {
     free(traces);
     free(ids);
+    free(trace_index.slots);
     sl_query_result_free(result);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
-  size_t used = 0;
+  /* Spans of the returned traces, in one pass: count per trace, then place. */
+  size_t *per_trace = calloc(count + 1, sizeof(size_t));
+  if (per_trace == NULL) {
+    free(traces);
+    free(ids);
+    free(trace_index.slots);
+    sl_query_result_free(result);
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  /* The index maps ids to positions before sorting; rebuild it for the output. */
+  memset(trace_index.slots, 0, trace_index.capacity * sizeof(size_t));
+  trace_context output = {.rows = rows, .traces = traces + first, .trace_tag = trace_tag};
   for (size_t t = 0; t < count; t++) {
-    result->trace_offsets[t] = used;
-    const sl_query_row *representative = &rows[traces[first + t].row];
-    for (size_t r = 0; r < row_count; r++) {
-      if (row_kept(policy, &rows[r]) && in_window(q, &rows[r], exact_window, interval_ns) &&
-          same_trace(q, &rows[r], representative)) {
-        result->rows[used++] = r;
+    sl_bytes id = trace_id_of(trace_tag, &rows[traces[first + t].row]);
+    *byte_index_slot(&trace_index, &id, trace_key, &output) = t + 1;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    size_t used = 0;
+    for (size_t t = 0; pass == 1 && t < count; t++) {
+      result->trace_offsets[t] = used;
+      used += per_trace[t];
+      per_trace[t] = result->trace_offsets[t];
+    }
+    for (size_t r = 0; r < row_count && count > 0; r++) {
+      if (!row_kept(policy, &rows[r]) || !in_window(q, &rows[r], exact_window, interval_ns)) {
+        continue;
+      }
+      sl_bytes id = trace_id_of(trace_tag, &rows[r]);
+      size_t slot = *byte_index_slot(&trace_index, &id, trace_key, &output);
+      if (slot == 0) {
+        continue;
+      }
+      if (pass == 0) {
+        per_trace[slot - 1]++;
+      } else {
+        result->rows[per_trace[slot - 1]++] = r;
       }
     }
+    if (pass == 1) {
+      result->trace_offsets[count] = used;
+    }
   }
-  result->trace_offsets[count] = used;
+  size_t used = result->trace_offsets[count];
+  free(per_trace);
   result->trace_count = count;
   result->row_count = used;
   free(traces);
   free(ids);
+  free(trace_index.slots);
   return SL_OK;
 }
 
