@@ -80,6 +80,24 @@ sl_status sl_backend_flush(sl_backend *backend, sl_error *err);
 sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *checksum,
                            sl_error *err);
 
+struct sl_query;
+
+/* A query's logical answer: the returned spans in order, each as the XXH64 of
+ * "traceId\0spanId" (sl_span_key), so any backend can be compared with the
+ * oracle.  Owned by the caller: sl_backend_answer_free. */
+typedef struct sl_backend_answer {
+  uint64_t *span_keys;
+  size_t span_count;
+} sl_backend_answer;
+
+uint64_t sl_span_key(sl_bytes trace_id, sl_bytes span_id);
+void sl_backend_answer_free(sl_backend_answer *answer);
+
+/* Answers a QueryRequest bound to the backend's catalog.  SL_ERR_UNSUPPORTED
+ * (with the reason) when this backend cannot answer that query. */
+sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl_backend_answer *answer,
+                           sl_error *err);
+
 /* Bytes on disk under the backend's directory. */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);
 

@@ -9,6 +9,9 @@
 
 #include "backends/backend_internal.h"
 
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
+#include <xxhash.h>
+
 static const sl_backend_vtable *const registry[] = {&sl_sqlite_backend};
 static const char *const kind_names[] = {"sqlite", NULL};
 
@@ -115,6 +118,34 @@ sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *
                            sl_error *err) {
   assert(backend != NULL && span_count != NULL && checksum != NULL);
   return backend->vtable->count(backend->state, span_count, checksum, err);
+}
+
+uint64_t sl_span_key(sl_bytes trace_id, sl_bytes span_id) {
+  XXH64_state_t state;
+  XXH64_reset(&state, 0);
+  XXH64_update(&state, trace_id.data, trace_id.size_bytes);
+  XXH64_update(&state, "", 1);
+  XXH64_update(&state, span_id.data, span_id.size_bytes);
+  return XXH64_digest(&state);
+}
+
+void sl_backend_answer_free(sl_backend_answer *answer) {
+  if (answer != NULL) {
+    free(answer->span_keys);
+    answer->span_keys = NULL;
+    answer->span_count = 0;
+  }
+}
+
+sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl_backend_answer *answer,
+                           sl_error *err) {
+  assert(backend != NULL && query != NULL && answer != NULL);
+  answer->span_keys = NULL;
+  answer->span_count = 0;
+  if (backend->vtable->query == NULL) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s answers no queries", backend->vtable->kind);
+  }
+  return backend->vtable->query(backend->state, query, answer, err);
 }
 
 static uint64_t directory_bytes(const char *path, int depth) {

@@ -11,6 +11,7 @@ typedef struct sl_backend_vtable {
   sl_status (*write)(void *state, const sl_span *spans, size_t count, sl_error *err);
   sl_status (*flush)(void *state, sl_error *err);
   sl_status (*count)(void *state, uint64_t *span_count, uint64_t *checksum, sl_error *err);
+  sl_status (*query)(void *state, const struct sl_query *query, sl_backend_answer *answer, sl_error *err);
   void (*close)(void *state);
 } sl_backend_vtable;
 

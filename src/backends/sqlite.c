@@ -6,15 +6,18 @@
 #include <assert.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/backend_internal.h"
 #include "common/timeutil.h"
+#include "spanlab/query.h"
 
 /* Owns the connection and the prepared insert; mutex serialises every call. */
 typedef struct sqlite_state {
+  sl_model_shape shape;
   sqlite3 *db;
   sqlite3_stmt *insert;
   pthread_mutex_t mutex;
@@ -95,6 +98,7 @@ static sl_status sqlite_open(const sl_backend_options *options, void **out, sl_e
     return sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
   }
   snprintf(state->path, sizeof state->path, "%s/spans.sqlite", options->directory);
+  state->shape = options->shape;
   pthread_mutex_init(&state->mutex, NULL);
   sl_status status = SL_OK;
   if (sqlite3_open_v2(state->path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -232,6 +236,178 @@ static sl_status sqlite_count(void *opaque, uint64_t *span_count, uint64_t *chec
   return status;
 }
 
+/* ---- queries: the QueryRequest as SQL, with plain boolean semantics (the
+ * benchmark's queries are those where BanyanDB's planner and plain logic agree;
+ * the runner checks every answer against the oracle). ---- */
+
+typedef struct sql_text {
+  char text[16384];
+  size_t used;
+  sl_value params[256];
+  size_t param_count;
+  bool overflow;
+} sql_text;
+
+static void sql_append(sql_text *sql, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static void sql_append(sql_text *sql, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int written = vsnprintf(sql->text + sql->used, sizeof sql->text - sql->used, format, args);
+  va_end(args);
+  if (written < 0 || (size_t)written >= sizeof sql->text - sql->used) {
+    sql->overflow = true;
+    return;
+  }
+  sql->used += (size_t)written;
+}
+
+static void sql_param(sql_text *sql, sl_value value) {
+  if (sql->param_count == sizeof sql->params / sizeof sql->params[0]) {
+    sql->overflow = true;
+    return;
+  }
+  sql->params[sql->param_count++] = value;
+  sql_append(sql, "?");
+}
+
+static sl_status sql_criteria(sql_text *sql, const sl_criteria *node, int depth, sl_error *err) {
+  if (depth > 64) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "sqlite baseline: criteria deeper than 64 levels");
+  }
+  if (node->kind != SL_CRITERIA_CONDITION) {
+    if (node->left == NULL || node->right == NULL) {
+      return sql_criteria(sql, node->left != NULL ? node->left : node->right, depth + 1, err);
+    }
+    sql_append(sql, "(");
+    SL_TRY(sql_criteria(sql, node->left, depth + 1, err));
+    sql_append(sql, node->kind == SL_CRITERIA_AND ? " AND " : " OR ");
+    SL_TRY(sql_criteria(sql, node->right, depth + 1, err));
+    sql_append(sql, ")");
+    return SL_OK;
+  }
+  if (span_column(node->tag_name) < 0) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "sqlite baseline: tag %s is not a span field", node->tag_name);
+  }
+  static const char *const comparisons[] = {"", " = ", " != ", " < ", " > ", " <= ", " >= "};
+  if (node->value.kind == SL_VALUE_NULL) {
+    sql_append(sql, "0"); /* nothing equals null */
+    return SL_OK;
+  }
+  switch (node->op) {
+    case SL_BINARY_OP_EQ:
+    case SL_BINARY_OP_NE:
+    case SL_BINARY_OP_LT:
+    case SL_BINARY_OP_GT:
+    case SL_BINARY_OP_LE:
+    case SL_BINARY_OP_GE:
+      sql_append(sql, "\"%s\"%s", node->tag_name, comparisons[node->op]);
+      sql_param(sql, node->value);
+      return SL_OK;
+    case SL_BINARY_OP_IN:
+    case SL_BINARY_OP_NOT_IN: {
+      size_t count = node->value.kind == SL_VALUE_STR_ARRAY ? node->value.as.str_array.count
+                                                            : node->value.as.int_array.count;
+      if (count == 0) {
+        sql_append(sql, node->op == SL_BINARY_OP_IN ? "0" : "1");
+        return SL_OK;
+      }
+      sql_append(sql, "\"%s\" %s (", node->tag_name, node->op == SL_BINARY_OP_IN ? "IN" : "NOT IN");
+      for (size_t i = 0; i < count; i++) {
+        if (i > 0) {
+          sql_append(sql, ", ");
+        }
+        sql_param(sql, node->value.kind == SL_VALUE_STR_ARRAY
+                           ? sl_value_str(node->value.as.str_array.items[i].data,
+                                          node->value.as.str_array.items[i].size_bytes)
+                           : sl_value_int(node->value.as.int_array.items[i]));
+      }
+      sql_append(sql, ")");
+      return SL_OK;
+    }
+    default:
+      return sl_error_set(err, SL_ERR_UNSUPPORTED,
+                          "sqlite baseline: HAVING, NOT_HAVING and MATCH have no SQL translation here");
+  }
+}
+
+static sl_status sqlite_query(void *opaque, const struct sl_query *query, sl_backend_answer *answer,
+                              sl_error *err) {
+  sqlite_state *state = opaque;
+  if (query->model != SL_QUERY_STREAM) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED,
+                        "sqlite baseline: trace-model queries (whole traces) are not translated yet");
+  }
+  sql_text *sql = calloc(1, sizeof *sql);
+  if (sql == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
+  }
+  sql_append(sql, "SELECT traceId, spanId FROM spans WHERE 1");
+  if (query->has_time_range) {
+    /* Element timestamps are startTime milliseconds; the range is inclusive. */
+    int64_t begin_ms = query->begin_ns / 1000000 + (query->begin_ns % 1000000 > 0 ? 1 : 0);
+    int64_t end_ms = query->end_ns / 1000000 - (query->end_ns % 1000000 < 0 ? 1 : 0);
+    sql_append(sql, " AND startTime BETWEEN %lld AND %lld", (long long)begin_ms, (long long)end_ms);
+  }
+  sl_status status = SL_OK;
+  if (query->criteria != NULL) {
+    sql_append(sql, " AND ");
+    status = sql_criteria(sql, query->criteria, 0, err);
+  }
+  const char *direction = query->sort == SL_SORT_DESC ? "DESC" : "ASC";
+  const char *key = query->order_rule != NULL ? query->order_rule->tags[0] : "startTime";
+  /* Missing keys last, as the oracle: DESC puts NULLs last by itself. */
+  sql_append(sql, " ORDER BY \"%s\" %s%s, startTime %s, rowid %s LIMIT %u OFFSET %u", key, direction,
+             query->sort == SL_SORT_DESC ? "" : " NULLS LAST", direction, direction,
+             query->limit == 0 ? 20 : query->limit, query->offset);
+  if (status == SL_OK && sql->overflow) {
+    status = sl_error_set(err, SL_ERR_UNSUPPORTED, "sqlite baseline: query too large to translate");
+  }
+  pthread_mutex_lock(&state->mutex);
+  sqlite3_stmt *statement = NULL;
+  if (status == SL_OK && sqlite3_prepare_v2(state->db, sql->text, -1, &statement, NULL) != SQLITE_OK) {
+    status = sqlite_error(state->db, state->path, "prepare query", err);
+  }
+  for (size_t i = 0; status == SL_OK && i < sql->param_count; i++) {
+    const sl_value *value = &sql->params[i];
+    int rc = value->kind == SL_VALUE_STR
+                 ? sqlite3_bind_text(statement, (int)i + 1, value->as.str.data, (int)value->as.str.size_bytes,
+                                     SQLITE_STATIC)
+                 : sqlite3_bind_int64(statement, (int)i + 1, value->as.int_value);
+    if (rc != SQLITE_OK) {
+      status = sqlite_error(state->db, state->path, "bind query", err);
+    }
+  }
+  size_t capacity = 0;
+  int rc = SQLITE_DONE;
+  while (status == SL_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    if (answer->span_count == capacity) {
+      capacity = capacity == 0 ? 64 : capacity * 2;
+      uint64_t *grown = realloc(answer->span_keys, capacity * sizeof(uint64_t));
+      if (grown == NULL) {
+        status = sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
+        break;
+      }
+      answer->span_keys = grown;
+    }
+    answer->span_keys[answer->span_count++] = sl_span_key(column_bytes(statement, 0), column_bytes(statement, 1));
+  }
+  if (status == SL_OK && rc != SQLITE_DONE) {
+    status = sqlite_error(state->db, state->path, "query", err);
+  }
+  /* Fault injection for the runner's consistency test: drop the last span. */
+  if (status == SL_OK && answer->span_count > 0 && getenv("SPANLAB_INJECT_WRONG_ANSWER") != NULL) {
+    answer->span_count--;
+  }
+  sqlite3_finalize(statement);
+  pthread_mutex_unlock(&state->mutex);
+  free(sql);
+  if (status != SL_OK) {
+    sl_backend_answer_free(answer);
+  }
+  return status;
+}
+
 static void sqlite_close(void *opaque) {
   sqlite_state *state = opaque;
   if (state == NULL) {
@@ -245,10 +421,11 @@ static void sqlite_close(void *opaque) {
 
 const sl_backend_vtable sl_sqlite_backend = {
     .kind = "sqlite",
-    .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = false},
+    .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = true},
     .open = sqlite_open,
     .write = sqlite_write,
     .flush = sqlite_flush,
     .count = sqlite_count,
+    .query = sqlite_query,
     .close = sqlite_close,
 };

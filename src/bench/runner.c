@@ -21,6 +21,7 @@
 #include "common/timeutil.h"
 #include "spanlab/backend.h"
 #include "spanlab/gen.h"
+#include "spanlab/query.h"
 
 enum { LOAD_BATCH_SPANS = 1000, SWEEP_BATCH_SPANS = 100, SWEEP_MAX_SPANS = 20000 };
 static const double SWEEP_MAX_SECONDS = 10.0;
@@ -44,6 +45,16 @@ typedef struct run {
   uint64_t expected_checksum;
   uint64_t expected_raw_bytes;
   int consistency_failures;
+  /* The oracle: every span as a query row (no dataBinary), from the first load. */
+  sl_query_row *oracle_rows;
+  sl_value *oracle_values;
+  size_t oracle_count;
+  sl_arena *oracle_arena;
+  bool oracle_ready;
+  /* Trace ids of one trace per complexity class, for the trace lookups. */
+  char class_trace_ids[3][128];
+  char top_service[256];
+  char top_instance[512];
   /* The sweep subset: the first spans of the stream, copied. */
   sl_span *sweep_spans;
   size_t sweep_count;
@@ -157,6 +168,55 @@ static uint64_t count_roots(const sl_span *spans, size_t count) {
   return roots;
 }
 
+static sl_bytes copy_bytes(sl_arena *arena, sl_bytes bytes);
+static sl_status query_benchmarks(run *state, const char *model, sl_backend *backend, int iteration,
+                                  sl_error *err);
+
+/* Keeps spans as oracle rows: the seed's tags in the stream schema's order,
+ * dataBinary left out (no query reads it), element id = traceId/spanId. */
+static sl_status keep_for_oracle(run *state, const sl_span *spans, size_t count, sl_error *err) {
+  if (state->oracle_arena == NULL) {
+    state->oracle_arena = sl_arena_new(4 << 20);
+    state->oracle_rows = calloc(state->profile.spans + 1, sizeof(sl_query_row));
+    state->oracle_values = calloc((state->profile.spans + 1) * SL_SPAN_TAG_COUNT, sizeof(sl_value));
+    if (state->oracle_arena == NULL || state->oracle_rows == NULL || state->oracle_values == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory for the oracle's %llu rows",
+                          (unsigned long long)state->profile.spans);
+    }
+  }
+  const sl_stream_schema *stream = sl_catalog_stream_count(state->catalog) > 0 ? sl_catalog_stream_at(state->catalog, 0) : NULL;
+  if (stream == NULL) {
+    return sl_error_set(err, SL_ERR_INVALID, "bench: the schema set has no stream for the oracle");
+  }
+  for (size_t i = 0; i < count && state->oracle_count < state->profile.spans; i++) {
+    sl_value *values = &state->oracle_values[state->oracle_count * SL_SPAN_TAG_COUNT];
+    for (size_t t = 0; t < stream->tag_count && t < SL_SPAN_TAG_COUNT; t++) {
+      size_t field = SL_SPAN_TAG_COUNT;
+      for (size_t f = 0; f < SL_SPAN_TAG_COUNT; f++) {
+        if (strcmp(sl_span_tag_names[f], stream->tags[t].name) == 0) {
+          field = f;
+        }
+      }
+      sl_value value = field < SL_SPAN_TAG_COUNT ? sl_span_tag_value(&spans[i], field) : sl_value_null();
+      if (value.kind == SL_VALUE_STR) {
+        sl_bytes copy = copy_bytes(state->oracle_arena, value.as.str);
+        value = sl_value_str(copy.data, copy.size_bytes);
+      } else if (value.kind == SL_VALUE_BINARY) {
+        value = sl_value_null();
+      }
+      values[t] = value;
+    }
+    sl_query_row *row = &state->oracle_rows[state->oracle_count++];
+    row->tags = values;
+    row->timestamp_ns = spans[i].start_time_ms * 1000000;
+    char element[512];
+    int length = snprintf(element, sizeof element, "%.*s/%.*s", (int)spans[i].trace_id.size_bytes,
+                          spans[i].trace_id.data, (int)spans[i].span_id.size_bytes, spans[i].span_id.data);
+    row->element_id = copy_bytes(state->oracle_arena, (sl_bytes){element, (size_t)length});
+  }
+  return SL_OK;
+}
+
 /* The whole data set, in time order, one writer, LOAD_BATCH_SPANS a batch.
  * Only the time inside the backend is measured (the generator's is not). */
 static sl_status sequential_load(run *state, const char *model, int iteration, sl_error *err) {
@@ -186,6 +246,12 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
       bytes += span_bytes(&spans[i]);
     }
     traces += count_roots(spans, count);
+    if (!state->oracle_ready && (state->options->labels & SL_LABEL_QUERY)) {
+      status = keep_for_oracle(state, spans, count, err);
+      if (status != SL_OK) {
+        break;
+      }
+    }
     int64_t started = sl_monotonic_ns();
     status = sl_backend_write(backend, spans, count, err);
     int64_t elapsed = sl_monotonic_ns() - started;
@@ -200,6 +266,9 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     inside_ns += sl_monotonic_ns() - started;
   }
   sl_progress_finish(&progress);
+  if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
+    state->oracle_ready = true;
+  }
   state->expected_spans = done;
   state->expected_checksum = checksum;
   state->expected_raw_bytes = bytes;
@@ -240,6 +309,9 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
                       iteration, (double)bytes, err);
     sl_results_record(state->results, "storage/size", "storage", model, "stored_share_of_raw", "ratio",
                       false, iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
+  }
+  if (status == SL_OK && !interrupted && (state->options->labels & SL_LABEL_QUERY)) {
+    status = query_benchmarks(state, model, backend, iteration, err);
   }
   free(spans);
   sl_gen_close(gen);
@@ -397,6 +469,257 @@ static sl_status sweep_once(run *state, const char *model, const char *benchmark
   return status;
 }
 
+/* ---- query benchmarks ---- */
+
+typedef struct workload_query {
+  char name[64];
+  char json[2048];
+} workload_query;
+
+/* The seed's query classes with parameters drawn from the data (DESIGN.md "Queries"). */
+static size_t build_workload(run *state, workload_query *queries, size_t capacity) {
+  const sl_stream_schema *stream = sl_catalog_stream_at(state->catalog, 0);
+  char subject[512];
+  snprintf(subject, sizeof subject, "\"groups\":[\"%s\"],\"name\":\"%s\"", stream->group, stream->name);
+  int64_t start_ms = state->profile.start_ms;
+  int64_t middle_ms = start_ms + state->profile.time_range_ms / 2;
+  char window_1m[200], window_1h[200], window_1d[200], window_1w[200], begin[40], end[40];
+  struct { char *out; int64_t from_ms; int64_t length_ms; } windows[] = {
+      {window_1m, middle_ms, 60000}, {window_1h, start_ms, 3600000},
+      {window_1d, start_ms, 86400000}, {window_1w, start_ms, 7 * 86400000LL}};
+  for (size_t w = 0; w < 4; w++) {
+    sl_rfc3339_format_ns(windows[w].from_ms * 1000000, begin, sizeof begin);
+    sl_rfc3339_format_ns((windows[w].from_ms + windows[w].length_ms) * 1000000, end, sizeof end);
+    snprintf(windows[w].out, 200, "\"timeRange\":{\"begin\":\"%s\",\"end\":\"%s\"}", begin, end);
+  }
+  const char *projection = "\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"traceId\",\"spanId\"]}]}";
+  size_t n = 0;
+#define ADD(query_name, ...)                                                                    \
+  do {                                                                                          \
+    if (n < capacity) {                                                                         \
+      snprintf(queries[n].name, sizeof queries[n].name, "%s", query_name);                      \
+      snprintf(queries[n].json, sizeof queries[n].json, __VA_ARGS__);                           \
+      n++;                                                                                      \
+    }                                                                                           \
+  } while (0)
+  ADD("query/time/1m/newest20", "{%s,%s,\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}", subject, window_1m, projection);
+  ADD("query/time/1h/newest20", "{%s,%s,\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}", subject, window_1h, projection);
+  ADD("query/time/1d/newest20", "{%s,%s,\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}", subject, window_1d, projection);
+  ADD("query/time/1w/newest20", "{%s,%s,\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}", subject, window_1w, projection);
+  ADD("query/time/1m/limit1000", "{%s,%s,\"limit\":1000,%s}", subject, window_1m, projection);
+  static const char *const classes[3] = {"simple", "medium", "complex"};
+  for (int c = 0; c < 3; c++) {
+    if (state->class_trace_ids[c][0] != '\0') {
+      char name[64];
+      snprintf(name, sizeof name, "query/trace/%s", classes[c]);
+      ADD(name, "{%s,%s,\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_EQ\","
+                "\"value\":{\"str\":{\"value\":\"%s\"}}}},\"limit\":1000,%s}",
+          subject, window_1w, state->class_trace_ids[c], projection);
+    }
+  }
+  ADD("query/service/service", "{%s,%s,\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\","
+      "\"value\":{\"str\":{\"value\":\"%s\"}}}},\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}",
+      subject, window_1h, state->top_service, projection);
+  ADD("query/service/instance", "{%s,%s,\"criteria\":{\"condition\":{\"name\":\"serviceInstanceId\",\"op\":\"BINARY_OP_EQ\","
+      "\"value\":{\"str\":{\"value\":\"%s\"}}}},\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}",
+      subject, window_1h, state->top_instance, projection);
+  ADD("query/error/all", "{%s,%s,\"criteria\":{\"condition\":{\"name\":\"isError\",\"op\":\"BINARY_OP_EQ\","
+      "\"value\":{\"int\":{\"value\":\"1\"}}}},\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}",
+      subject, window_1h, projection);
+  ADD("query/latency/range", "{%s,%s,\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":{\"name\":\"latency\","
+      "\"op\":\"BINARY_OP_GE\",\"value\":{\"int\":{\"value\":\"200\"}}}},\"right\":{\"condition\":{\"name\":\"latency\","
+      "\"op\":\"BINARY_OP_LE\",\"value\":{\"int\":{\"value\":\"2000\"}}}}}},"
+      "\"orderBy\":{\"indexRuleName\":\"latency_index\",\"sort\":\"SORT_DESC\"},\"limit\":20,%s}",
+      subject, window_1h, projection);
+  ADD("query/complex/service+error", "{%s,%s,\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":{\"name\":\"serviceId\","
+      "\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"%s\"}}}},\"right\":{\"condition\":{\"name\":\"isError\","
+      "\"op\":\"BINARY_OP_EQ\",\"value\":{\"int\":{\"value\":\"1\"}}}}}},\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,%s}",
+      subject, window_1h, state->top_service, projection);
+#undef ADD
+  return n;
+}
+
+/* Picks the query parameters from the oracle rows: the most frequent root
+ * service and one of its instances, one trace id per complexity class. */
+static void pick_parameters(run *state) {
+  const sl_stream_schema *stream = sl_catalog_stream_at(state->catalog, 0);
+  const sl_tag_spec *trace = sl_stream_find_tag(stream, "traceId");
+  const sl_tag_spec *service = sl_stream_find_tag(stream, "serviceId");
+  const sl_tag_spec *instance = sl_stream_find_tag(stream, "serviceInstanceId");
+  if (trace == NULL || service == NULL || instance == NULL || state->oracle_count == 0) {
+    return;
+  }
+  /* The service of the first span is, by the Zipf draw, usually a top one; take the
+   * service with the most spans among the first 10,000 rows. */
+  size_t best_count = 0;
+  for (size_t i = 0; i < state->oracle_count && i < 10000; i += 97) {
+    const sl_bytes *candidate = &state->oracle_rows[i].tags[service->tag_index].as.str;
+    size_t count = 0;
+    for (size_t j = 0; j < state->oracle_count && j < 10000; j++) {
+      const sl_bytes *other = &state->oracle_rows[j].tags[service->tag_index].as.str;
+      count += other->size_bytes == candidate->size_bytes && memcmp(other->data, candidate->data, other->size_bytes) == 0;
+    }
+    if (count > best_count) {
+      best_count = count;
+      snprintf(state->top_service, sizeof state->top_service, "%.*s", (int)candidate->size_bytes, candidate->data);
+      const sl_bytes *inst = &state->oracle_rows[i].tags[instance->tag_index].as.str;
+      snprintf(state->top_instance, sizeof state->top_instance, "%.*s", (int)inst->size_bytes, inst->data);
+    }
+  }
+  size_t run_start = 0;
+  for (size_t i = 1; i <= state->oracle_count; i++) {
+    const sl_bytes *now = i < state->oracle_count ? &state->oracle_rows[i].tags[trace->tag_index].as.str : NULL;
+    const sl_bytes *before = &state->oracle_rows[i - 1].tags[trace->tag_index].as.str;
+    if (now != NULL && now->size_bytes == before->size_bytes && memcmp(now->data, before->data, now->size_bytes) == 0) {
+      continue;
+    }
+    sl_trace_class trace_class = sl_trace_class_of((uint32_t)(i - run_start));
+    if (state->class_trace_ids[trace_class][0] == '\0') {
+      snprintf(state->class_trace_ids[trace_class], sizeof state->class_trace_ids[trace_class], "%.*s",
+               (int)before->size_bytes, before->data);
+    }
+    run_start = i;
+  }
+}
+
+static int compare_keys(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The oracle's answer as span keys, in order. */
+static sl_status oracle_answer(run *state, const sl_query *query, sl_backend_answer *answer, sl_error *err) {
+  sl_query_result result;
+  SL_TRY(sl_query_evaluate(query, state->oracle_rows, state->oracle_count, NULL, &result, err));
+  const sl_tag_spec *trace = sl_stream_find_tag(query->stream, "traceId");
+  const sl_tag_spec *span = sl_stream_find_tag(query->stream, "spanId");
+  answer->span_keys = calloc(result.row_count + 1, sizeof(uint64_t));
+  answer->span_count = result.row_count;
+  for (size_t i = 0; answer->span_keys != NULL && i < result.row_count; i++) {
+    const sl_query_row *row = &state->oracle_rows[result.rows[i]];
+    answer->span_keys[i] = sl_span_key(row->tags[trace->tag_index].as.str, row->tags[span->tag_index].as.str);
+  }
+  sl_query_result_free(&result);
+  return answer->span_keys != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "oracle: out of memory");
+}
+
+static void record_mismatch(run *state, const char *model, const workload_query *query,
+                            const sl_backend_answer *expected, const sl_backend_answer *got) {
+  state->consistency_failures++;
+  size_t missing = 0, extra = 0;
+  uint64_t *a = calloc(expected->span_count + 1, sizeof(uint64_t));
+  uint64_t *b = calloc(got->span_count + 1, sizeof(uint64_t));
+  if (a != NULL && b != NULL) {
+    memcpy(a, expected->span_keys, expected->span_count * sizeof(uint64_t));
+    memcpy(b, got->span_keys, got->span_count * sizeof(uint64_t));
+    qsort(a, expected->span_count, sizeof(uint64_t), compare_keys);
+    qsort(b, got->span_count, sizeof(uint64_t), compare_keys);
+    size_t i = 0, j = 0;
+    while (i < expected->span_count || j < got->span_count) {
+      if (j == got->span_count || (i < expected->span_count && a[i] < b[j])) { missing++; i++; }
+      else if (i == expected->span_count || b[j] < a[i]) { extra++; j++; }
+      else { i++; j++; }
+    }
+  }
+  free(a);
+  free(b);
+  fprintf(stderr, "consistency: %s answers %s with %zu spans, the oracle with %zu (%zu missing, %zu extra%s)\n  %s\n",
+          model, query->name, got->span_count, expected->span_count, missing, extra,
+          missing == 0 && extra == 0 ? ", order differs" : "", query->json);
+  json_t *failures = json_object_get(sl_results_section(state->results, "consistency"), "failures");
+  if (failures == NULL) {
+    failures = json_array();
+    json_object_set_new(sl_results_section(state->results, "consistency"), "failures", failures);
+  }
+  json_array_append_new(failures, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "backend", model, "name",
+                                            query->name, "query", query->json, "expected_spans",
+                                            (json_int_t)expected->span_count, "got_spans", (json_int_t)got->span_count,
+                                            "missing", (json_int_t)missing, "extra", (json_int_t)extra));
+}
+
+/* Each workload query on a loaded store: checked against the oracle, then
+ * timed warm (repetitions on one client). */
+static sl_status query_benchmarks(run *state, const char *model, sl_backend *backend, int iteration, sl_error *err) {
+  if (!state->oracle_ready) {
+    return SL_OK;
+  }
+  if (state->top_service[0] == '\0') {
+    pick_parameters(state);
+  }
+  workload_query *queries = calloc(32, sizeof(workload_query));
+  if (queries == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
+  }
+  size_t count = build_workload(state, queries, 32);
+  sl_status status = SL_OK;
+  int repetitions = state->options->query_repetitions;
+  for (size_t q = 0; q < count && status == SL_OK && !interrupted; q++) {
+    char warm[96];
+    snprintf(warm, sizeof warm, "%s/warm", queries[q].name);
+    if (!wanted(state, SL_LABEL_QUERY, warm)) {
+      continue;
+    }
+    sl_query *query = NULL;
+    status = sl_query_parse(state->catalog, SL_QUERY_STREAM, queries[q].json, strlen(queries[q].json), &query, err);
+    if (status != SL_OK) {
+      sl_error_prefix(err, "workload query %s", queries[q].name);
+      break;
+    }
+    sl_backend_answer expected = {0}, got = {0};
+    status = oracle_answer(state, query, &expected, err);
+    sl_status answer_status = status == SL_OK ? sl_backend_query(backend, query, &got, err) : status;
+    if (answer_status == SL_ERR_UNSUPPORTED) {
+      sl_results_unsupported(state->results, warm, "query", model, err->message, err);
+      status = SL_OK;
+    } else if (answer_status != SL_OK) {
+      status = answer_status;
+    } else {
+      json_t *consistency = sl_results_section(state->results, "consistency");
+      json_object_set_new(consistency, "checked",
+                          json_integer(json_integer_value(json_object_get(consistency, "checked")) + 1));
+      if (got.span_count != expected.span_count ||
+          (got.span_count > 0 && memcmp(got.span_keys, expected.span_keys, got.span_count * sizeof(uint64_t)) != 0)) {
+        record_mismatch(state, model, &queries[q], &expected, &got);
+      }
+      static sl_histogram latency;
+      sl_histogram_reset(&latency);
+      int64_t started = sl_monotonic_ns();
+      for (int r = 0; r < repetitions && status == SL_OK && !interrupted; r++) {
+        sl_backend_answer again = {0};
+        int64_t one = sl_monotonic_ns();
+        status = sl_backend_query(backend, query, &again, err);
+        sl_histogram_record(&latency, sl_monotonic_ns() - one);
+        sl_backend_answer_free(&again);
+      }
+      double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
+      struct {
+        const char *metric;
+        double value;
+        bool higher;
+      } figures[] = {{"latency_p50_ms", (double)sl_histogram_percentile(&latency, 50) / 1e6, false},
+                     {"latency_p95_ms", (double)sl_histogram_percentile(&latency, 95) / 1e6, false},
+                     {"latency_p99_ms", (double)sl_histogram_percentile(&latency, 99) / 1e6, false},
+                     {"latency_p999_ms", (double)sl_histogram_percentile(&latency, 99.9) / 1e6, false},
+                     {"latency_max_ms", (double)latency.max / 1e6, false},
+                     {"queries_per_second", seconds > 0 ? (double)latency.count / seconds : 0, true},
+                     {"result_spans_mean", (double)got.span_count, true}};
+      for (size_t f = 0; status == SL_OK && f < sizeof figures / sizeof figures[0]; f++) {
+        status = sl_results_record(state->results, warm, "query", model, figures[f].metric,
+                                   strstr(figures[f].metric, "_ms") ? "ms" : strstr(figures[f].metric, "second") ? "queries/s" : "spans",
+                                   figures[f].higher, iteration, figures[f].value, err);
+      }
+      json_t *details = sl_results_details(state->results, warm, model, iteration);
+      json_object_set_new(details, "query", json_string(queries[q].json));
+      json_object_set_new(details, "repetitions", json_integer(repetitions));
+    }
+    sl_backend_answer_free(&expected);
+    sl_backend_answer_free(&got);
+    sl_query_free(query);
+  }
+  free(queries);
+  return status;
+}
+
 static sl_status save(run *state, bool complete, sl_error *err) {
   if (interrupted) {
     json_object_set_new(sl_results_section(state->results, "consistency"), "interrupted", json_true());
@@ -521,6 +844,7 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   }
   sl_results_capture_environment(state.results);
   fill_parameters(&state);
+  json_object_set_new(sl_results_section(state.results, "consistency"), "checked", json_integer(0));
   SL_TRY(save(&state, false, err)); /* a valid results.json from the start */
   struct sigaction action = {.sa_handler = on_signal};
   sigaction(SIGINT, &action, NULL);
@@ -572,10 +896,6 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
           status = sweep_once(&state, model, name, iteration, 1, (size_t)options->batch_sizes[b], err);
         }
       }
-      if (status == SL_OK && (options->labels & SL_LABEL_QUERY)) {
-        sl_results_unsupported(state.results, "query/all", "query", model,
-                               "query benchmarks arrive with the engines (issues #4, #5, #7)", err);
-      }
       if (status == SL_OK) {
         status = save(&state, false, err);
       }
@@ -608,5 +928,8 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   sl_catalog_free(state.catalog);
   free(state.sweep_spans);
   sl_arena_free(state.sweep_arena);
+  free(state.oracle_rows);
+  free(state.oracle_values);
+  sl_arena_free(state.oracle_arena);
   return status;
 }

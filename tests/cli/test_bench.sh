@@ -55,6 +55,18 @@ wait $pid; rc=$?
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['complete'] is False" "$scratch/cut/results.json" \
   || fail "interrupted results.json is not valid and incomplete"
 
+# A wrong answer from a backend is caught by the oracle and fails the run, naming the query.
+err=$(SPANLAB_INJECT_WRONG_ANSWER=1 "$spanlab" bench --scale custom --spans 2000 --payload-bytes 300 --models sqlite \
+  --iterations 1 --label query,consistency --out "$scratch/wrong" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] || fail "a wrong answer should fail the run (exit $rc)"
+grep -q "consistency: sqlite answers query/time/1m/newest20 with 19 spans, the oracle with 20 (1 missing, 0 extra)" <<<"$err" \
+  || fail "mismatch message: $err"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=r['consistency']['failures']; assert f and f[0]['missing']==1 and 'timeRange' in f[0]['query']" \
+  "$scratch/wrong/results.json" || fail "mismatch not in results.json"
+# And without the fault every query agrees with the oracle.
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); c=r['consistency']; assert c['checked']>=26 and c['mismatches']==0, c" \
+  "$scratch/run/results.json" || fail "queries checked against the oracle"
+
 "$spanlab" bench --iterations 0 >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "--iterations 0 should be a usage error"
 "$spanlab" bench --label nonsense >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "bad label should be a usage error"
 "$spanlab" bench --models oracle --spans 100 --iterations 1 --out "$scratch/none" --quiet >/dev/null 2>&1; [[ $? -eq 0 ]] \
