@@ -568,15 +568,17 @@ static void pick_parameters(run *state) {
   }
   size_t run_start = 0;
   for (size_t i = 1; i <= state->oracle_count; i++) {
-    const sl_bytes *now = i < state->oracle_count ? &state->oracle_rows[i].tags[trace->tag_index].as.str : NULL;
-    const sl_bytes *before = &state->oracle_rows[i - 1].tags[trace->tag_index].as.str;
-    if (now != NULL && now->size_bytes == before->size_bytes && memcmp(now->data, before->data, now->size_bytes) == 0) {
-      continue;
+    sl_bytes before = state->oracle_rows[i - 1].tags[trace->tag_index].as.str;
+    if (i < state->oracle_count) {
+      sl_bytes now = state->oracle_rows[i].tags[trace->tag_index].as.str;
+      if (now.size_bytes == before.size_bytes && memcmp(now.data, before.data, now.size_bytes) == 0) {
+        continue;
+      }
     }
     sl_trace_class trace_class = sl_trace_class_of((uint32_t)(i - run_start));
     if (state->class_trace_ids[trace_class][0] == '\0') {
       snprintf(state->class_trace_ids[trace_class], sizeof state->class_trace_ids[trace_class], "%.*s",
-               (int)before->size_bytes, before->data);
+               (int)before.size_bytes, before.data);
     }
     run_start = i;
   }
