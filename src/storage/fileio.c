@@ -1,0 +1,250 @@
+/* fileio.c: see fileio.h. */
+#include "storage/fileio.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { PATH_BYTES = 4096, READ_CHUNK_BYTES = 1 << 20 };
+
+static const sl_fileio_hooks real_hooks = {pwrite, fsync, fdatasync};
+static sl_fileio_hooks active_hooks = {pwrite, fsync, fdatasync};
+
+void sl_fileio_set_hooks(const sl_fileio_hooks *hooks) {
+  if (hooks == NULL) {
+    active_hooks = real_hooks;
+    return;
+  }
+  active_hooks.pwrite_fn = hooks->pwrite_fn != NULL ? hooks->pwrite_fn : real_hooks.pwrite_fn;
+  active_hooks.fsync_fn = hooks->fsync_fn != NULL ? hooks->fsync_fn : real_hooks.fsync_fn;
+  active_hooks.fdatasync_fn =
+      hooks->fdatasync_fn != NULL ? hooks->fdatasync_fn : real_hooks.fdatasync_fn;
+}
+
+static sl_status status_of_errno(int error_number) {
+  if (error_number == ENOSPC || error_number == EDQUOT) {
+    return SL_ERR_NOSPACE;
+  }
+  return error_number == ENOENT ? SL_ERR_NOT_FOUND : SL_ERR_IO;
+}
+
+sl_status sl_fileio_errno_error(sl_error *err, int error_number, const char *operation,
+                                const char *path) {
+  assert(operation != NULL);
+  assert(path != NULL);
+  return sl_error_set(err, status_of_errno(error_number), "%s %s: %s", operation, path,
+                      strerror(error_number));
+}
+
+sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint64_t offset,
+                               const char *path, sl_error *err) {
+  assert(fd >= 0);
+  assert(data != NULL || size_bytes == 0);
+  const uint8_t *bytes = data;
+  size_t written_bytes = 0;
+  while (written_bytes < size_bytes) {
+    uint64_t at_offset = offset + written_bytes;
+    ssize_t result = active_hooks.pwrite_fn(fd, bytes + written_bytes, size_bytes - written_bytes,
+                                            (off_t)at_offset);
+    if (result < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      int saved = errno;
+      return sl_error_set(err, status_of_errno(saved), "write %s at offset %llu: %s", path,
+                          (unsigned long long)at_offset, strerror(saved));
+    }
+    if (result == 0) {
+      return sl_error_set(err, SL_ERR_IO, "write %s: at offset %llu: the system wrote 0 bytes",
+                          path, (unsigned long long)at_offset);
+    }
+    written_bytes += (size_t)result;
+  }
+  assert(written_bytes == size_bytes);
+  return SL_OK;
+}
+
+sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err) {
+  assert(fd >= 0);
+  if (active_hooks.fsync_fn(fd) != 0) {
+    return sl_fileio_errno_error(err, errno, "fsync", path);
+  }
+  return SL_OK;
+}
+
+sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err) {
+  assert(fd >= 0);
+  if (active_hooks.fdatasync_fn(fd) != 0) {
+    return sl_fileio_errno_error(err, errno, "fdatasync", path);
+  }
+  return SL_OK;
+}
+
+sl_status sl_fileio_fsync_dir(const char *dir_path, sl_error *err) {
+  assert(dir_path != NULL);
+  int fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return sl_fileio_errno_error(err, errno, "open directory", dir_path);
+  }
+  sl_status status = sl_fileio_fsync(fd, dir_path, err);
+  close(fd);
+  return status;
+}
+
+void sl_fileio_parent_dir(const char *path, char *out, size_t out_bytes) {
+  assert(path != NULL);
+  assert(out != NULL && out_bytes >= 2);
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) {
+    snprintf(out, out_bytes, ".");
+    return;
+  }
+  size_t length = (size_t)(slash - path);
+  if (length == 0) {
+    snprintf(out, out_bytes, "/");
+    return;
+  }
+  if (length >= out_bytes) {
+    length = out_bytes - 1;
+  }
+  memcpy(out, path, length);
+  out[length] = '\0';
+}
+
+sl_status sl_fileio_rename_durable(const char *from_path, const char *to_path, sl_error *err) {
+  assert(from_path != NULL && to_path != NULL);
+  if (rename(from_path, to_path) != 0) {
+    int saved = errno;
+    return sl_error_set(err, status_of_errno(saved), "rename %s to %s: %s", from_path, to_path,
+                        strerror(saved));
+  }
+  char parent[PATH_BYTES];
+  sl_fileio_parent_dir(to_path, parent, sizeof parent);
+  return sl_fileio_fsync_dir(parent, err);
+}
+
+sl_status sl_fileio_remove_durable(const char *path, sl_error *err) {
+  assert(path != NULL);
+  if (unlink(path) != 0) {
+    if (errno == ENOENT) {
+      return SL_OK;
+    }
+    return sl_fileio_errno_error(err, errno, "remove", path);
+  }
+  char parent[PATH_BYTES];
+  sl_fileio_parent_dir(path, parent, sizeof parent);
+  return sl_fileio_fsync_dir(parent, err);
+}
+
+sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err) {
+  assert(dir_path != NULL);
+  if (mkdir(dir_path, 0755) == 0) {
+    char parent[PATH_BYTES];
+    sl_fileio_parent_dir(dir_path, parent, sizeof parent);
+    return sl_fileio_fsync_dir(parent, err);
+  }
+  if (errno != EEXIST) {
+    return sl_fileio_errno_error(err, errno, "create directory", dir_path);
+  }
+  struct stat info;
+  if (stat(dir_path, &info) != 0) {
+    return sl_fileio_errno_error(err, errno, "stat", dir_path);
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return sl_error_set(err, SL_ERR_INVALID, "%s: exists and is not a directory", dir_path);
+  }
+  return SL_OK;
+}
+
+static sl_status write_and_sync_new_file(const char *path, const void *data, size_t size_bytes,
+                                         sl_error *err) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return sl_fileio_errno_error(err, errno, "create", path);
+  }
+  sl_status status = sl_fileio_pwrite_all(fd, data, size_bytes, 0, path, err);
+  if (status == SL_OK) {
+    status = sl_fileio_fsync(fd, path, err);
+  }
+  if (close(fd) != 0 && status == SL_OK) {
+    status = sl_fileio_errno_error(err, errno, "close", path);
+  }
+  return status;
+}
+
+sl_status sl_fileio_write_file_atomic(const char *path, const void *data, size_t size_bytes,
+                                      sl_error *err) {
+  assert(path != NULL);
+  assert(data != NULL || size_bytes == 0);
+  char temporary_path[PATH_BYTES];
+  int length = snprintf(temporary_path, sizeof temporary_path, "%s.tmp", path);
+  if (length < 0 || (size_t)length >= sizeof temporary_path) {
+    return sl_error_set(err, SL_ERR_INVALID, "%s: path too long", path);
+  }
+  sl_status status = write_and_sync_new_file(temporary_path, data, size_bytes, err);
+  if (status == SL_OK) {
+    status = sl_fileio_rename_durable(temporary_path, path, err);
+  }
+  if (status != SL_OK) {
+    unlink(temporary_path);
+  }
+  return status;
+}
+
+static sl_status read_open_file(int fd, const char *path, uint64_t max_bytes, uint8_t **data_out,
+                                size_t *size_out, sl_error *err) {
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    return sl_fileio_errno_error(err, errno, "stat", path);
+  }
+  if ((uint64_t)info.st_size > max_bytes) {
+    return sl_error_set(err, SL_ERR_CORRUPT, "%s: file is %lld bytes, more than the %llu allowed",
+                        path, (long long)info.st_size, (unsigned long long)max_bytes);
+  }
+  size_t capacity_bytes = (size_t)info.st_size + 1;
+  uint8_t *data = malloc(capacity_bytes);
+  if (data == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "%s: out of memory reading %zu bytes", path,
+                        capacity_bytes);
+  }
+  size_t size_bytes = 0;
+  while (size_bytes < capacity_bytes - 1) {
+    size_t want = capacity_bytes - 1 - size_bytes;
+    ssize_t result = read(fd, data + size_bytes, want < READ_CHUNK_BYTES ? want : READ_CHUNK_BYTES);
+    if (result < 0 && errno == EINTR) {
+      continue;
+    }
+    if (result < 0) {
+      int saved = errno;
+      free(data);
+      return sl_fileio_errno_error(err, saved, "read", path);
+    }
+    if (result == 0) {
+      break; /* the file shrank while we read it; return what is there */
+    }
+    size_bytes += (size_t)result;
+  }
+  *data_out = data;
+  *size_out = size_bytes;
+  return SL_OK;
+}
+
+sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **data_out,
+                              size_t *size_out, sl_error *err) {
+  assert(path != NULL);
+  assert(data_out != NULL && size_out != NULL);
+  *data_out = NULL;
+  *size_out = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return sl_fileio_errno_error(err, errno, "open", path);
+  }
+  sl_status status = read_open_file(fd, path, max_bytes, data_out, size_out, err);
+  close(fd);
+  return status;
+}

@@ -1,0 +1,69 @@
+/*
+ * fileio.h: small durable-file helpers shared by the WAL, snapshots and part writers.
+ *
+ * Every helper names the file in its error. ENOSPC and EDQUOT become SL_ERR_NOSPACE, every other
+ * errno SL_ERR_IO. Paths are borrowed; buffers returned by sl_fileio_read_file are owned by the
+ * caller (free()).
+ *
+ * Fault injection: pwrite, fsync and fdatasync go through a table of function pointers that a
+ * test may replace with sl_fileio_set_hooks (not thread-safe: set it before starting the code
+ * under test, restore it with NULL afterwards).
+ */
+#ifndef SPANLAB_STORAGE_FILEIO_H
+#define SPANLAB_STORAGE_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spanlab/error.h"
+
+typedef struct sl_fileio_hooks {
+  ssize_t (*pwrite_fn)(int fd, const void *data, size_t size_bytes, off_t offset);
+  int (*fsync_fn)(int fd);
+  int (*fdatasync_fn)(int fd);
+} sl_fileio_hooks;
+
+/* Replaces the system calls used by the helpers below; NULL restores the real ones. A NULL member
+ * keeps the real call. The table is copied. */
+void sl_fileio_set_hooks(const sl_fileio_hooks *hooks);
+
+/* Sets err from an errno value: "OPERATION PATH: strerror", SL_ERR_NOSPACE for ENOSPC/EDQUOT,
+ * SL_ERR_NOT_FOUND for ENOENT, else SL_ERR_IO. Returns the status. */
+sl_status sl_fileio_errno_error(sl_error *err, int error_number, const char *operation,
+                                const char *path);
+
+/* Writes all size_bytes at offset (retrying short writes and EINTR). On failure part of the data
+ * may have been written. */
+sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint64_t offset,
+                               const char *path, sl_error *err);
+
+sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err);
+sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err);
+
+/* Opens the directory read-only and fsyncs it (makes creates, renames and removes durable). */
+sl_status sl_fileio_fsync_dir(const char *dir_path, sl_error *err);
+
+/* Writes path's parent directory into out (at most out_bytes with the NUL); "." if none. */
+void sl_fileio_parent_dir(const char *path, char *out, size_t out_bytes);
+
+/* rename(from, to) then fsync of to's directory. */
+sl_status sl_fileio_rename_durable(const char *from_path, const char *to_path, sl_error *err);
+
+/* unlink(path) then fsync of its directory; a missing file is not an error. */
+sl_status sl_fileio_remove_durable(const char *path, sl_error *err);
+
+/* Creates the directory if missing (one level) and fsyncs its parent when it was created. */
+sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err);
+
+/* Writes a whole file atomically: PATH.tmp created, written, fsynced, closed, renamed to PATH,
+ * directory fsynced. On failure PATH is unchanged and PATH.tmp removed. */
+sl_status sl_fileio_write_file_atomic(const char *path, const void *data, size_t size_bytes,
+                                      sl_error *err);
+
+/* Reads a whole file (at most max_bytes, else SL_ERR_CORRUPT). *data_out is malloc'ed, never NULL
+ * on success (a 1-byte buffer for an empty file). */
+sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **data_out,
+                              size_t *size_out, sl_error *err);
+
+#endif
