@@ -61,6 +61,31 @@ typedef struct run {
   sl_arena *sweep_arena;
 } run;
 
+/* Peak RSS per phase: /proc/self/clear_refs "5" resets VmHWM (Linux >= 4.0). */
+static void phase_start(void) {
+  FILE *file = fopen("/proc/self/clear_refs", "w");
+  if (file != NULL) {
+    fputs("5", file);
+    fclose(file);
+  }
+}
+
+static int64_t peak_rss_bytes(void) {
+  FILE *file = fopen("/proc/self/status", "r");
+  if (file == NULL) {
+    return -1;
+  }
+  char line[256];
+  long long kib = -1;
+  while (fgets(line, sizeof line, file) != NULL) {
+    if (sscanf(line, "VmHWM: %lld kB", &kib) == 1) {
+      break;
+    }
+  }
+  fclose(file);
+  return kib < 0 ? -1 : kib * 1024;
+}
+
 static bool wanted(const run *state, unsigned label, const char *benchmark) {
   if ((state->options->labels & label) == 0) {
     return false;
@@ -235,6 +260,7 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
   snprintf(label, sizeof label, "load %s #%d", model, iteration + 1);
   sl_progress progress;
   sl_progress_start(&progress, label, "spans", state->profile.spans, !state->options->quiet);
+  phase_start();
   while (status == SL_OK && spans != NULL && !interrupted) {
     size_t count = 0;
     status = sl_gen_next(gen, spans, LOAD_BATCH_SPANS, &count, err);
@@ -266,6 +292,13 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     inside_ns += sl_monotonic_ns() - started;
   }
   sl_progress_finish(&progress);
+  if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_MEMORY, "memory/load")) {
+    int64_t peak = peak_rss_bytes();
+    if (peak > 0) {
+      sl_results_record(state->results, "memory/load", "memory", model, "peak_rss_bytes", "bytes", false,
+                        iteration, (double)peak, err);
+    }
+  }
   if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
     state->oracle_ready = true;
   }
@@ -311,7 +344,13 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
                       false, iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
   }
   if (status == SL_OK && !interrupted && (state->options->labels & SL_LABEL_QUERY)) {
+    phase_start();
     status = query_benchmarks(state, model, backend, iteration, err);
+    int64_t peak = peak_rss_bytes();
+    if (status == SL_OK && peak > 0 && wanted(state, SL_LABEL_MEMORY, "memory/query")) {
+      sl_results_record(state->results, "memory/query", "memory", model, "peak_rss_bytes", "bytes", false,
+                        iteration, (double)peak, err);
+    }
   }
   free(spans);
   sl_gen_close(gen);
@@ -639,6 +678,43 @@ static void record_mismatch(run *state, const char *model, const workload_query 
                                             "missing", (json_int_t)missing, "extra", (json_int_t)extra));
 }
 
+typedef struct client_run {
+  sl_backend *backend;
+  const sl_query *query;
+  atomic_int remaining;
+  atomic_int failures;
+} client_run;
+
+static void *client_main(void *opaque) {
+  client_run *shared = opaque;
+  while (atomic_fetch_sub(&shared->remaining, 1) > 0 && !interrupted) {
+    sl_backend_answer answer = {0};
+    sl_error err;
+    if (sl_backend_query(shared->backend, shared->query, &answer, &err) != SL_OK) {
+      atomic_fetch_add(&shared->failures, 1);
+    }
+    sl_backend_answer_free(&answer);
+  }
+  return NULL;
+}
+
+/* Queries per second with `clients` threads sharing `total` executions. */
+static double clients_throughput(sl_backend *backend, const sl_query *query, int clients, int total) {
+  client_run shared = {.backend = backend, .query = query};
+  atomic_store(&shared.remaining, total);
+  pthread_t threads[64];
+  int started = 0;
+  int64_t begin = sl_monotonic_ns();
+  for (int c = 0; c < clients && c < 64; c++) {
+    started += pthread_create(&threads[started], NULL, client_main, &shared) == 0;
+  }
+  for (int c = 0; c < started; c++) {
+    pthread_join(threads[c], NULL);
+  }
+  double seconds = (double)(sl_monotonic_ns() - begin) / 1e9;
+  return atomic_load(&shared.failures) == 0 && seconds > 0 ? (double)total / seconds : 0;
+}
+
 /* Each workload query on a loaded store: checked against the oracle, then
  * timed warm (repetitions on one client). */
 static sl_status query_benchmarks(run *state, const char *model, sl_backend *backend, int iteration, sl_error *err) {
@@ -713,6 +789,17 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
       json_t *details = sl_results_details(state->results, warm, model, iteration);
       json_object_set_new(details, "query", json_string(queries[q].json));
       json_object_set_new(details, "repetitions", json_integer(repetitions));
+      for (size_t c = 0; status == SL_OK && c < state->options->query_concurrency_count && !interrupted; c++) {
+        int clients = state->options->query_concurrency[c];
+        char name[128];
+        snprintf(name, sizeof name, "%s/clients=%d", queries[q].name, clients);
+        if (!wanted(state, SL_LABEL_QUERY, name)) {
+          continue;
+        }
+        double qps = clients_throughput(backend, query, clients, repetitions > clients ? repetitions : clients);
+        status = sl_results_record(state->results, name, "query", model, "queries_per_second", "queries/s", true,
+                                   iteration, qps, err);
+      }
     }
     sl_backend_answer_free(&expected);
     sl_backend_answer_free(&got);
