@@ -78,7 +78,12 @@ static int64_t peak_rss_bytes(void) {
   char line[256];
   long long kib = -1;
   while (fgets(line, sizeof line, file) != NULL) {
-    if (sscanf(line, "VmHWM: %lld kB", &kib) == 1) {
+    if (strncmp(line, "VmHWM:", 6) == 0) {
+      char *end = NULL;
+      kib = strtoll(line + 6, &end, 10);
+      if (end == line + 6) {
+        kib = -1;
+      }
       break;
     }
   }
