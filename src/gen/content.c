@@ -333,6 +333,25 @@ static void make_sql(const sl_operation *op, sl_rng *rng, size_t budget, sl_text
                  noun, noun, noun, (int)sl_rng_between(rng, 10, 500));
 }
 
+/* A `name=value, ...` argument list grown until the span reaches its target size. */
+static void add_arguments(sl_span_text *out, const char *key, sl_rng *rng, size_t target_bytes,
+                          sl_arena *arena) {
+  sl_text arguments;
+  sl_text_init(&arguments, arena, 256);
+  add_tag(out, key, "");
+  size_t argument_tag = out->tag_count - 1;
+  size_t base = estimate(out, 0);
+  for (size_t n = 0; base + arguments.size < target_bytes && n < 4000; n++) {
+    if (n != 0) {
+      sl_text_append(&arguments, ", ", 2);
+    }
+    sl_text_puts(&arguments, pick(rng, columns, COUNT_OF(columns)));
+    sl_text_append(&arguments, "=", 1);
+    sl_text_append_u64(&arguments, sl_rng_below(rng, 1000000));
+  }
+  out->tags[argument_tag].value = arguments.data;
+}
+
 void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_rng *rng,
                           int is_error, size_t target_bytes, sl_arena *arena, sl_span_text *out) {
   (void)content;
@@ -474,22 +493,7 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       char url[160];
       snprintf(url, sizeof url, "dubbo://10.0.%zu.%zu:20880/com.example.%s.api", host / 8, host % 8, noun);
       add_tag(out, "url", sl_arena_strdup(arena, url));
-      sl_text arguments;
-      sl_text_init(&arguments, arena, 256);
-      add_tag(out, "rpc.arguments", "");
-      size_t argument_tag = out->tag_count - 1;
-      size_t n = 0;
-      size_t base = estimate(out, 0);
-      while (base + arguments.size < target_bytes && n < 4000) {
-        if (n != 0) {
-          sl_text_append(&arguments, ", ", 2);
-        }
-        sl_text_puts(&arguments, pick(rng, columns, COUNT_OF(columns)));
-        sl_text_append(&arguments, "=", 1);
-        sl_text_append_u64(&arguments, sl_rng_below(rng, 1000000));
-        n++;
-      }
-      out->tags[argument_tag].value = arguments.data;
+      add_arguments(out, "rpc.arguments", rng, target_bytes, arena);
       break;
     }
     case SL_OP_LOCAL:
@@ -497,22 +501,7 @@ void sl_content_make_text(const sl_content *content, const sl_operation *op, sl_
       char thread[64];
       snprintf(thread, sizeof thread, "http-nio-8080-exec-%zu", host % 200);
       add_tag(out, "thread.name", sl_arena_strdup(arena, thread));
-      sl_text arguments;
-      sl_text_init(&arguments, arena, 256);
-      add_tag(out, "method.arguments", "");
-      size_t argument_tag = out->tag_count - 1;
-      size_t n = 0;
-      size_t base = estimate(out, 0);
-      while (base + arguments.size < target_bytes && n < 4000) {
-        if (n != 0) {
-          sl_text_append(&arguments, ", ", 2);
-        }
-        sl_text_puts(&arguments, pick(rng, columns, COUNT_OF(columns)));
-        sl_text_append(&arguments, "=", 1);
-        sl_text_append_u64(&arguments, sl_rng_below(rng, 1000000));
-        n++;
-      }
-      out->tags[argument_tag].value = arguments.data;
+      add_arguments(out, "method.arguments", rng, target_bytes, arena);
       break;
     }
   }

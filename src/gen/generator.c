@@ -9,7 +9,7 @@
 #include "common/arena.h"
 #include "common/hash.h"
 #include "common/timeutil.h"
-#include "gen/base64.h"
+#include "common/base64.h"
 #include "gen/content.h"
 #include "gen/random.h"
 #include "gen/skywalking.pb-c.h"

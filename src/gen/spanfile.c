@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "gen/base64.h"
+#include "common/base64.h"
 
 static const uint8_t bin_magic[8] = {'S', 'L', 'S', 'P', 'A', 'N', 'S', '\0'};
 enum {

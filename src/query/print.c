@@ -6,6 +6,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "common/base64.h"
 #include "common/timeutil.h"
 #include "query/query_internal.h"
 
@@ -22,23 +23,11 @@ void sl_query_element_id(const char *group, const char *name, sl_bytes element_i
 }
 
 static char *base64(const sl_bytes *bytes) {
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t size = bytes->size_bytes;
-  char *out = malloc((size + 2) / 3 * 4 + 1);
-  if (out == NULL) {
-    return NULL;
+  char *out = malloc(sl_base64_encoded_size(bytes->size_bytes) + 1);
+  if (out != NULL) {
+    sl_base64_encode((const uint8_t *)bytes->data, bytes->size_bytes, out);
+    out[sl_base64_encoded_size(bytes->size_bytes)] = '\0';
   }
-  const unsigned char *data = (const unsigned char *)bytes->data;
-  size_t o = 0;
-  for (size_t i = 0; i < size; i += 3) {
-    uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < size ? (uint32_t)data[i + 1] << 8 : 0) |
-                 (i + 2 < size ? data[i + 2] : 0);
-    out[o++] = alphabet[v >> 18];
-    out[o++] = alphabet[(v >> 12) & 63];
-    out[o++] = i + 1 < size ? alphabet[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < size ? alphabet[v & 63] : '=';
-  }
-  out[o] = '\0';
   return out;
 }
 

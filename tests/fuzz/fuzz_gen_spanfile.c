@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gen/base64.h"
+#include "common/base64.h"
 #include "spanlab/spanfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gen/base64.h"
+#include "common/base64.h"
 #include "spanlab/gen.h"
 #include "spanlab/spanfile.h"
 #include "test_support.h"

@@ -1,5 +1,5 @@
 /* base64.c: see base64.h. */
-#include "gen/base64.h"
+#include "common/base64.h"
 
 #include <assert.h>
 #include <stdbool.h>

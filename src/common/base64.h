@@ -1,8 +1,8 @@
 /* base64.h: RFC 4648 base64 (standard alphabet, padded), for dataBinary in
  * NDJSON span files and SkyWalking-style ids.  No Debian C library offers a
  * small one (docs/DEPENDENCIES.md). */
-#ifndef SPANLAB_GEN_BASE64_H
-#define SPANLAB_GEN_BASE64_H
+#ifndef SPANLAB_COMMON_BASE64_H
+#define SPANLAB_COMMON_BASE64_H
 
 #include <stddef.h>
 #include <stdint.h>
