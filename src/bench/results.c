@@ -76,6 +76,10 @@ json_t *sl_results_section(sl_results *results, const char *name) {
   return section;
 }
 
+void sl_results_set_section(sl_results *results, const char *name, json_t *value) {
+  json_object_set_new(results->root, name, value);
+}
+
 /* First line of a command's output, or "unknown". */
 static void command_line(const char *command, char *out, size_t out_bytes) {
   snprintf(out, out_bytes, "unknown");

@@ -54,6 +54,9 @@ json_t *sl_results_details(sl_results *results, const char *benchmark, const cha
  * "memory", "resources".  Created on first use. */
 json_t *sl_results_section(sl_results *results, const char *name);
 
+/* Replaces a top-level section with value (the document takes the reference). */
+void sl_results_set_section(sl_results *results, const char *name, json_t *value);
+
 /* Derives statistics and comparisons and writes the document atomically. */
 sl_status sl_results_save(sl_results *results, bool complete, sl_error *err);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bench/monitor.h"
 #include "bench/results.h"
 #include "bench/stats.h"
 #include "common/arena.h"
@@ -35,6 +36,7 @@ static void on_signal(int signal_number) {
 
 typedef struct run {
   const sl_bench_options *options;
+  sl_monitor *monitor; /* NULL unless the memory label is on */
   sl_gen_profile profile;
   sl_catalog *catalog;
   sl_results *results;
@@ -265,6 +267,9 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
   snprintf(label, sizeof label, "load %s #%d", model, iteration + 1);
   sl_progress progress;
   sl_progress_start(&progress, label, "spans", state->profile.spans, !state->options->quiet);
+  char phase[96];
+  snprintf(phase, sizeof phase, "load/%s", model);
+  sl_monitor_mark_phase(state->monitor, phase);
   phase_start();
   while (status == SL_OK && spans != NULL && !interrupted) {
     size_t count = 0;
@@ -349,6 +354,8 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
                       false, iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
   }
   if (status == SL_OK && !interrupted && (state->options->labels & SL_LABEL_QUERY)) {
+    snprintf(phase, sizeof phase, "query/%s", model);
+    sl_monitor_mark_phase(state->monitor, phase);
     phase_start();
     status = query_benchmarks(state, model, backend, iteration, err);
     int64_t peak = peak_rss_bytes();
@@ -940,6 +947,13 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   fill_parameters(&state);
   json_object_set_new(sl_results_section(state.results, "consistency"), "checked", json_integer(0));
   SL_TRY(save(&state, false, err)); /* a valid results.json from the start */
+  if (options->labels & SL_LABEL_MEMORY) {
+    sl_monitor_options monitor_options = {.interval_ms = 250, .store_path = state.out_dir};
+    sl_error monitor_error;
+    if (sl_monitor_start(&monitor_options, &state.monitor, &monitor_error) != SL_OK) {
+      fprintf(stderr, "warning: no resource monitor: %s\n", monitor_error.message);
+    }
+  }
   struct sigaction action = {.sa_handler = on_signal};
   sigaction(SIGINT, &action, NULL);
   sigaction(SIGTERM, &action, NULL);
@@ -976,6 +990,9 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
         continue;
       }
       status = sequential_load(&state, model, iteration, err);
+      char sweep_phase[96];
+      snprintf(sweep_phase, sizeof sweep_phase, "sweep/%s", model);
+      sl_monitor_mark_phase(state.monitor, sweep_phase);
       for (size_t w = 0; status == SL_OK && w < options->writer_count && !interrupted; w++) {
         char name[64];
         snprintf(name, sizeof name, "write/writers=%d", options->writers[w]);
@@ -994,6 +1011,10 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
         status = save(&state, false, err);
       }
     }
+  }
+  if (state.monitor != NULL) {
+    sl_results_set_section(state.results, "resources", sl_monitor_stop(state.monitor));
+    state.monitor = NULL;
   }
   sl_error save_error;
   sl_status saved = save(&state, status == SL_OK && !interrupted, &save_error);
