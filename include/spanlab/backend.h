@@ -58,7 +58,8 @@ typedef struct sl_backend_capabilities {
 
 typedef struct sl_backend sl_backend;
 
-/* Kinds: "sqlite" (more arrive with the engines).  Creates or reopens the store. */
+/* Kinds: "sqlite", "null" (stores nothing: measures the harness); the engines
+ * arrive with issues #4 and #5.  Creates or reopens the store. */
 sl_status sl_backend_open(const char *kind, const sl_backend_options *options, sl_backend **out,
                           sl_error *err);
 

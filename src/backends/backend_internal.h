@@ -16,6 +16,7 @@ typedef struct sl_backend_vtable {
 } sl_backend_vtable;
 
 extern const sl_backend_vtable sl_sqlite_backend;
+extern const sl_backend_vtable sl_null_backend;
 
 /* Owns state (through its kind's close) and a copy of the directory path. */
 struct sl_backend {
