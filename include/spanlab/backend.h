@@ -99,6 +99,10 @@ void sl_backend_answer_free(sl_backend_answer *answer);
 sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl_backend_answer *answer,
                            sl_error *err);
 
+/* Drops the store's caches and advises its files out of the OS page cache, so
+ * the next query runs cold.  SL_ERR_UNSUPPORTED when the backend cannot. */
+sl_status sl_backend_drop_caches(sl_backend *backend, sl_error *err);
+
 /* Bytes on disk under the backend's directory. */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);
 

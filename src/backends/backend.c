@@ -148,6 +148,14 @@ sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl
   return backend->vtable->query(backend->state, query, answer, err);
 }
 
+sl_status sl_backend_drop_caches(sl_backend *backend, sl_error *err) {
+  assert(backend != NULL);
+  if (backend->vtable->drop_caches == NULL) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s cannot drop its caches", backend->vtable->kind);
+  }
+  return backend->vtable->drop_caches(backend->state, err);
+}
+
 static uint64_t directory_bytes(const char *path, int depth) {
   DIR *dir = opendir(path);
   if (dir == NULL || depth > 32) {

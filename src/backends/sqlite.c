@@ -4,6 +4,8 @@
  * built in (stream: the entity; trace: the trace id), ANALYZE after loading,
  * batches written in one transaction through a prepared statement. */
 #include <assert.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -408,6 +410,27 @@ static sl_status sqlite_query(void *opaque, const struct sl_query *query, sl_bac
   return status;
 }
 
+/* Cold reads: empty the connection's page cache and advise the database and
+ * WAL files out of the OS page cache. */
+static sl_status sqlite_drop_caches(void *opaque, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sl_status status = exec(state, "PRAGMA shrink_memory", err);
+  pthread_mutex_unlock(&state->mutex);
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; status == SL_OK && i < 3; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s%s", state->path, suffixes[i]);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+      continue; /* -wal and -shm may not exist */
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+  }
+  return status;
+}
+
 static void sqlite_close(void *opaque) {
   sqlite_state *state = opaque;
   if (state == NULL) {
@@ -427,5 +450,6 @@ const sl_backend_vtable sl_sqlite_backend = {
     .flush = sqlite_flush,
     .count = sqlite_count,
     .query = sqlite_query,
+    .drop_caches = sqlite_drop_caches,
     .close = sqlite_close,
 };
