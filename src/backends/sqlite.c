@@ -568,7 +568,7 @@ static sl_status trace_query(sqlite_state *state, const struct sl_query *query, 
       }
     }
     size_t capacity = 0;
-    int rc;
+    int rc = SQLITE_DONE;
     while (status == SL_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
       if (id_count == capacity) {
         capacity = capacity == 0 ? 32 : capacity * 2;
@@ -587,6 +587,9 @@ static sl_status trace_query(sqlite_state *state, const struct sl_query *query, 
       }
       memcpy(copy, id.data, id.size_bytes);
       ids[id_count++] = (sl_bytes){.data = copy, .size_bytes = id.size_bytes};
+    }
+    if (status == SL_OK && rc != SQLITE_DONE) {
+      status = sqlite_error(state->db, state->path, "trace query", err);
     }
     sqlite3_finalize(statement);
     statement = NULL;

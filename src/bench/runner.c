@@ -727,8 +727,12 @@ static void record_mismatch(run *state, const char *model, const workload_query 
   uint64_t *a = calloc(expected->span_count + 1, sizeof(uint64_t));
   uint64_t *b = calloc(got->span_count + 1, sizeof(uint64_t));
   if (a != NULL && b != NULL) {
-    memcpy(a, expected->span_keys, expected->span_count * sizeof(uint64_t));
-    memcpy(b, got->span_keys, got->span_count * sizeof(uint64_t));
+    if (expected->span_count > 0) {
+      memcpy(a, expected->span_keys, expected->span_count * sizeof(uint64_t));
+    }
+    if (got->span_count > 0) {
+      memcpy(b, got->span_keys, got->span_count * sizeof(uint64_t));
+    }
     qsort(a, expected->span_count, sizeof(uint64_t), compare_keys);
     qsort(b, got->span_count, sizeof(uint64_t), compare_keys);
     size_t i = 0, j = 0;
