@@ -26,6 +26,7 @@
 
 enum { LOAD_BATCH_SPANS = 1000, SWEEP_BATCH_SPANS = 100, SWEEP_MAX_SPANS = 20000 };
 static const double SWEEP_MAX_SECONDS = 10.0;
+static const double QUERY_MAX_SECONDS = 2.0;
 
 static volatile sig_atomic_t interrupted;
 
@@ -853,7 +854,9 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
       static sl_histogram latency;
       sl_histogram_reset(&latency);
       int64_t started = sl_monotonic_ns();
-      for (int r = 0; r < repetitions && status == SL_OK && !interrupted; r++) {
+      /* Repetitions, but at most QUERY_MAX_SECONDS per benchmark (at least 3 runs). */
+      int64_t deadline = started + (int64_t)(QUERY_MAX_SECONDS * 1e9);
+      for (int r = 0; r < repetitions && status == SL_OK && !interrupted && (r < 3 || sl_monotonic_ns() < deadline); r++) {
         sl_backend_answer again = {0};
         int64_t one = sl_monotonic_ns();
         status = sl_backend_query(backend, query, &again, err);
@@ -887,7 +890,10 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
         sl_histogram_reset(&latency);
         int cold_runs = repetitions < 5 ? repetitions : 5;
         sl_status drop = SL_OK;
-        for (int r = 0; r < cold_runs && status == SL_OK && drop == SL_OK && !interrupted; r++) {
+        int64_t cold_deadline = sl_monotonic_ns() + (int64_t)(QUERY_MAX_SECONDS * 1e9);
+        for (int r = 0; r < cold_runs && status == SL_OK && drop == SL_OK && !interrupted &&
+                        (r < 1 || sl_monotonic_ns() < cold_deadline);
+             r++) {
           drop = sl_backend_drop_caches(backend, err);
           if (drop != SL_OK) {
             break;
@@ -920,7 +926,9 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
         if (!wanted(state, SL_LABEL_QUERY, name)) {
           continue;
         }
-        double qps = clients_throughput(backend, query, clients, repetitions > clients ? repetitions : clients);
+        /* As many executions as the warm runs fitted in their time cap. */
+        int executions = (int)latency.count > clients ? (int)latency.count : clients;
+        double qps = clients_throughput(backend, query, clients, executions);
         status = sl_results_record(state->results, name, "query", model, "queries_per_second", "queries/s", true,
                                    iteration, qps, err);
       }
@@ -988,6 +996,8 @@ static void fill_parameters(run *state) {
   json_object_set_new(parameters, "sweep_batch_spans", json_integer(SWEEP_BATCH_SPANS));
   json_object_set_new(parameters, "sweep_max_spans", json_integer(SWEEP_MAX_SPANS));
   json_object_set_new(parameters, "sweep_max_seconds", json_real(SWEEP_MAX_SECONDS));
+  json_object_set_new(parameters, "query_max_seconds", json_real(QUERY_MAX_SECONDS));
+  json_object_set_new(parameters, "query_repetitions", json_integer(options->query_repetitions));
 }
 
 static void print_summary(run *state, const char *results_path) {
@@ -996,19 +1006,24 @@ static void print_summary(run *state, const char *results_path) {
   }
   json_t *root = json_load_file(results_path, 0, NULL);
   json_t *benchmarks = json_object_get(root, "benchmarks");
-  printf("\n%-26s %-22s %-8s %14s %24s\n", "benchmark", "metric", "backend", "mean", "95% CI");
+  printf("\n%-44s %-22s %-8s %14s %24s\n", "benchmark", "metric", "backend", "mean", "95% CI");
   size_t i;
   json_t *entry;
   json_array_foreach(benchmarks, i, entry) {
     const char *metric = json_string_value(json_object_get(entry, "metric"));
     if (json_is_true(json_object_get(entry, "unsupported"))) {
-      printf("%-26s %-22s %-8s %14s   %s\n", json_string_value(json_object_get(entry, "name")), "-",
+      printf("%-44s %-22s %-8s %14s   %s\n", json_string_value(json_object_get(entry, "name")), "-",
              json_string_value(json_object_get(entry, "backend")), "unsupported",
              json_string_value(json_object_get(entry, "reason")));
       continue;
     }
-    if (metric == NULL || (strcmp(metric, "spans_per_second") != 0 && strcmp(metric, "batch_latency_p99_ms") != 0 &&
-                           strcmp(metric, "stored_share_of_raw") != 0 && strcmp(metric, "load_ms") != 0)) {
+    const char *name = json_string_value(json_object_get(entry, "name"));
+    bool warm_query = strstr(name, "/warm") != NULL && metric != NULL && strcmp(metric, "latency_p95_ms") == 0;
+    bool cold_query = strstr(name, "/cold") != NULL && metric != NULL && strcmp(metric, "latency_p50_ms") == 0;
+    if (!warm_query && !cold_query &&
+        (metric == NULL || (strcmp(metric, "spans_per_second") != 0 && strcmp(metric, "batch_latency_p99_ms") != 0 &&
+                            strcmp(metric, "stored_share_of_raw") != 0 && strcmp(metric, "load_ms") != 0 &&
+                            strcmp(metric, "peak_rss_bytes") != 0))) {
       continue;
     }
     json_t *ci = json_object_get(entry, "ci95");
@@ -1017,7 +1032,7 @@ static void print_summary(run *state, const char *results_path) {
       snprintf(interval, sizeof interval, "[%.4g, %.4g]", json_number_value(json_array_get(ci, 0)),
                json_number_value(json_array_get(ci, 1)));
     }
-    printf("%-26s %-22s %-8s %14.4g %24s\n", json_string_value(json_object_get(entry, "name")), metric,
+    printf("%-44s %-22s %-8s %14.4g %24s\n", name, metric,
            json_string_value(json_object_get(entry, "backend")),
            json_number_value(json_object_get(entry, "mean")), interval);
   }
