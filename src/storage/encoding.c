@@ -87,12 +87,22 @@ static bool all_equal(const int64_t *values, size_t count) {
   return true;
 }
 
-sl_status sl_encode_int64s(const int64_t *values, size_t count, sl_buffer *out, sl_error *err) {
+/* Writes the kind byte of an int column, and the value of a constant one;
+ * *constant tells the caller that nothing more follows. */
+static sl_status begin_int_column(const int64_t *values, size_t count, sl_buffer *out, bool *constant,
+                                  sl_error *err) {
   assert(values != NULL || count == 0);
   uint8_t kind = count > 0 && all_equal(values, count) ? KIND_CONSTANT : KIND_DELTA;
   SL_TRY(sl_buffer_append(out, &kind, 1, err));
-  if (kind == KIND_CONSTANT) {
-    return put_varint(out, sl_zigzag_encode(values[0]), err);
+  *constant = kind == KIND_CONSTANT;
+  return *constant ? put_varint(out, sl_zigzag_encode(values[0]), err) : SL_OK;
+}
+
+sl_status sl_encode_int64s(const int64_t *values, size_t count, sl_buffer *out, sl_error *err) {
+  bool constant = false;
+  SL_TRY(begin_int_column(values, count, out, &constant, err));
+  if (constant) {
+    return SL_OK;
   }
   uint64_t previous = 0;
   for (size_t i = 0; i < count; i++) {
@@ -150,11 +160,10 @@ sl_status sl_decode_int64s(const uint8_t *data, size_t size, size_t count, int64
 }
 
 sl_status sl_encode_timestamps(const int64_t *values, size_t count, sl_buffer *out, sl_error *err) {
-  assert(values != NULL || count == 0);
-  uint8_t kind = count > 0 && all_equal(values, count) ? KIND_CONSTANT : KIND_DELTA;
-  SL_TRY(sl_buffer_append(out, &kind, 1, err));
-  if (kind == KIND_CONSTANT) {
-    return put_varint(out, sl_zigzag_encode(values[0]), err);
+  bool constant = false;
+  SL_TRY(begin_int_column(values, count, out, &constant, err));
+  if (constant) {
+    return SL_OK;
   }
   uint64_t previous = 0;
   uint64_t previous_delta = 0;
