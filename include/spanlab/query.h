@@ -104,15 +104,32 @@ typedef struct sl_query_row {
 typedef struct sl_query_options {
   bool ttl_retention;  /* drop rows older than now - TTL, whole segments */
   int64_t now_ns;
+  /* Every match in order, offset and limit not applied: the answer to the
+   * request is then the window [offset, offset + limit) of this result (limit
+   * 0 meaning 20), which a tie-aware check needs around it.  Trace-id lookups
+   * still read only the first offset + limit of the sorted ids: that cut
+   * decides which traces are read, not how they are ordered. */
+  bool unlimited;
 } sl_query_options;
 
 /* Stream: ordered row indexes.  Trace: traces in order, each a list of row
- * indexes (all spans of the trace).  Owned by the caller: sl_query_result_free. */
+ * indexes (all spans of the trace).  Owned by the caller: sl_query_result_free.
+ *
+ * Sort keys: what the evaluator orders by, so a caller can tell ties (equal
+ * keys, whose order BanyanDB leaves undefined) from a wrong order.  Stream:
+ * row_keys[i] is row i's key: the element timestamp (SL_VALUE_TIMESTAMP), or
+ * with orderBy the rule's tag value (SL_VALUE_NULL when the row lacks it,
+ * such rows sorted last).  Trace: trace_keys[t] is trace t's key: the first
+ * key met in the sidx scan (DESC: the largest key of its matching spans, ASC:
+ * the smallest), or for trace-id lookups the rank of its id among the sorted
+ * ids (SL_VALUE_INT, never tied).  String keys borrow the rows' bytes. */
 typedef struct sl_query_result {
   size_t *rows;
   size_t row_count;
+  sl_value *row_keys;    /* stream: row_count keys; trace: NULL */
   size_t trace_count;
   size_t *trace_offsets; /* trace t's rows are rows[trace_offsets[t] .. trace_offsets[t+1]) */
+  sl_value *trace_keys;  /* trace: trace_count keys; stream: NULL */
 } sl_query_result;
 
 void sl_query_result_free(sl_query_result *result);

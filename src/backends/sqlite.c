@@ -342,12 +342,8 @@ static sl_status sql_criteria(sql_text *sql, const sl_criteria *node, int depth,
 static sl_status trace_query(sqlite_state *state, const struct sl_query *query, sl_backend_answer *answer,
                              sl_error *err);
 
-static sl_status sqlite_query(void *opaque, const struct sl_query *query, sl_backend_answer *answer,
+static sl_status stream_query(sqlite_state *state, const struct sl_query *query, sl_backend_answer *answer,
                               sl_error *err) {
-  sqlite_state *state = opaque;
-  if (query->model != SL_QUERY_STREAM) {
-    return trace_query(state, query, answer, err);
-  }
   sql_text *sql = calloc(1, sizeof *sql);
   if (sql == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
@@ -405,15 +401,41 @@ static sl_status sqlite_query(void *opaque, const struct sl_query *query, sl_bac
   if (status == SL_OK && rc != SQLITE_DONE) {
     status = sqlite_error(state->db, state->path, "query", err);
   }
-  /* Fault injection for the runner's consistency test: drop the last span. */
-  if (status == SL_OK && answer->span_count > 0 && getenv("SPANLAB_INJECT_WRONG_ANSWER") != NULL) {
-    answer->span_count--;
-  }
   sqlite3_finalize(statement);
   pthread_mutex_unlock(&state->mutex);
   free(sql);
   if (status != SL_OK) {
     sl_backend_answer_free(answer);
+  }
+  return status;
+}
+
+/* Fault injection for the runner's consistency test (tests/cli/test_bench.sh):
+ * SPANLAB_INJECT_WRONG_ANSWER=reverse reverses every answer, any other value
+ * drops its last span. */
+static void inject_wrong_answer(sl_backend_answer *answer) {
+  const char *fault = getenv("SPANLAB_INJECT_WRONG_ANSWER");
+  if (fault == NULL || answer->span_count == 0) {
+    return;
+  }
+  if (strcmp(fault, "reverse") != 0) {
+    answer->span_count--;
+    return;
+  }
+  for (size_t i = 0, j = answer->span_count - 1; i < j; i++, j--) {
+    uint64_t swapped = answer->span_keys[i];
+    answer->span_keys[i] = answer->span_keys[j];
+    answer->span_keys[j] = swapped;
+  }
+}
+
+static sl_status sqlite_query(void *opaque, const struct sl_query *query, sl_backend_answer *answer,
+                              sl_error *err) {
+  sqlite_state *state = opaque;
+  sl_status status = query->model == SL_QUERY_STREAM ? stream_query(state, query, answer, err)
+                                                     : trace_query(state, query, answer, err);
+  if (status == SL_OK) {
+    inject_wrong_answer(answer);
   }
   return status;
 }

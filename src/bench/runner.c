@@ -16,6 +16,7 @@
 #include "bench/monitor.h"
 #include "bench/results.h"
 #include "bench/stats.h"
+#include "bench/verify.h"
 #include "common/arena.h"
 #include "common/histogram.h"
 #include "common/progress.h"
@@ -679,11 +680,6 @@ static void pick_parameters(run *state) {
   }
 }
 
-static int compare_keys(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* The oracle's rows follow the stream schema's flat tag order; a trace subject
  * can use them only when its tags stand in the same order. */
 static bool same_tag_order(const run *state, const sl_query *query) {
@@ -700,10 +696,26 @@ static bool same_tag_order(const run *state, const sl_query *query) {
   return true;
 }
 
-/* The oracle's answer as span keys, in order. */
-static sl_status oracle_answer(run *state, const sl_query *query, sl_backend_answer *answer, sl_error *err) {
+/* The oracle's whole result for a query: every match in order with its sort
+ * key, and the request's window, as the tie-aware check takes it (verify.h).
+ * Owns its arrays; the labels borrow the oracle rows' bytes. */
+typedef struct oracle_expectation {
   sl_query_result result;
-  SL_TRY(sl_query_evaluate(query, state->oracle_rows, state->oracle_count, NULL, &result, err));
+  uint64_t *span_keys;
+  sl_bytes *span_labels;  /* element ids: "traceId/spanId" */
+  sl_bytes *trace_labels; /* trace model: trace ids */
+  sl_verify_expected expected;
+} oracle_expectation;
+
+static void oracle_expectation_free(oracle_expectation *oracle) {
+  sl_query_result_free(&oracle->result);
+  free(oracle->span_keys);
+  free(oracle->span_labels);
+  free(oracle->trace_labels);
+  memset(oracle, 0, sizeof *oracle);
+}
+
+static sl_status oracle_answer(run *state, const sl_query *query, oracle_expectation *oracle, sl_error *err) {
   const sl_tag_spec *trace = query->model == SL_QUERY_STREAM ? sl_stream_find_tag(query->stream, "traceId")
                                                              : sl_trace_find_tag(query->trace, "traceId");
   const sl_tag_spec *span = query->model == SL_QUERY_STREAM ? sl_stream_find_tag(query->stream, "spanId")
@@ -711,52 +723,74 @@ static sl_status oracle_answer(run *state, const sl_query *query, sl_backend_ans
   if (trace == NULL || span == NULL || !same_tag_order(state, query)) {
     return sl_error_set(err, SL_ERR_UNSUPPORTED, "the oracle's rows do not fit this subject's tags");
   }
-  answer->span_keys = calloc(result.row_count + 1, sizeof(uint64_t));
-  answer->span_count = result.row_count;
-  for (size_t i = 0; answer->span_keys != NULL && i < result.row_count; i++) {
-    const sl_query_row *row = &state->oracle_rows[result.rows[i]];
-    answer->span_keys[i] = sl_span_key(row->tags[trace->tag_index].as.str, row->tags[span->tag_index].as.str);
+  sl_query_options options = {.unlimited = true};
+  SL_TRY(sl_query_evaluate(query, state->oracle_rows, state->oracle_count, &options, &oracle->result, err));
+  const sl_query_result *result = &oracle->result;
+  oracle->span_keys = calloc(result->row_count + 1, sizeof(uint64_t));
+  oracle->span_labels = calloc(result->row_count + 1, sizeof(sl_bytes));
+  oracle->trace_labels = calloc(result->trace_count + 1, sizeof(sl_bytes));
+  if (oracle->span_keys == NULL || oracle->span_labels == NULL || oracle->trace_labels == NULL) {
+    oracle_expectation_free(oracle);
+    return sl_error_set(err, SL_ERR_NOMEM, "oracle: out of memory for %zu matches", result->row_count);
   }
-  sl_query_result_free(&result);
-  return answer->span_keys != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "oracle: out of memory");
+  for (size_t i = 0; i < result->row_count; i++) {
+    const sl_query_row *row = &state->oracle_rows[result->rows[i]];
+    oracle->span_keys[i] = sl_span_key(row->tags[trace->tag_index].as.str, row->tags[span->tag_index].as.str);
+    oracle->span_labels[i] = row->element_id;
+  }
+  for (size_t t = 0; t < result->trace_count; t++) {
+    oracle->trace_labels[t] = state->oracle_rows[result->rows[result->trace_offsets[t]]].tags[trace->tag_index].as.str;
+  }
+  oracle->expected = (sl_verify_expected){
+      .model = query->model,
+      .span_keys = oracle->span_keys,
+      .span_count = result->row_count,
+      .span_sort_keys = result->row_keys,
+      .span_labels = oracle->span_labels,
+      .trace_count = result->trace_count,
+      .trace_offsets = result->trace_offsets,
+      .trace_sort_keys = result->trace_keys,
+      .trace_labels = oracle->trace_labels,
+      .offset = query->offset,
+      .limit = query->limit == 0 ? 20 : query->limit,
+  };
+  return SL_OK;
 }
 
 static void record_mismatch(run *state, const char *model, const workload_query *query,
-                            const sl_backend_answer *expected, const sl_backend_answer *got) {
+                            const sl_verify_verdict *verdict) {
   state->consistency_failures++;
-  size_t missing = 0, extra = 0;
-  uint64_t *a = calloc(expected->span_count + 1, sizeof(uint64_t));
-  uint64_t *b = calloc(got->span_count + 1, sizeof(uint64_t));
-  if (a != NULL && b != NULL) {
-    if (expected->span_count > 0) {
-      memcpy(a, expected->span_keys, expected->span_count * sizeof(uint64_t));
-    }
-    if (got->span_count > 0) {
-      memcpy(b, got->span_keys, got->span_count * sizeof(uint64_t));
-    }
-    qsort(a, expected->span_count, sizeof(uint64_t), compare_keys);
-    qsort(b, got->span_count, sizeof(uint64_t), compare_keys);
-    size_t i = 0, j = 0;
-    while (i < expected->span_count || j < got->span_count) {
-      if (j == got->span_count || (i < expected->span_count && a[i] < b[j])) { missing++; i++; }
-      else if (i == expected->span_count || b[j] < a[i]) { extra++; j++; }
-      else { i++; j++; }
-    }
+  char duplicates[64] = "";
+  if (verdict->duplicate_spans > 0) {
+    snprintf(duplicates, sizeof duplicates, ", %zu duplicate", verdict->duplicate_spans);
   }
-  free(a);
-  free(b);
-  fprintf(stderr, "consistency: %s answers %s with %zu spans, the oracle with %zu (%zu missing, %zu extra%s)\n  %s\n",
-          model, query->name, got->span_count, expected->span_count, missing, extra,
-          missing == 0 && extra == 0 ? ", order differs" : "", query->json);
+  char traces[200] = "";
+  if (query->model == SL_QUERY_TRACE) {
+    snprintf(traces, sizeof traces, "; traces: %zu answered, %zu in the oracle's window, %zu missing, %zu extra, %zu partial",
+             verdict->answer_traces, verdict->window_traces, verdict->missing_traces, verdict->extra_traces,
+             verdict->partial_traces);
+  }
+  fprintf(stderr, "consistency: %s answers %s with %zu spans, the oracle with %zu (%zu missing, %zu extra%s%s): %s\n  %s\n",
+          model, query->name, verdict->answer_spans, verdict->window_spans, verdict->missing_spans,
+          verdict->extra_spans, duplicates, traces, verdict->difference, query->json);
   json_t *failures = json_object_get(sl_results_section(state->results, "consistency"), "failures");
   if (failures == NULL) {
     failures = json_array();
     json_object_set_new(sl_results_section(state->results, "consistency"), "failures", failures);
   }
-  json_array_append_new(failures, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "backend", model, "name",
-                                            query->name, "query", query->json, "expected_spans",
-                                            (json_int_t)expected->span_count, "got_spans", (json_int_t)got->span_count,
-                                            "missing", (json_int_t)missing, "extra", (json_int_t)extra));
+  json_t *failure = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "backend", model, "name", query->name,
+                              "query", query->json, "expected_spans", (json_int_t)verdict->window_spans, "got_spans",
+                              (json_int_t)verdict->answer_spans, "missing", (json_int_t)verdict->missing_spans,
+                              "extra", (json_int_t)verdict->extra_spans, "duplicates",
+                              (json_int_t)verdict->duplicate_spans, "difference", verdict->difference);
+  if (failure != NULL && query->model == SL_QUERY_TRACE) {
+    json_object_set_new(failure, "expected_traces", json_integer((json_int_t)verdict->window_traces));
+    json_object_set_new(failure, "got_traces", json_integer((json_int_t)verdict->answer_traces));
+    json_object_set_new(failure, "missing_traces", json_integer((json_int_t)verdict->missing_traces));
+    json_object_set_new(failure, "extra_traces", json_integer((json_int_t)verdict->extra_traces));
+    json_object_set_new(failure, "partial_traces", json_integer((json_int_t)verdict->partial_traces));
+  }
+  json_array_append_new(failures, failure);
 }
 
 typedef struct client_run {
@@ -830,8 +864,9 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
       sl_error_prefix(err, "workload query %s", queries[q].name);
       break;
     }
-    sl_backend_answer expected = {0}, got = {0};
-    status = oracle_answer(state, query, &expected, err);
+    oracle_expectation oracle = {0};
+    sl_backend_answer got = {0};
+    status = oracle_answer(state, query, &oracle, err);
     sl_status answer_status = status;
     if (status == SL_ERR_UNSUPPORTED) {
       status = SL_OK;
@@ -847,9 +882,10 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
       json_t *consistency = sl_results_section(state->results, "consistency");
       json_object_set_new(consistency, "checked",
                           json_integer(json_integer_value(json_object_get(consistency, "checked")) + 1));
-      if (got.span_count != expected.span_count ||
-          (got.span_count > 0 && memcmp(got.span_keys, expected.span_keys, got.span_count * sizeof(uint64_t)) != 0)) {
-        record_mismatch(state, model, &queries[q], &expected, &got);
+      sl_verify_verdict verdict;
+      status = sl_verify_answer(&oracle.expected, &got, &verdict, err);
+      if (status == SL_OK && !verdict.ok) {
+        record_mismatch(state, model, &queries[q], &verdict);
       }
       static sl_histogram latency;
       sl_histogram_reset(&latency);
@@ -933,7 +969,7 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
                                    iteration, qps, err);
       }
     }
-    sl_backend_answer_free(&expected);
+    oracle_expectation_free(&oracle);
     sl_backend_answer_free(&got);
     sl_query_free(query);
   }

@@ -567,7 +567,9 @@ void sl_query_result_free(sl_query_result *result) {
     return;
   }
   free(result->rows);
+  free(result->row_keys);
   free(result->trace_offsets);
+  free(result->trace_keys);
   memset(result, 0, sizeof *result);
 }
 
@@ -598,8 +600,8 @@ static sl_bytes element_key(const void *context, size_t entry) {
 }
 
 static sl_status evaluate_stream(eval_context *context, const planned *planned_query, const retention *policy,
-                                 const sl_query_row *rows, size_t row_count, sl_query_result *result,
-                                 sl_error *err) {
+                                 bool unlimited, const sl_query_row *rows, size_t row_count,
+                                 sl_query_result *result, sl_error *err) {
   const sl_query *q = &context->query->public;
   sort_entry *entries = calloc(row_count + 1, sizeof *entries);
   if (entries == NULL) {
@@ -644,14 +646,24 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
   uint32_t limit = q->limit == 0 ? 20 : q->limit;
   size_t first = q->offset < matched ? q->offset : matched;
   size_t count = matched - first < limit ? matched - first : limit;
+  if (unlimited) {
+    first = 0;
+    count = matched;
+  }
   result->rows = calloc(count + 1, sizeof(size_t));
-  if (result->rows == NULL) {
+  result->row_keys = calloc(count + 1, sizeof(sl_value));
+  if (result->rows == NULL || result->row_keys == NULL) {
     free(entries);
     free(ids.slots);
+    sl_query_result_free(result);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
   for (size_t i = 0; i < count; i++) {
-    result->rows[i] = entries[first + i].row;
+    const sort_entry *entry = &entries[first + i];
+    result->rows[i] = entry->row;
+    result->row_keys[i] = q->order_rule != NULL
+                              ? entry->key
+                              : (sl_value){.kind = SL_VALUE_TIMESTAMP, .as.timestamp_ns = entry->timestamp_ns};
   }
   result->row_count = count;
   free(entries);
@@ -783,8 +795,8 @@ static int compare_trace_ids(const void *a, const void *b) {
 }
 
 static sl_status evaluate_trace(eval_context *context, const planned *planned_query, const retention *policy,
-                                const sl_query_row *rows, size_t row_count, sl_query_result *result,
-                                sl_error *err) {
+                                bool unlimited, const sl_query_row *rows, size_t row_count,
+                                sl_query_result *result, sl_error *err) {
   const sl_query_internal *internal = context->query;
   const sl_query *q = &internal->public;
   const sl_tag_spec *trace_tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
@@ -886,9 +898,14 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   qsort_r(traces, trace_count, sizeof *traces, compare_entries, &direction);
   size_t first = q->offset < trace_count ? q->offset : trace_count;
   size_t count = trace_count - first < limit ? trace_count - first : limit;
+  if (unlimited) {
+    first = 0;
+    count = trace_count;
+  }
   result->trace_offsets = calloc(count + 2, sizeof(size_t));
+  result->trace_keys = calloc(count + 1, sizeof(sl_value));
   result->rows = calloc(row_count + 1, sizeof(size_t));
-  if (result->trace_offsets == NULL || result->rows == NULL) {
+  if (result->trace_offsets == NULL || result->trace_keys == NULL || result->rows == NULL) {
     free(traces);
     free(ids);
     free(trace_index.slots);
@@ -910,6 +927,7 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   for (size_t t = 0; t < count; t++) {
     sl_bytes id = trace_id_of(trace_tag, &rows[traces[first + t].row]);
     *byte_index_slot(&trace_index, &id, trace_key, &output) = t + 1;
+    result->trace_keys[t] = traces[first + t].key;
   }
   for (int pass = 0; pass < 2; pass++) {
     size_t used = 0;
@@ -964,10 +982,11 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
     policy.interval_ns = sl_interval_ms(internal->group->segment_interval) * 1000000;
     policy.cutoff_ns = options->now_ns - sl_interval_ms(internal->group->ttl) * 1000000;
   }
+  bool unlimited = options != NULL && options->unlimited;
   sl_status status;
   status = query->model == SL_QUERY_STREAM
-               ? evaluate_stream(&context, &planned_query, &policy, rows, row_count, result, err)
-               : evaluate_trace(&context, &planned_query, &policy, rows, row_count, result, err);
+               ? evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err)
+               : evaluate_trace(&context, &planned_query, &policy, unlimited, rows, row_count, result, err);
   list_free(&planned_query.patterns);
   sl_arena_free(arena);
   return status;

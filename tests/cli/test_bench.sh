@@ -61,8 +61,21 @@ err=$(SPANLAB_INJECT_WRONG_ANSWER=1 "$spanlab" bench --scale custom --spans 2000
 [[ $rc -eq 1 ]] || fail "a wrong answer should fail the run (exit $rc)"
 grep -q "consistency: sqlite answers query/time/1m/newest20 with 19 spans, the oracle with 20 (1 missing, 0 extra)" <<<"$err" \
   || fail "mismatch message: $err"
-python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=r['consistency']['failures']; assert f and f[0]['missing']==1 and 'timeRange' in f[0]['query']" \
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=r['consistency']['failures']; assert f and f[0]['missing']==1 and 'timeRange' in f[0]['query'] and 'answer ends' in f[0]['difference']" \
   "$scratch/wrong/results.json" || fail "mismatch not in results.json"
+# The trace model: a trace missing one span is a partial trace, named.
+grep -Eq "consistency: sqlite answers query/trace-model/by-id/simple with 1 spans, the oracle with 2 .*1 partial\): trace [^ ]+ with 1 of its 2 spans" <<<"$err" \
+  || fail "partial trace message: $err"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=[x for x in r['consistency']['failures'] if 'trace-model' in x['name']]; assert f and all(x['partial_traces']==1 for x in f), f" \
+  "$scratch/wrong/results.json" || fail "trace-model mismatches not in results.json"
+# Every span there in the wrong order: caught by the key sequence (the oracle accepts ties only).
+err=$(SPANLAB_INJECT_WRONG_ANSWER=reverse "$spanlab" bench --scale custom --spans 2000 --payload-bytes 300 --models sqlite \
+  --iterations 1 --label query,consistency --focus '^query/(time/1m/newest20|trace-model/latency)' --out "$scratch/reversed" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] || fail "a reversed answer should fail the run (exit $rc)"
+grep -Eq "consistency: sqlite answers query/time/1m/newest20 with 20 spans, the oracle with 20 \(0 missing, 0 extra\): answer position 0: key [0-9T:.Z-]+, the oracle's key [0-9T:.Z-]+" <<<"$err" \
+  || fail "reversed order message: $err"
+grep -Eq "consistency: sqlite answers query/trace-model/latency/slowest20 .*: answer trace 0: key [0-9]+, the oracle's key [0-9]+" <<<"$err" \
+  || fail "reversed trace order message: $err"
 # And without the fault every query agrees with the oracle.
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); c=r['consistency']; assert c['checked']>=26 and c['mismatches']==0, c" \
   "$scratch/run/results.json" || fail "queries checked against the oracle"

@@ -464,11 +464,135 @@ static void trace_behaviours_beyond_the_cases(void **state) {
   unload(&data);
 }
 
+/* Evaluates a request of the cases' data with the given options; fails the test on error. */
+static void evaluate(dataset *data, sl_query_model model, const char *request, bool unlimited, sl_query **query,
+                     sl_query_result *result) {
+  sl_error err = {0};
+  if (sl_query_parse(data->catalog, model, request, strlen(request), query, &err) != SL_OK) {
+    fail_msg("%s: %s", request, err.message);
+  }
+  sl_query_options options = {.unlimited = unlimited};
+  if (sl_query_evaluate(*query, data->rows, data->row_count, &options, result, &err) != SL_OK) {
+    fail_msg("%s: %s", request, err.message);
+  }
+}
+
+#define STREAM_REQUEST(extra) "{\"groups\":[\"default\"],\"name\":\"sw\"," extra "}"
+
+/* `unlimited` returns every match in order, the request's answer being its
+ * window [offset, offset + limit); each row or trace comes with its sort key. */
+static void unlimited_results_carry_sort_keys(void **state) {
+  (void)state;
+  dataset data = {0};
+  load(&data, "stream");
+  sl_query *query = NULL;
+  sl_query_result all = {0}, window = {0};
+  const char *by_duration = STREAM_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"duration\",\"sort\":\"SORT_DESC\"},"
+                                                  "\"offset\":1,\"limit\":2");
+  evaluate(&data, SL_QUERY_STREAM, by_duration, true, &query, &all);
+  sl_query_free(query);
+  evaluate(&data, SL_QUERY_STREAM, by_duration, false, &query, &window);
+  const sl_tag_spec *duration = sl_stream_find_tag(query->stream, "duration");
+  assert_int_equal(all.row_count, 5);
+  assert_null(all.trace_keys);
+  static const int64_t descending[5] = {1000, 500, 300, 60, 30};
+  for (size_t i = 0; i < all.row_count; i++) {
+    assert_int_equal(all.row_keys[i].kind, SL_VALUE_INT);
+    assert_int_equal(all.row_keys[i].as.int_value, descending[i]);
+    assert_int_equal(data.rows[all.rows[i]].tags[duration->tag_index].as.int_value, descending[i]);
+  }
+  assert_int_equal(window.row_count, 2);
+  for (size_t i = 0; i < window.row_count; i++) {
+    assert_int_equal(window.rows[i], all.rows[1 + i]);
+    assert_int_equal(window.row_keys[i].as.int_value, all.row_keys[1 + i].as.int_value);
+  }
+  sl_query_result_free(&all);
+  sl_query_result_free(&window);
+  sl_query_free(query);
+  /* Time order: the element timestamp. */
+  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW), true, &query, &all);
+  assert_int_equal(all.row_count, 5);
+  for (size_t i = 0; i < all.row_count; i++) {
+    assert_int_equal(all.row_keys[i].kind, SL_VALUE_TIMESTAMP);
+    assert_int_equal(all.row_keys[i].as.timestamp_ns, data.rows[all.rows[i]].timestamp_ns);
+  }
+  sl_query_result_free(&all);
+  sl_query_free(query);
+  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"status_code\"}"), true,
+           &query, &all);
+  /* Ascending by the tag's value, ties kept, rows without it last (null keys). */
+  const sl_tag_spec *status_code = sl_stream_find_tag(query->stream, "status_code");
+  assert_int_equal(all.row_count, 5);
+  static const int64_t codes[3] = {400, 500, 500};
+  for (size_t i = 0; i < all.row_count; i++) {
+    const sl_value *value = &data.rows[all.rows[i]].tags[status_code->tag_index];
+    assert_int_equal(all.row_keys[i].kind, i < 3 ? value->kind : SL_VALUE_NULL);
+    assert_int_equal(value->kind, i < 3 ? SL_VALUE_INT : SL_VALUE_NULL);
+    if (i < 3) {
+      assert_int_equal(all.row_keys[i].as.int_value, codes[i]);
+    }
+  }
+  sl_query_result_free(&all);
+  sl_query_free(query);
+  unload(&data);
+
+  load(&data, "trace");
+  const char *traces_by_duration = TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"duration\",\"sort\":\"SORT_DESC\"},"
+                                                        "\"offset\":1,\"limit\":2");
+  evaluate(&data, SL_QUERY_TRACE, traces_by_duration, true, &query, &all);
+  sl_query_free(query);
+  evaluate(&data, SL_QUERY_TRACE, traces_by_duration, false, &query, &window);
+  duration = sl_trace_find_tag(query->trace, "duration");
+  assert_true(all.trace_count >= 3);
+  assert_null(all.row_keys);
+  for (size_t t = 0; t < all.trace_count; t++) {
+    /* DESC: a trace's key is the largest key of its spans, and keys never rise. */
+    int64_t largest = INT64_MIN;
+    for (size_t i = all.trace_offsets[t]; i < all.trace_offsets[t + 1]; i++) {
+      const sl_value *value = &data.rows[all.rows[i]].tags[duration->tag_index];
+      largest = value->kind == SL_VALUE_INT && value->as.int_value > largest ? value->as.int_value : largest;
+    }
+    assert_int_equal(all.trace_keys[t].as.int_value, largest);
+    assert_true(t == 0 || all.trace_keys[t].as.int_value <= all.trace_keys[t - 1].as.int_value);
+  }
+  assert_int_equal(window.trace_count, 2);
+  for (size_t t = 0; t < window.trace_count; t++) {
+    assert_int_equal(window.trace_keys[t].as.int_value, all.trace_keys[1 + t].as.int_value);
+    assert_int_equal(window.trace_offsets[t + 1] - window.trace_offsets[t],
+                     all.trace_offsets[2 + t] - all.trace_offsets[1 + t]);
+    assert_int_equal(window.rows[window.trace_offsets[t]], all.rows[all.trace_offsets[1 + t]]);
+  }
+  sl_query_result_free(&all);
+  sl_query_result_free(&window);
+  sl_query_free(query);
+  /* Trace ids: the key is the id's rank among the sorted ids. */
+  evaluate(&data, SL_QUERY_TRACE,
+           TRACE_REQUEST(WINDOW ",\"criteria\":{\"condition\":{\"name\":\"trace_id\",\"op\":\"BINARY_OP_IN\","
+                         "\"value\":{\"strArray\":{\"value\":[\"trace_003\",\"trace_001\"]}}}}"),
+           true, &query, &all);
+  assert_int_equal(all.trace_count, 2);
+  assert_int_equal(all.trace_keys[0].kind, SL_VALUE_INT);
+  assert_int_equal(all.trace_keys[0].as.int_value, 0);
+  assert_int_equal(all.trace_keys[1].as.int_value, 1);
+  sl_query_result_free(&all);
+  sl_query_free(query);
+  /* ... and the cut of the sorted ids to offset + limit still decides what is read. */
+  evaluate(&data, SL_QUERY_TRACE,
+           TRACE_REQUEST(WINDOW ",\"limit\":1,\"criteria\":{\"condition\":{\"name\":\"trace_id\",\"op\":\"BINARY_OP_IN\","
+                         "\"value\":{\"strArray\":{\"value\":[\"a_missing\",\"trace_001\"]}}}}"),
+           true, &query, &all);
+  assert_int_equal(all.trace_count, 0);
+  sl_query_result_free(&all);
+  sl_query_free(query);
+  unload(&data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(stream_cases),
       cmocka_unit_test(trace_cases),
       cmocka_unit_test(trace_behaviours_beyond_the_cases),
+      cmocka_unit_test(unlimited_results_carry_sort_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
