@@ -85,7 +85,10 @@ struct sl_query;
 
 /* A query's logical answer: the returned spans in order, each as the XXH64 of
  * "traceId\0spanId" (sl_span_key), so any backend can be compared with the
- * oracle.  Owned by the caller: sl_backend_answer_free. */
+ * oracle.  Trace model: each trace's spans together, trace after trace.  As in
+ * BanyanDB, the order among equal sort keys is free, and at the limit any of
+ * the tied elements or traces may be the ones returned (docs/QUERIES.md "How
+ * answers are compared").  Owned by the caller: sl_backend_answer_free. */
 typedef struct sl_backend_answer {
   uint64_t *span_keys;
   size_t span_count;
