@@ -89,10 +89,12 @@ static json_t *figure_json(const report_figure *figure) {
   if (figure->unsupported) {
     return json_pack("{s:b, s:s}", "unsupported", 1, "reason", figure->reason);
   }
-  return json_pack("{s:f, s:o, s:o, s:I}", "mean", figure->mean, "stdev",
+  /* path: where the mean stands in results file number run (the HTML test reads it back). */
+  return json_pack("{s:f, s:o, s:o, s:I, s:[i, s, I, s]}", "mean", figure->mean, "stdev",
                    figure->has_stdev ? json_real(figure->stdev) : json_null(), "ci95",
                    figure->has_ci ? json_pack("[f, f]", figure->ci_low, figure->ci_high) : json_null(), "n",
-                   (json_int_t)figure->n);
+                   (json_int_t)figure->n, "path", figure->run_number, "benchmarks", (json_int_t)figure->index,
+                   "mean");
 }
 
 /* The backends a verdict or a recommendation speaks of: the run's, the harness

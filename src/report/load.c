@@ -148,7 +148,8 @@ static sl_status check_entry(report_run *run, json_t *entry, size_t index, repor
                             .backend = json_string_value(backend),
                             .label = label != NULL ? json_string_value(label) : "",
                             .unit = "",
-                            .index = index};
+                            .index = index,
+                            .run_number = run->number};
   if (json_is_true(unsupported)) {
     SL_TRY(member(run, entry, path, "reason", KIND_STRING, true, &reason, err));
     figure->unsupported = true;

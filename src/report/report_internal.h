@@ -45,7 +45,8 @@ typedef struct report_figure {
   bool has_ci;
   double ci_low;
   double ci_high;
-  size_t index; /* position in benchmarks[] */
+  size_t index;   /* position in benchmarks[] */
+  int run_number; /* the report_run's number */
 } report_figure;
 
 typedef struct report_run {
