@@ -14,6 +14,13 @@ static const double MEDIUM_SPANS = 10000000.0;
 static const double SMALL_SPANS = 100000.0;
 static const double NOISE_SHARE = 0.10; /* the regression rule's threshold when n < 2 */
 
+int report_parse_int(const char *text) {
+  assert(text != NULL);
+  char *end = NULL;
+  long value = strtol(text, &end, 10);
+  return end == text || value < 0 || value > 1000000000 ? -1 : (int)value;
+}
+
 const report_figure *report_find(const report_run *run, const char *name, const char *backend,
                                  const char *metric) {
   assert(run != NULL && name != NULL && backend != NULL);
@@ -220,7 +227,7 @@ static json_t *verdict_row(const report_run *run, const report_figure *any) {
   for (size_t b = 0; b < count; b++) {
     const report_figure *other = report_find(run, any->name, backends[b], any->metric);
     measured += other != NULL;
-    if (other == NULL || other == best) {
+    if (other == NULL || best == NULL || other == best) {
       continue;
     }
     json_t *comparison = report_comparison(run, any->name, any->metric, best->backend, other->backend);
@@ -329,7 +336,7 @@ static json_t *use_case_row(const report_run *run, const use_case *u) {
   const char *backends[REPORT_MAX_BACKENDS + 2];
   size_t backend_count = verdict_backends(run, backends, REPORT_MAX_BACKENDS + 2);
   size_t questions = question_count(u);
-  candidate candidates[REPORT_MAX_BACKENDS + 2];
+  candidate candidates[REPORT_MAX_BACKENDS + 2] = {0};
   json_t *per_backend = json_array();
   json_t *question_names = json_array();
   for (size_t q = 0; q < questions; q++) {
@@ -380,7 +387,7 @@ static json_t *use_case_row(const report_run *run, const use_case *u) {
   }
   json_t *row = json_pack("{s:s, s:s, s:s, s:o, s:o}", "use_case", u->name, "metric", u->metric, "measure",
                           u->measure, "questions", question_names, "backends", per_backend);
-  const char *unit = first != NULL ? first->figures[0]->unit : "";
+  const char *unit = first != NULL && first->figures[0] != NULL ? first->figures[0]->unit : "";
   json_object_set_new(row, "unit", json_string(unit));
   json_object_set_new(row, "recommended", first != NULL ? json_string(first->backend) : json_null());
   if (first != NULL) {
@@ -394,9 +401,9 @@ static json_t *use_case_row(const report_run *run, const use_case *u) {
     json_object_set_new(row, "factor", json_real(factor));
     json_object_set_new(row, "significant_questions", json_integer((json_int_t)significant));
   }
-  /* Between the two models, when both answered. */
+  /* Between the two models (verdict_backends puts them first), when both answered. */
   const candidate *stream = &candidates[0], *trace = &candidates[1];
-  if (stream->answered == questions && trace->answered == questions) {
+  if (backend_count >= 2 && stream->answered == questions && trace->answered == questions) {
     const candidate *win = (higher ? stream->score >= trace->score : stream->score <= trace->score) ? stream : trace;
     const candidate *lose = win == stream ? trace : stream;
     size_t model_significant = 0;
@@ -545,16 +552,24 @@ json_t *report_scale_growth(const report_set *set) {
   qsort(points, point_count, sizeof points[0], compare_doubles);
   const report_run *chosen[MAX_POINTS] = {0};
   json_t *point_list = json_array();
+  size_t kept = 0;
   for (size_t p = 0; p < point_count; p++) {
+    const report_run *latest = NULL;
     for (size_t r = 0; r < set->count; r++) {
       const report_run *run = &set->runs[r];
-      if (run->spans == points[p] && (chosen[p] == NULL || later(run, chosen[p]))) {
-        chosen[p] = run;
+      if (run->spans == points[p] && (latest == NULL || later(run, latest))) {
+        latest = run;
       }
     }
-    json_array_append_new(point_list, json_pack("{s:f, s:i, s:s}", "spans", points[p], "run", chosen[p]->number,
-                                                "scale", chosen[p]->scale));
+    if (latest == NULL) {
+      continue;
+    }
+    points[kept] = points[p];
+    chosen[kept++] = latest;
+    json_array_append_new(point_list, json_pack("{s:f, s:i, s:s}", "spans", latest->spans, "run", latest->number,
+                                                "scale", latest->scale));
   }
+  point_count = kept;
   json_t *rows = json_array();
   if (point_count >= 2) {
     for (size_t p = 0; p < point_count; p++) {
@@ -727,8 +742,8 @@ static void sweep_finding(const report_run *run, const char *kind, const char *b
   for (size_t p = 0; p < count && used > 0 && (size_t)used < out_bytes; p++) {
     snprintf(name, sizeof name, "write/%s=%d", kind, points[p]);
     if (figures[p] != NULL && capped_by_time(run, name, backend)) {
-      used += snprintf(out + used, out_bytes - (size_t)used,
-                       "; at %s=%d the sweep hit its time cap (fewer spans written)", kind, points[p]);
+      snprintf(out + used, out_bytes - (size_t)used, "; at %s=%d the sweep hit its time cap (fewer spans written)",
+               kind, points[p]);
       break;
     }
   }
@@ -746,7 +761,7 @@ json_t *report_sweep(const report_run *run, const char *kind) {
     if (figure->unsupported || strncmp(figure->name, prefix, prefix_length) != 0) {
       continue;
     }
-    int value = atoi(figure->name + prefix_length);
+    int value = report_parse_int(figure->name + prefix_length);
     bool known = false;
     for (size_t p = 0; p < count && !known; p++) {
       known = points[p] == value;
@@ -820,7 +835,7 @@ json_t *report_concurrency(const report_run *run) {
                       "queries_per_second");
       json_array_append_new(rows, row);
     }
-    json_array_append_new(json_object_get(row, "clients"), json_integer(atoi(clients + 9)));
+    json_array_append_new(json_object_get(row, "clients"), json_integer(report_parse_int(clients + 9)));
     json_array_append_new(json_object_get(row, "queries_per_second"), json_real(figure->mean));
   }
   return rows;

@@ -87,7 +87,7 @@ static void sweep_chart(json_t *charts, const report_run *run, const char *kind,
     if (f->unsupported || strncmp(f->name, prefix, prefix_length) != 0) {
       continue;
     }
-    int value = atoi(f->name + prefix_length);
+    int value = report_parse_int(f->name + prefix_length);
     bool known = false;
     for (size_t p = 0; p < count && !known; p++) {
       known = points[p] == value;

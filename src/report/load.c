@@ -162,7 +162,8 @@ static sl_status check_entry(report_run *run, json_t *entry, size_t index, repor
   SL_TRY(member(run, entry, path, "values", KIND_ARRAY, false, &values, err));
   if (values != NULL) {
     char values_path[PATH_BYTES];
-    snprintf(values_path, sizeof values_path, "%s.values", path);
+    snprintf(values_path, sizeof values_path, "%s", path);
+    sl_json_path_key(values_path, sizeof values_path, "values");
     SL_TRY(elements(run, values, values_path, KIND_NUMBER | KIND_NULL, err));
   }
   SL_TRY(member(run, entry, path, "n", KIND_INTEGER, true, &n, err));
@@ -177,7 +178,8 @@ static sl_status check_entry(report_run *run, json_t *entry, size_t index, repor
   }
   if (json_is_array(ci)) {
     char ci_path[PATH_BYTES];
-    snprintf(ci_path, sizeof ci_path, "%s.ci95", path);
+    snprintf(ci_path, sizeof ci_path, "%s", path);
+    sl_json_path_key(ci_path, sizeof ci_path, "ci95");
     if (json_array_size(ci) != 2) {
       return bad(run, ci_path, err, "expected [low, high], found %zu numbers", json_array_size(ci));
     }
@@ -259,7 +261,8 @@ static sl_status check_parameters(report_run *run, sl_error *err) {
     static const char *const lists[] = {"writers", "batch_sizes", "query_concurrency"};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
       char path[PATH_BYTES];
-      snprintf(path, sizeof path, "$.parameters.%s", lists[i]);
+      snprintf(path, sizeof path, "$.parameters");
+      sl_json_path_key(path, sizeof path, lists[i]);
       SL_TRY(member(run, parameters, "$.parameters", lists[i], KIND_ARRAY, false, &value, err));
       SL_TRY(elements(run, value, path, KIND_INTEGER, err));
     }
@@ -289,8 +292,10 @@ static sl_status check_storage(report_run *run, sl_error *err) {
     SL_TRY(member(run, per_backend, path, "by_tag", KIND_OBJECT, false, &by_tag, err));
     SL_TRY(member(run, per_backend, path, "by_file_kind", KIND_OBJECT, false, &by_kind, err));
     char tags_path[PATH_BYTES], kinds_path[PATH_BYTES];
-    snprintf(tags_path, sizeof tags_path, "%s.by_tag", path);
-    snprintf(kinds_path, sizeof kinds_path, "%s.by_file_kind", path);
+    snprintf(tags_path, sizeof tags_path, "%s", path);
+    sl_json_path_key(tags_path, sizeof tags_path, "by_tag");
+    snprintf(kinds_path, sizeof kinds_path, "%s", path);
+    sl_json_path_key(kinds_path, sizeof kinds_path, "by_file_kind");
     const char *key;
     json_t *value;
     json_object_foreach(by_tag, key, value) {

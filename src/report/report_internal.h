@@ -102,6 +102,8 @@ const char *report_format_exact(double value, char *out, size_t out_bytes);
 const char *report_format_interval(const report_figure *figure, char *out, size_t out_bytes);
 
 /* ---- analysis.c ---- */
+/* The decimal number text starts with ("100" of "write/batch=100"), or -1. */
+int report_parse_int(const char *text);
 const report_figure *report_find(const report_run *run, const char *name, const char *backend,
                                  const char *metric);
 /* The unsupported entry of (name, backend), or NULL. */
