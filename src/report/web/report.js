@@ -40,6 +40,23 @@
   }
 
   /* A table cell with the number in a span that says where it came from. */
+  /* For people: bytes in MB or GB, ratios in %, else the unit after the number. */
+  function human(value, unit) {
+    if (value === null || value === undefined || !isFinite(value)) { return "-"; }
+    if (unit === "bytes") {
+      return Math.abs(value) >= 1e9 ? exact(value / 1e9) + " GB" : exact(value / 1e6) + " MB";
+    }
+    if (unit === "ratio") { return exact(value * 100) + "%"; }
+    return exact(value) + (unit ? " " + unit : "");
+  }
+
+  /* How a unit is shown in tables of exact numbers: the factor and the name. */
+  function display(unit) {
+    if (unit === "bytes") { return { scale: 1e-6, name: "MB" }; }
+    if (unit === "ratio") { return { scale: 100, name: "%" }; }
+    return { scale: 1, name: unit };
+  }
+
   function numberCell(value, path, scale, extra) {
     var attrs = { "class": "value", text: exact(value) };
     if (path) { attrs["data-path"] = JSON.stringify(path); attrs["data-scale"] = String(scale); }
@@ -77,11 +94,13 @@
               text(r.backends.map(function (b) { return b.name + " (" + b.role + ")"; }).join(", "))];
     })));
 
-  function figureCell(cell) {
+  function figureCell(cell, unit) {
     if (cell.unsupported) { return el("td", { "class": "muted", text: "unsupported", title: cell.reason }); }
     if (cell.absent) { return el("td", { "class": "muted", text: "not measured", title: cell.reason || "" }); }
-    var td = numberCell(cell.mean, cell.path, 1);
-    td.appendChild(el("div", { "class": "ci", text: cell.ci95 ? "[" + exact(cell.ci95[0]) + ", " + exact(cell.ci95[1]) + "]" : "n < 2" }));
+    var shown = display(unit);
+    var td = numberCell(cell.mean * shown.scale, cell.path, shown.scale);
+    td.appendChild(el("div", { "class": "ci", text: cell.ci95 ? "[" + exact(cell.ci95[0] * shown.scale) + ", " +
+      exact(cell.ci95[1] * shown.scale) + "]" : "n < 2" }));
     return td;
   }
 
@@ -91,9 +110,11 @@
     var block = section("verdicts", "Who wins what",
       "Headline figures of run " + primary.number + ": mean and, below it, the 95% CI. A winner only where the 95% intervals do not overlap (the results' comparisons); n.s.: no significant difference.");
     block.appendChild(table(["benchmark", "metric"].concat(backends).concat(["verdict"]), data.verdicts.map(function (row) {
-      var cells = [text(row.benchmark), text(row.metric + " (" + (row.higher_is_better ? "higher" : "lower") + " is better)")];
+      var unitName = display(row.unit).name;
+      var cells = [text(row.benchmark), text(row.metric + " (" + (unitName ? unitName + ", " : "") +
+        (row.higher_is_better ? "higher" : "lower") + " is better)")];
       row.cells.forEach(function (c) {
-        var td = figureCell(c);
+        var td = figureCell(c, row.unit);
         if (row.best === c.backend) { td.className += " best"; }
         cells.push(td);
       });
@@ -110,22 +131,22 @@
     "Each backend's best answer per question (stream- or trace-subject form), combined by geometric mean; confidence counts questions won beyond the 95% intervals.");
   useBlock.appendChild(table(["use case", "questions", "recommended", "figure", "runner-up", "stream vs trace"],
     data.use_cases.map(function (u) {
-      var runner = u.runner_up ? u.runner_up + ": " + exact(u.runner_up_score) + " " + u.unit + ", " + u.factor.toFixed(2) +
+      var runner = u.runner_up ? u.runner_up + ": " + human(u.runner_up_score, u.unit) + ", " + u.factor.toFixed(2) +
         "x worse; beyond noise in " + u.significant_questions + " of " + u.questions.length : "-";
       var models = u.model_choice ? u.model_choice.backend + " by " + u.model_choice.factor.toFixed(2) + "x (beyond noise in " +
         u.model_choice.significant_questions + " of " + u.questions.length + ")"
         : "not comparable: " + u.backends.filter(function (b) { return b.reason && (b.backend === "stream" || b.backend === "trace"); })
           .map(function (b) { return b.backend + " answered " + b.answered + " of " + b.questions; }).join("; ");
       return [text(u.use_case), text(u.questions.join("; ")), text(u.recommended || "none", u.recommended ? "best" : "muted"),
-              text(u.recommended ? u.measure + " " + exact(u.score) + " " + u.unit : "-", "num"), text(runner), text(models)];
+              text(u.recommended ? u.measure + " " + human(u.score, u.unit) : "-", "num"), text(runner), text(models)];
     })));
 
   var criteriaBlock = section("criteria", "Success criteria of the seed",
     "pass or fail only when the whole 95% interval is on one side of the threshold; criteria stated for medium scale need a run of 10,000,000 spans or more.");
   criteriaBlock.appendChild(table(["criterion", "backend", "measured", "95% CI", "result"], data.criteria.map(function (c) {
-    var ci = c.ci95 ? "[" + exact(c.ci95[0]) + ", " + exact(c.ci95[1]) + "]" : (c.mean === undefined ? "-" : "n < 2");
+    var ci = c.ci95 ? "[" + human(c.ci95[0], c.unit) + ", " + human(c.ci95[1], c.unit) + "]" : (c.mean === undefined ? "-" : "n < 2");
     var result = c.result + (c.would_be ? " (would be: " + c.would_be + ")" : "");
-    return [text(c.criterion), text(c.backend), text(c.mean === undefined ? "-" : exact(c.mean) + " " + c.unit, "num"), text(ci, "num"),
+    return [text(c.criterion), text(c.backend), text(c.mean === undefined ? "-" : human(c.mean, c.unit), "num"), text(ci, "num"),
             text(result, c.result === "pass" ? "pass" : c.result === "fail" ? "fail" : "muted")];
   })));
 
@@ -139,10 +160,11 @@
         p.regressions + " regressions, " + p.improvements + " improvements" });
     })));
     if (data.regressions.rows.length > 0) {
-      regressionBlock.appendChild(table(["run", "against", "benchmark", "metric", "backend", "before", "after", "change"],
+      regressionBlock.appendChild(table(["run", "against", "benchmark", "metric", "backend", "before (mean)", "after (mean)", "change"],
         data.regressions.rows.map(function (r) {
           return [text(String(r.current)), text(String(r.baseline)), text(r.benchmark), text(r.metric), text(r.backend),
-                  numberCell(r.before.mean, r.before.path, 1), numberCell(r.after.mean, r.after.path, 1),
+                  numberCell(r.before.mean * display(r.unit).scale, r.before.path, display(r.unit).scale),
+                  numberCell(r.after.mean * display(r.unit).scale, r.after.path, display(r.unit).scale),
                   text((r.change_pct >= 0 ? "+" : "") + r.change_pct.toFixed(1) + "%", "num fail")];
         })));
     }
