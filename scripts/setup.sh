@@ -60,7 +60,9 @@ web_assets() {
 
 if [[ ${1:-release} == test-deps ]]; then
   # The browser test drives Debian's chromium through playwright-core; no browser download.
-  install_missing chromium fonts-liberation
+  test_packages=(chromium fonts-liberation)
+  command -v npm >/dev/null || test_packages+=(nodejs npm)
+  install_missing "${test_packages[@]}"
   web_assets
   exit 0
 fi
