@@ -2,9 +2,13 @@
 # setup.sh: install spanlab's Debian packages (when missing), configure and build.
 #
 #   scripts/setup.sh [release|debug|asan|fuzz|all]   (default: release)
+#   scripts/setup.sh test-deps    what only the tests need: Debian's chromium (the report's
+#                                 browser test); scripts/test.sh runs it, `make run` does not
 #
 # Idempotent and quiet when everything is already there. Runs as root with no
-# prompt; as another user it uses sudo for apt-get.
+# prompt; as another user it uses sudo for apt-get. Every build also installs the
+# report's web assets (uPlot, playwright-core) with `npm ci` in src/report/web:
+# the build inlines uPlot into the binary, so `spanlab report` needs no node.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,16 +23,20 @@ packages=(
   libcurl4-openssl-dev libmicrohttpd-dev
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
+# Node.js and npm install the report's web assets at build time; Debian's packages
+# serve when the machine has none of its own.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
-if ((${#missing[@]})); then
+install_missing() { # package...
+  local missing=() p
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  ((${#missing[@]})) || return 0
   echo "setup: installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
+  local sudo_cmd=()
   if [[ $(id -u) -ne 0 ]]; then
     command -v sudo >/dev/null || { echo "setup: not root and no sudo: install ${missing[*]} by hand" >&2; exit 1; }
     sudo_cmd=(sudo)
@@ -36,7 +44,31 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# src/report/web/node_modules from package-lock.json, again only when the lock changed.
+web_assets() {
+  local web=src/report/web
+  if [[ ! -f $web/node_modules/.package-lock.json || $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in $web (uPlot, playwright-core)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || {
+      echo "setup: npm ci failed in $web" >&2
+      exit 1
+    }
+  fi
+}
+
+if [[ ${1:-release} == test-deps ]]; then
+  # The browser test drives Debian's chromium through playwright-core; no browser download.
+  test_packages=(chromium fonts-liberation)
+  command -v npm >/dev/null || test_packages+=(nodejs npm)
+  install_missing "${test_packages[@]}"
+  web_assets
+  exit 0
 fi
+
+install_missing "${packages[@]}"
+web_assets
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -65,5 +97,5 @@ case "$what" in
     configure_and_build build/asan Asan
     CC=clang configure_and_build build/fuzz Debug -DSPANLAB_FUZZ=ON -DSPANLAB_TESTS=OFF -DCMAKE_C_COMPILER=clang
     ;;
-  *) echo "setup: unknown build '$what' (release, debug, asan, fuzz, all)" >&2; exit 2 ;;
+  *) echo "setup: unknown build '$what' (release, debug, asan, fuzz, all, test-deps)" >&2; exit 2 ;;
 esac

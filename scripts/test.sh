@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # test.sh: the whole suite, as `make test` and CI run it.
+#   0. test-only packages (chromium for the report's browser test)
 #   1. release build + ctest
 #   2. ASan + UBSan build + ctest
 #   3. every libFuzzer target for a short time (FUZZ_SECONDS, default 20; 10 under CI)
@@ -7,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+./scripts/setup.sh test-deps   # chromium for the report's browser test
 ./scripts/setup.sh release
 echo "== release: ctest"
 ctest --test-dir build/release --output-on-failure -j 2

@@ -4,6 +4,8 @@
 
 #include "bench/runner.h"
 #include "cli.h"
+#include "common/timeutil.h"
+#include "spanlab/report.h"
 
 static void usage(FILE *out, const char *name) {
   fprintf(out,
@@ -12,7 +14,7 @@ static void usage(FILE *out, const char *name) {
           "backend, measuring writes (sequential load; concurrent writers; batch sizes), checking\n"
           "that every store holds exactly the generated spans (count and checksum), and recording\n"
           "storage size. Writes OUT/results.json (docs/RESULTS.md) after every step, prints a summary.\n"
-          "`spanlab run` is `spanlab bench` with the defaults below.\n\n"
+          "`spanlab run` is `spanlab bench` with the defaults below, then `spanlab report` into OUT.\n\n"
           "  --scale small|medium|large|custom   profile (default small: 100,000 spans)\n"
           "  --models LIST       backends, default stream,trace,sqlite\n"
           "  --label LIST        schema,write,query,storage,memory,consistency (default all)\n"
@@ -29,7 +31,21 @@ static void usage(FILE *out, const char *name) {
           name);
 }
 
-static int run_bench(int argc, char **argv, const char *name) {
+/* `spanlab run` ends with the report, next to results.json (docs/REPORTS.md). */
+static int report_after_run(const char *out_dir) {
+  char results[4200];
+  snprintf(results, sizeof results, "%s/results.json", out_dir);
+  const char *paths[] = {results};
+  sl_error err;
+  if (sl_report_write(paths, 1, out_dir, &err) != SL_OK) {
+    fprintf(stderr, "spanlab run: report: %s\n", err.message);
+    return CLI_EXIT_FAILED;
+  }
+  fprintf(stderr, "report: %s/summary.md, detailed.md, config-guide.md, report.html\n", out_dir);
+  return CLI_EXIT_OK;
+}
+
+static int run_bench(int argc, char **argv, const char *name, bool report) {
   if (cli_wants_help(argc, argv)) {
     usage(stdout, name);
     return CLI_EXIT_OK;
@@ -41,23 +57,30 @@ static int run_bench(int argc, char **argv, const char *name) {
     fprintf(stderr, "spanlab %s: %s\n", name, err.message);
     return CLI_EXIT_USAGE;
   }
+  /* The report needs to know the run's directory: name the runner's default here. */
+  char out_dir[4096];
+  if (report && options.out_dir == NULL) {
+    char stamp[40];
+    sl_rfc3339_format_ns(sl_wall_clock_ns() / 1000000000 * 1000000000, stamp, sizeof stamp);
+    for (char *c = stamp; *c != '\0'; c++) {
+      *c = *c == ':' ? '-' : *c;
+    }
+    snprintf(out_dir, sizeof out_dir, "results/%s", stamp);
+    options.out_dir = out_dir;
+  }
   if (sl_bench_run(&options, &err) != SL_OK) {
     fprintf(stderr, "spanlab %s: %s\n", name, err.message);
     return CLI_EXIT_FAILED;
   }
-  return CLI_EXIT_OK;
+  return report ? report_after_run(options.out_dir) : CLI_EXIT_OK;
 }
 
-int cmd_bench(int argc, char **argv) { return run_bench(argc, argv, "bench"); }
+int cmd_bench(int argc, char **argv) { return run_bench(argc, argv, "bench", false); }
 
 int cmd_run(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     usage(stdout, "run");
     return CLI_EXIT_OK;
   }
-  int code = run_bench(argc, argv, "run");
-  if (code == CLI_EXIT_OK) {
-    fprintf(stderr, "report: Markdown and HTML reports arrive with issue #9; results.json holds every figure.\n");
-  }
-  return code;
+  return run_bench(argc, argv, "run", true);
 }
