@@ -48,6 +48,7 @@ typedef struct sl_backend_options {
   sl_model_shape shape;    /* which subject a baseline is shaped like */
   sl_sync_mode sync_mode;
   uint32_t sync_interval_ms;
+  uint64_t memory_bytes_limit; /* engines: memory parts flushed past this; 0 = default (64 MiB) */
 } sl_backend_options;
 
 typedef struct sl_backend_capabilities {
@@ -58,8 +59,8 @@ typedef struct sl_backend_capabilities {
 
 typedef struct sl_backend sl_backend;
 
-/* Kinds: "sqlite", "null" (stores nothing: measures the harness); the engines
- * arrive with issues #4 and #5.  Creates or reopens the store. */
+/* Kinds: "stream" and "trace" (the embedded engines), "sqlite", "null"
+ * (stores nothing: measures the harness).  Creates or reopens the store. */
 sl_status sl_backend_open(const char *kind, const sl_backend_options *options, sl_backend **out,
                           sl_error *err);
 
@@ -89,9 +90,26 @@ struct sl_query;
  * BanyanDB, the order among equal sort keys is free, and at the limit any of
  * the tied elements or traces may be the ones returned (docs/QUERIES.md "How
  * answers are compared").  Owned by the caller: sl_backend_answer_free. */
+/* What the store did to answer (embedded engines; valid false otherwise). */
+typedef struct sl_backend_query_stats {
+  bool valid;
+  uint64_t blocks_read;
+  uint64_t blocks_skipped;
+  uint64_t postings_read;
+  uint64_t rows_examined;
+  uint64_t rows_returned;
+  uint64_t bytes_decompressed;
+  uint64_t cache_hits;
+  uint64_t cache_misses;
+  uint64_t bloom_checks;
+  uint64_t bloom_negatives;
+  uint64_t sidx_rows_scanned;
+} sl_backend_query_stats;
+
 typedef struct sl_backend_answer {
   uint64_t *span_keys;
   size_t span_count;
+  sl_backend_query_stats stats;
 } sl_backend_answer;
 
 uint64_t sl_span_key(sl_bytes trace_id, sl_bytes span_id);

@@ -97,6 +97,8 @@ void sl_query_free(sl_query *query);
 typedef struct sl_query_row {
   int64_t timestamp_ns;
   sl_bytes element_id; /* stream: the written element id */
+  bool has_element_hash; /* stream engines keep only BanyanDB's hashed id: */
+  uint64_t element_hash; /* XXH64("group|name|elementId"), printed in hex */
   const sl_value *tags; /* the subject's tags in flat schema order */
   sl_bytes span;       /* trace: the span payload */
 } sl_query_row;
@@ -143,6 +145,7 @@ sl_status sl_query_print_response(const sl_query *query, const sl_query_row *row
 
 /* BanyanDB's element id in a response: hex of big-endian XXH64("group|name|id"). */
 void sl_query_element_id(const char *group, const char *name, sl_bytes element_id, char out[17]);
+uint64_t sl_query_element_hash(const char *group, const char *name, sl_bytes element_id);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@ typedef struct sl_backend_vtable {
   void (*close)(void *state);
 } sl_backend_vtable;
 
+extern const sl_backend_vtable sl_stream_backend;
+extern const sl_backend_vtable sl_trace_backend;
 extern const sl_backend_vtable sl_sqlite_backend;
 extern const sl_backend_vtable sl_null_backend;
 

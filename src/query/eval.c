@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/timeutil.h"
+#include "query/plan.h"
 #include "query/query_internal.h"
 
 void sl_query_bind_rules(sl_query_internal *query, const sl_catalog *catalog) {
@@ -239,13 +240,7 @@ static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
 }
 
 /* A filter node after BanyanDB's planning: leaves dropped where it drops them. */
-typedef struct filter_node filter_node;
-struct filter_node {
-  sl_criteria_kind kind;
-  const filter_node *left;
-  const filter_node *right;
-  const sl_criteria *leaf;
-};
+typedef sl_filter_node filter_node;
 
 typedef struct planned {
   const filter_node *filter; /* NULL: no condition */
@@ -394,9 +389,7 @@ static bool tokens_match(const sl_bytes *text, const sl_bytes *query) {
   return false;
 }
 
-static bool leaf_true(const eval_context *context, const sl_criteria *leaf, const sl_query_row *row) {
-  (void)context;
-  const sl_value *value = &row->tags[leaf->tag->tag_index];
+static bool leaf_value_true(const sl_criteria *leaf, const sl_value *value) {
   const sl_value *literal = &leaf->value;
   switch (leaf->op) {
     case SL_BINARY_OP_EQ: return value_equals(value, literal);
@@ -441,6 +434,11 @@ static bool leaf_true(const eval_context *context, const sl_criteria *leaf, cons
              tokens_match(&value->as.str, &literal->as.str);
   }
   return false;
+}
+
+static bool leaf_true(const eval_context *context, const sl_criteria *leaf, const sl_query_row *row) {
+  (void)context;
+  return leaf_value_true(leaf, &row->tags[leaf->tag->tag_index]);
 }
 
 static bool filter_true(const eval_context *context, const filter_node *node, const sl_query_row *row) {
@@ -990,4 +988,146 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
   list_free(&planned_query.patterns);
   sl_arena_free(arena);
   return status;
+}
+
+/* ---- the plan, for the engines (plan.h) ---- */
+
+struct sl_query_plan {
+  eval_context context;
+  sl_arena *arena;
+  planned planned;
+  span_id_set span_ids;
+  const sl_tag_spec *key_tag;
+  key_range keys;
+  bool exact_window;
+  bool nothing;
+  sl_bytes *trace_ids;
+  size_t trace_id_count;
+};
+
+sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_error *err) {
+  assert(query != NULL && out != NULL);
+  *out = NULL;
+  sl_query_plan *p = calloc(1, sizeof *p);
+  if (p == NULL || (p->arena = sl_arena_new(4096)) == NULL) {
+    free(p);
+    return sl_error_set(err, SL_ERR_NOMEM, "planner: out of memory");
+  }
+  const sl_query_internal *internal = (const sl_query_internal *)query;
+  p->context = (eval_context){.query = internal, .trace_ids_given = query->trace_id_count > 0, .ok = true};
+  p->planned = plan(&p->context, p->arena, query->criteria, 0);
+  p->keys = (key_range){.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
+  if (query->model == SL_QUERY_TRACE) {
+    bool by_ids = query->trace_id_count > 0;
+    p->key_tag = !by_ids && query->order_rule != NULL
+                     ? sl_trace_find_tag(query->trace, query->order_rule->tags[query->order_rule->tag_count - 1])
+                     : NULL;
+    p->exact_window = by_ids || (p->key_tag != NULL && strcmp(p->key_tag->name, query->trace->timestamp_tag) == 0);
+    if (p->key_tag != NULL) {
+      p->keys = range_of(query, p->key_tag->name, query->criteria, 0);
+      if (p->keys.bounded && p->keys.min > p->keys.max) {
+        sl_status status = sl_error_set(err, SL_ERR_INVALID, "conditions on %s give an empty key range [%lld, %lld]",
+                                        p->key_tag->name, (long long)p->keys.min, (long long)p->keys.max);
+        sl_query_plan_free(p);
+        return status;
+      }
+    }
+    collect_span_ids(query, query->criteria, &p->span_ids, 0);
+    p->nothing = !by_ids && skips_every_block(p->planned.filter);
+    if (by_ids) {
+      p->trace_ids = sl_arena_alloc(p->arena, (query->trace_id_count + 1) * sizeof(sl_bytes));
+      if (p->trace_ids == NULL) {
+        sl_query_plan_free(p);
+        return sl_error_set(err, SL_ERR_NOMEM, "planner: out of memory");
+      }
+      memcpy(p->trace_ids, query->trace_ids, query->trace_id_count * sizeof(sl_bytes));
+      qsort(p->trace_ids, query->trace_id_count, sizeof(sl_bytes), compare_trace_ids);
+      for (size_t i = 0; i < query->trace_id_count; i++) {
+        if (p->trace_id_count == 0 || compare_bytes(&p->trace_ids[p->trace_id_count - 1], &p->trace_ids[i]) != 0) {
+          p->trace_ids[p->trace_id_count++] = p->trace_ids[i];
+        }
+      }
+      size_t cut = (size_t)query->offset + (query->limit == 0 ? 20 : query->limit);
+      p->trace_id_count = p->trace_id_count < cut ? p->trace_id_count : cut;
+    }
+  }
+  *out = p;
+  return SL_OK;
+}
+
+void sl_query_plan_free(sl_query_plan *plan) {
+  if (plan == NULL) {
+    return;
+  }
+  list_free(&plan->planned.patterns);
+  sl_arena_free(plan->arena);
+  free(plan);
+}
+
+size_t sl_query_plan_series_tag_count(const sl_query_plan *plan) { return plan->context.query->series_count; }
+
+const sl_tag_spec *sl_query_plan_series_tag(const sl_query_plan *plan, size_t index) {
+  assert(index < plan->context.query->series_count);
+  return plan->context.query->series_tags[index];
+}
+
+bool sl_query_plan_no_series(const sl_query_plan *plan) { return plan->planned.patterns.none; }
+size_t sl_query_plan_pattern_count(const sl_query_plan *plan) { return plan->planned.patterns.count; }
+
+sl_value sl_query_plan_pattern_value(const sl_query_plan *plan, size_t index, size_t tag, bool *any) {
+  assert(index < plan->planned.patterns.count && tag < plan->context.query->series_count);
+  *any = plan->planned.patterns.items[index].any[tag];
+  return plan->planned.patterns.items[index].values[tag];
+}
+
+bool sl_query_plan_series_match(const sl_query_plan *plan, const sl_value *series_values) {
+  const pattern_list *patterns = &plan->planned.patterns;
+  if (patterns->none) {
+    return false;
+  }
+  for (size_t p = 0; p < patterns->count; p++) {
+    bool match = true;
+    for (size_t i = 0; i < plan->context.query->series_count && match; i++) {
+      if (!patterns->items[p].any[i]) {
+        match = value_equals(&series_values[i], &patterns->items[p].values[i]);
+      }
+    }
+    if (match) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const sl_filter_node *sl_query_plan_filter(const sl_query_plan *plan) { return plan->planned.filter; }
+
+bool sl_query_plan_filter_match(const sl_query_plan *plan, const sl_value *tags) {
+  sl_query_row row = {.tags = tags};
+  return filter_true(&plan->context, plan->planned.filter, &row);
+}
+
+bool sl_query_leaf_match(const sl_criteria *leaf, const sl_value *value) {
+  return leaf_value_true(leaf, value);
+}
+
+const sl_tag_spec *sl_query_plan_key_tag(const sl_query_plan *plan) { return plan->key_tag; }
+
+void sl_query_plan_key_range(const sl_query_plan *plan, int64_t *min, int64_t *max) {
+  *min = plan->keys.min;
+  *max = plan->keys.max;
+}
+
+bool sl_query_plan_exact_window(const sl_query_plan *plan) { return plan->exact_window; }
+
+bool sl_query_plan_span_ids_match(const sl_query_plan *plan, const sl_value *tags) {
+  sl_query_row row = {.tags = tags};
+  return span_ids_match(&plan->span_ids, &row);
+}
+
+bool sl_query_plan_skips_everything(const sl_query_plan *plan) { return plan->nothing; }
+size_t sl_query_plan_trace_id_count(const sl_query_plan *plan) { return plan->trace_id_count; }
+
+sl_bytes sl_query_plan_trace_id(const sl_query_plan *plan, size_t index) {
+  assert(index < plan->trace_id_count);
+  return plan->trace_ids[index];
 }

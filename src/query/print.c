@@ -4,22 +4,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include "common/base64.h"
 #include "common/timeutil.h"
 #include "query/query_internal.h"
 
+uint64_t sl_query_element_hash(const char *group, const char *name, sl_bytes element_id) {
+  XXH64_state_t state;
+  XXH64_reset(&state, 0);
+  XXH64_update(&state, group, strlen(group));
+  XXH64_update(&state, "|", 1);
+  XXH64_update(&state, name, strlen(name));
+  XXH64_update(&state, "|", 1);
+  XXH64_update(&state, element_id.data, element_id.size_bytes);
+  return XXH64_digest(&state);
+}
+
 void sl_query_element_id(const char *group, const char *name, sl_bytes element_id, char out[17]) {
-  size_t size = strlen(group) + strlen(name) + element_id.size_bytes + 2;
-  char *joined = malloc(size + 1);
-  if (joined == NULL) {
-    snprintf(out, 17, "0000000000000000");
-    return;
-  }
-  snprintf(joined, size + 1, "%s|%s|%.*s", group, name, (int)element_id.size_bytes, element_id.data);
-  snprintf(out, 17, "%016llx", (unsigned long long)XXH64(joined, size, 0));
-  free(joined);
+  snprintf(out, 17, "%016llx", (unsigned long long)sl_query_element_hash(group, name, element_id));
 }
 
 static char *base64(const sl_bytes *bytes) {
@@ -84,7 +88,11 @@ static json_t *stream_response(const sl_query *query, const sl_query_row *rows,
   for (size_t i = 0; i < result->row_count; i++) {
     const sl_query_row *row = &rows[result->rows[i]];
     char id[17];
-    sl_query_element_id(query->group, query->name, row->element_id, id);
+    if (row->has_element_hash) {
+      snprintf(id, sizeof id, "%016llx", (unsigned long long)row->element_hash);
+    } else {
+      sl_query_element_id(query->group, query->name, row->element_id, id);
+    }
     json_t *families = json_array();
     for (size_t f = 0; f < query->family_count; f++) {
       json_t *tags = json_array();

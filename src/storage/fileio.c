@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,4 +248,12 @@ sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **da
   sl_status status = read_open_file(fd, path, max_bytes, data_out, size_out, err);
   close(fd);
   return status;
+}
+
+bool sl_fileio_path(char *out, size_t out_bytes, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int written = vsnprintf(out, out_bytes, format, args);
+  va_end(args);
+  return written >= 0 && (size_t)written < out_bytes;
 }

@@ -12,6 +12,7 @@
 #ifndef SPANLAB_STORAGE_FILEIO_H
 #define SPANLAB_STORAGE_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,5 +66,8 @@ sl_status sl_fileio_write_file_atomic(const char *path, const void *data, size_t
  * on success (a 1-byte buffer for an empty file). */
 sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **data_out,
                               size_t *size_out, sl_error *err);
+
+/* snprintf for paths: false (and out truncated) when the result does not fit. */
+bool sl_fileio_path(char *out, size_t out_bytes, const char *format, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -10,6 +10,13 @@
 #include "spanlab/error.h"
 #include "storage/encoding.h"
 
+/* roaring_bitmap_free that accepts NULL (the packaged CRoaring does not). */
+static inline void sl_bitmap_free(roaring_bitmap_t *bitmap) {
+  if (bitmap != NULL) {
+    roaring_bitmap_free(bitmap);
+  }
+}
+
 /* Appends varint length + portable serialization of bitmap. */
 sl_status sl_postings_encode(const roaring_bitmap_t *bitmap, sl_buffer *out, sl_error *err);
 /* Reads one framed bitmap at data[*offset] (advancing it); the caller frees

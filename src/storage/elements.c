@@ -1,0 +1,228 @@
+/* elements.c: see elements.h. */
+#include "storage/elements.h"
+
+#include <assert.h>
+#include <string.h>
+
+enum { KIND_NULL = 0, KIND_STR = 1, KIND_INT = 2, KIND_BINARY = 3, KIND_STR_ARRAY = 4, KIND_INT_ARRAY = 5, KIND_TIMESTAMP = 6 };
+
+static sl_status put_varint(sl_buffer *out, uint64_t value, sl_error *err) {
+  uint8_t bytes[SL_VARINT_MAX_BYTES];
+  return sl_buffer_append(out, bytes, sl_varint_put(bytes, value), err);
+}
+
+static sl_status put_bytes(sl_buffer *out, sl_bytes bytes, sl_error *err) {
+  SL_TRY(put_varint(out, bytes.size_bytes, err));
+  return sl_buffer_append(out, bytes.data, bytes.size_bytes, err);
+}
+
+sl_status sl_array_encode(const sl_value *value, sl_buffer *out, sl_error *err) {
+  if (value->kind == SL_VALUE_STR_ARRAY) {
+    SL_TRY(put_varint(out, value->as.str_array.count, err));
+    for (size_t i = 0; i < value->as.str_array.count; i++) {
+      SL_TRY(put_bytes(out, value->as.str_array.items[i], err));
+    }
+    return SL_OK;
+  }
+  if (value->kind == SL_VALUE_INT_ARRAY) {
+    SL_TRY(put_varint(out, value->as.int_array.count, err));
+    for (size_t i = 0; i < value->as.int_array.count; i++) {
+      SL_TRY(put_varint(out, sl_zigzag_encode(value->as.int_array.items[i]), err));
+    }
+    return SL_OK;
+  }
+  return sl_error_set(err, SL_ERR_INTERNAL, "not an array value");
+}
+
+sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t value_count, sl_buffer *out,
+                             sl_error *err) {
+  assert(value_count <= SL_ELEMENTS_MAX_VALUES);
+  uint8_t magic[4] = {(uint8_t)SL_ELEMENTS_MAGIC, (uint8_t)(SL_ELEMENTS_MAGIC >> 8), (uint8_t)(SL_ELEMENTS_MAGIC >> 16),
+                      (uint8_t)(SL_ELEMENTS_MAGIC >> 24)};
+  SL_TRY(sl_buffer_append(out, magic, 4, err));
+  SL_TRY(put_varint(out, count, err));
+  SL_TRY(put_varint(out, value_count, err));
+  for (size_t e = 0; e < count; e++) {
+    const sl_element *element = &elements[e];
+    SL_TRY(put_varint(out, sl_zigzag_encode(element->timestamp_ns), err));
+    SL_TRY(put_bytes(out, element->data, err));
+    for (size_t v = 0; v < value_count; v++) {
+      const sl_value *value = &element->values[v];
+      uint8_t kind = KIND_NULL;
+      switch (value->kind) {
+        case SL_VALUE_NULL: kind = KIND_NULL; break;
+        case SL_VALUE_STR: kind = KIND_STR; break;
+        case SL_VALUE_INT: kind = KIND_INT; break;
+        case SL_VALUE_BINARY: kind = KIND_BINARY; break;
+        case SL_VALUE_STR_ARRAY: kind = KIND_STR_ARRAY; break;
+        case SL_VALUE_INT_ARRAY: kind = KIND_INT_ARRAY; break;
+        case SL_VALUE_TIMESTAMP: kind = KIND_TIMESTAMP; break;
+      }
+      SL_TRY(sl_buffer_append(out, &kind, 1, err));
+      switch (kind) {
+        case KIND_STR: SL_TRY(put_bytes(out, value->as.str, err)); break;
+        case KIND_BINARY: SL_TRY(put_bytes(out, value->as.binary, err)); break;
+        case KIND_INT: SL_TRY(put_varint(out, sl_zigzag_encode(value->as.int_value), err)); break;
+        case KIND_TIMESTAMP: SL_TRY(put_varint(out, sl_zigzag_encode(value->as.timestamp_ns), err)); break;
+        case KIND_STR_ARRAY:
+        case KIND_INT_ARRAY: SL_TRY(sl_array_encode(value, out, err)); break;
+        default: break;
+      }
+    }
+  }
+  return SL_OK;
+}
+
+typedef struct cursor {
+  const uint8_t *data;
+  size_t size;
+  size_t offset;
+  sl_error *err;
+  sl_status status;
+} cursor;
+
+static bool fail(cursor *c, const char *why) {
+  if (c->status == SL_OK) {
+    c->status = sl_error_set(c->err, SL_ERR_CORRUPT, "write batch: offset %zu: %s", c->offset, why);
+  }
+  return false;
+}
+
+static bool get_varint(cursor *c, uint64_t *value) {
+  if (c->status != SL_OK) {
+    return false;
+  }
+  return sl_varint_get(c->data, c->size, &c->offset, value) || fail(c, "bad or truncated varint");
+}
+
+static bool get_bytes(cursor *c, sl_bytes *out) {
+  uint64_t length = 0;
+  if (!get_varint(c, &length)) {
+    return false;
+  }
+  if (length > c->size - c->offset) {
+    return fail(c, "a length runs past the end of the batch");
+  }
+  out->data = (const char *)c->data + c->offset;
+  out->size_bytes = (size_t)length;
+  c->offset += (size_t)length;
+  return true;
+}
+
+static bool get_array(cursor *c, sl_value_kind kind, sl_arena *arena, sl_value *out) {
+  uint64_t count = 0;
+  if (!get_varint(c, &count)) {
+    return false;
+  }
+  if (count > c->size - c->offset) {
+    return fail(c, "an array count runs past the end");
+  }
+  out->kind = kind;
+  if (kind == SL_VALUE_STR_ARRAY) {
+    sl_bytes *items = sl_arena_alloc(arena, (size_t)(count + 1) * sizeof *items);
+    if (items == NULL) {
+      return fail(c, "out of memory");
+    }
+    for (uint64_t i = 0; i < count; i++) {
+      if (!get_bytes(c, &items[i])) {
+        return false;
+      }
+    }
+    out->as.str_array.items = items;
+    out->as.str_array.count = (size_t)count;
+  } else {
+    int64_t *items = sl_arena_alloc(arena, (size_t)(count + 1) * sizeof *items);
+    if (items == NULL) {
+      return fail(c, "out of memory");
+    }
+    for (uint64_t i = 0; i < count; i++) {
+      uint64_t raw = 0;
+      if (!get_varint(c, &raw)) {
+        return false;
+      }
+      items[i] = sl_zigzag_decode(raw);
+    }
+    out->as.int_array.items = items;
+    out->as.int_array.count = (size_t)count;
+  }
+  return true;
+}
+
+sl_status sl_array_decode(sl_bytes stored, sl_value_kind kind, sl_arena *arena, sl_value *out, sl_error *err) {
+  cursor c = {.data = (const uint8_t *)stored.data, .size = stored.size_bytes, .err = err};
+  if (get_array(&c, kind, arena, out) && c.offset != c.size) {
+    fail(&c, "trailing bytes after an array");
+  }
+  return c.status;
+}
+
+sl_status sl_elements_decode(const uint8_t *data, size_t size, size_t value_count, sl_arena *arena,
+                             sl_element **out, size_t *count_out, sl_error *err) {
+  *out = NULL;
+  *count_out = 0;
+  cursor c = {.data = data, .size = size, .err = err};
+  if (size < 4 || (uint32_t)(data[0] | data[1] << 8 | data[2] << 16 | (uint32_t)data[3] << 24) != SL_ELEMENTS_MAGIC) {
+    fail(&c, "not a write batch (bad magic)");
+    return c.status;
+  }
+  c.offset = 4;
+  uint64_t count = 0, values = 0;
+  get_varint(&c, &count);
+  get_varint(&c, &values);
+  if (c.status == SL_OK && values != value_count) {
+    fail(&c, "the batch has another number of tags than the schema");
+  }
+  /* Each element takes at least 2 + value_count bytes. */
+  if (c.status == SL_OK && count > (size - c.offset) / (2 + value_count)) {
+    fail(&c, "element count larger than the batch");
+  }
+  if (c.status != SL_OK) {
+    return c.status;
+  }
+  sl_element *elements = sl_arena_alloc(arena, (size_t)(count + 1) * sizeof *elements);
+  sl_value *all_values = sl_arena_alloc(arena, (size_t)(count * value_count + 1) * sizeof *all_values);
+  if (elements == NULL || all_values == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory decoding a write batch of %llu elements", (unsigned long long)count);
+  }
+  for (uint64_t e = 0; e < count && c.status == SL_OK; e++) {
+    sl_element *element = &elements[e];
+    uint64_t raw = 0;
+    get_varint(&c, &raw);
+    element->timestamp_ns = sl_zigzag_decode(raw);
+    get_bytes(&c, &element->data);
+    sl_value *row = all_values + e * value_count;
+    element->values = row;
+    for (size_t v = 0; v < value_count && c.status == SL_OK; v++) {
+      if (c.offset >= c.size) {
+        fail(&c, "truncated in a tag value");
+        break;
+      }
+      uint8_t kind = c.data[c.offset++];
+      sl_value *value = &row[v];
+      *value = sl_value_null();
+      switch (kind) {
+        case KIND_NULL: break;
+        case KIND_STR: value->kind = SL_VALUE_STR; get_bytes(&c, &value->as.str); break;
+        case KIND_BINARY: value->kind = SL_VALUE_BINARY; get_bytes(&c, &value->as.binary); break;
+        case KIND_INT:
+        case KIND_TIMESTAMP:
+          get_varint(&c, &raw);
+          value->kind = kind == KIND_INT ? SL_VALUE_INT : SL_VALUE_TIMESTAMP;
+          value->as.int_value = sl_zigzag_decode(raw);
+          break;
+        case KIND_STR_ARRAY: get_array(&c, SL_VALUE_STR_ARRAY, arena, value); break;
+        case KIND_INT_ARRAY: get_array(&c, SL_VALUE_INT_ARRAY, arena, value); break;
+        default: c.offset--; fail(&c, "unknown tag value kind"); break;
+      }
+    }
+  }
+  if (c.status == SL_OK && c.offset != size) {
+    fail(&c, "trailing bytes after the last element");
+  }
+  if (c.status != SL_OK) {
+    return c.status;
+  }
+  *out = elements;
+  *count_out = (size_t)count;
+  return SL_OK;
+}

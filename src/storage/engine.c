@@ -1,0 +1,121 @@
+/* engine.c: see engine.h. */
+#include "storage/engine.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/timeutil.h"
+#include "storage/fileio.h"
+
+void sl_engine_options_default(sl_engine_options *options) {
+  memset(options, 0, sizeof *options);
+  options->wal_enabled = true;
+  options->sync_mode = SL_WAL_SYNC_BATCH;
+  options->sync_interval_ms = 100;
+  options->memory_bytes_limit = 64ULL << 20;
+  options->flush_interval_ms = 1000;
+  options->retention_clock = SL_RETENTION_DATA;
+  options->background = true;
+}
+
+void sl_query_stats_add_read(sl_query_stats *stats, const sl_read_stats *read) {
+  stats->blocks_read += read->blocks_read;
+  stats->bytes_read += read->bytes_read;
+  stats->bytes_decompressed += read->bytes_decompressed;
+  stats->postings_read += read->postings_read;
+  stats->cache_hits += read->chunk_cache_hits;
+  stats->cache_misses += read->chunks_loaded;
+  stats->bloom_checks += read->bloom_checks;
+  stats->bloom_negatives += read->bloom_negatives;
+}
+
+/* The first difference between two JSON values, as a path. */
+static bool differ(const json_t *a, const json_t *b, char *path, size_t path_bytes) {
+  if (json_typeof(a) != json_typeof(b)) {
+    return true;
+  }
+  if (json_is_object(a)) {
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)a, key, value) {
+      json_t *other = json_object_get(b, key);
+      size_t used = strlen(path);
+      snprintf(path + used, path_bytes - used, ".%s", key);
+      if (other == NULL || differ(value, other, path, path_bytes)) {
+        return true;
+      }
+      path[used] = '\0';
+    }
+    return json_object_size(a) != json_object_size(b);
+  }
+  if (json_is_array(a)) {
+    if (json_array_size(a) != json_array_size(b)) {
+      return true;
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+      size_t used = strlen(path);
+      snprintf(path + used, path_bytes - used, "[%zu]", i);
+      if (differ(json_array_get(a, i), json_array_get(b, i), path, path_bytes)) {
+        return true;
+      }
+      path[used] = '\0';
+    }
+    return false;
+  }
+  return !json_equal((json_t *)a, (json_t *)b);
+}
+
+sl_status sl_engine_store_meta(const char *directory, const char *description, sl_error *err) {
+  char path[4096];
+  if (!sl_fileio_path(path, sizeof path, "%s/store.json", directory)) {
+    return sl_error_set(err, SL_ERR_INVALID, "store directory path too long: %s", directory);
+  }
+  json_error_t parse_error;
+  json_t *wanted = json_loads(description, 0, &parse_error);
+  if (wanted == NULL) {
+    return sl_error_set(err, SL_ERR_INTERNAL, "store.json description: %s", parse_error.text);
+  }
+  struct stat info;
+  sl_status status = SL_OK;
+  if (stat(path, &info) != 0) {
+    char *text = json_dumps(wanted, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    status = text != NULL ? sl_fileio_write_file_atomic(path, text, strlen(text), err)
+                          : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    free(text);
+    json_decref(wanted);
+    return status;
+  }
+  json_t *found = json_load_file(path, 0, &parse_error);
+  if (found == NULL) {
+    json_decref(wanted);
+    return sl_error_set(err, SL_ERR_CORRUPT, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
+                        parse_error.text);
+  }
+  char where[512] = "";
+  if (differ(wanted, found, where, sizeof where)) {
+    status = sl_error_set(err, SL_ERR_INVALID,
+                          "%s: this store was created for another schema or model: %s differs from what the catalog "
+                          "says now; use a new --data directory, or the catalog and model it was created with",
+                          path, where[0] ? where + 1 : "(top level)");
+  }
+  json_decref(found);
+  json_decref(wanted);
+  return status;
+}
+
+size_t sl_engine_bound_rules(const sl_catalog *catalog, sl_catalog_kind kind, const char *group, const char *name,
+                             const sl_index_rule **rules, size_t max_rules) {
+  size_t count = sl_catalog_bound_rules(catalog, kind, group, name, sl_wall_clock_ns(), rules, max_rules);
+  for (size_t b = 0; count == 0 && b < sl_catalog_binding_count(catalog); b++) {
+    const sl_index_binding *binding = sl_catalog_binding_at(catalog, b);
+    if (binding->subject_catalog == kind && strcmp(binding->group, group) == 0 &&
+        strcmp(binding->subject_name, name) == 0) {
+      count = sl_catalog_bound_rules(catalog, kind, group, name, binding->begin_at_ns, rules, max_rules);
+    }
+  }
+  return count < max_rules ? count : max_rules;
+}

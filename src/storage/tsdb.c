@@ -1,0 +1,1549 @@
+/* tsdb.c: see tsdb.h and docs/FORMAT.md "Store directory". */
+#include "storage/tsdb.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/timeutil.h"
+#include "storage/fileio.h"
+#include "storage/snapshot.h"
+
+enum { PATH_BYTES = 4096, SNAPSHOTS_KEPT = 2, BACKGROUND_TICK_MS = 50, RETENTION_EVERY_MS = 1000 };
+
+typedef struct table {
+  struct segment *segment;
+  uint32_t shard;
+  uint32_t kind;
+  char dir[PATH_BYTES];
+  char parts_dir[PATH_BYTES];
+  /* guarded by db->lock */
+  sl_part **parts; /* oldest first: file parts, then memory parts */
+  size_t part_count;
+  size_t part_capacity;
+  size_t memory_part_count;
+  /* guarded by maintenance */
+  pthread_mutex_t maintenance;
+  uint64_t covered;
+  uint64_t epoch;
+  sl_part **left_recent; /* removed since the previous snapshot: still named by it */
+  size_t left_recent_count;
+  sl_part **left_old;    /* removed before it: deleted at the next snapshot */
+  size_t left_old_count;
+} table;
+
+typedef struct segment {
+  int64_t start_ms;
+  int64_t end_ms;
+  char name[32];
+  char dir[PATH_BYTES];
+  bool expired;
+  table **tables; /* shard_count * kind_count; NULL until first used */
+} segment;
+
+struct sl_tsdb {
+  sl_tsdb_options options;
+  char dir[PATH_BYTES];
+  char wal_dir[PATH_BYTES];
+  pthread_mutex_t lock;
+  pthread_cond_t turn;    /* batches become visible in sequence order */
+  pthread_cond_t drained; /* memory fell after a flush */
+  pthread_cond_t wake;    /* background threads */
+  segment **segments;     /* sorted by start */
+  size_t segment_count;
+  size_t segment_capacity;
+  segment **dead;         /* expired: kept until close (threads may hold their tables) */
+  size_t dead_count;
+  uint64_t introduced;
+  uint64_t sequence_counter; /* without a WAL */
+  uint64_t memory_bytes;
+  uint64_t memory_parts;
+  int64_t max_timestamp_ms;
+  atomic_uint_fast64_t next_part_id;
+  sl_wal *wal;
+  uint64_t checkpoint;
+  uint64_t epoch;
+  pthread_mutex_t flush_lock;
+  bool stop;
+  bool threads_started;
+  pthread_t flusher;
+  pthread_t merger;
+  sl_error background_error;
+  bool background_failed;
+  sl_tsdb_stats stats;     /* counters; guarded by lock */
+  atomic_uint_fast64_t expired_rows;
+};
+
+void sl_tsdb_options_default(sl_tsdb_options *options) {
+  memset(options, 0, sizeof *options);
+  options->shard_count = 1;
+  options->segment_interval_ms = 24LL * 3600 * 1000;
+  options->wal_enabled = true;
+  options->sync_mode = SL_WAL_SYNC_BATCH;
+  options->sync_interval_ms = 100;
+  options->memory_bytes_limit = 64ULL << 20;
+  options->flush_interval_ms = 1000;
+  options->max_memory_parts = 16;
+  options->max_file_parts = 64;
+  sl_merge_policy_default(&options->merge_policy);
+  options->background = true;
+}
+
+const char *sl_tsdb_directory(const sl_tsdb *db) { return db->dir; }
+uint32_t sl_tsdb_shard_count(const sl_tsdb *db) { return db->options.shard_count; }
+uint64_t sl_tsdb_next_part_id(sl_tsdb *db) { return atomic_fetch_add(&db->next_part_id, 1); }
+void sl_tsdb_note_expired_rows(sl_tsdb *db, uint64_t rows) { atomic_fetch_add(&db->expired_rows, rows); }
+uint64_t sl_tsdb_expired_rows(const sl_tsdb *db) { return atomic_load(&((sl_tsdb *)db)->expired_rows); }
+
+int64_t sl_tsdb_segment_start(const sl_tsdb *db, int64_t timestamp_ms) {
+  int64_t interval = db->options.segment_interval_ms;
+  int64_t remainder = ((timestamp_ms % interval) + interval) % interval;
+  return timestamp_ms - remainder;
+}
+
+static int64_t retention_now_ms(sl_tsdb *db) {
+  if (db->options.retention_clock == SL_RETENTION_WALL) {
+    return sl_wall_clock_ns() / 1000000;
+  }
+  return db->max_timestamp_ms;
+}
+
+/* Caller holds db->lock. */
+static bool expired_locked(sl_tsdb *db, int64_t segment_start_ms) {
+  if (db->options.ttl_ms <= 0 || db->max_timestamp_ms == INT64_MIN) {
+    return db->options.ttl_ms > 0 && db->options.retention_clock == SL_RETENTION_WALL &&
+           segment_start_ms + db->options.segment_interval_ms <= sl_wall_clock_ns() / 1000000 - db->options.ttl_ms;
+  }
+  return segment_start_ms + db->options.segment_interval_ms <= retention_now_ms(db) - db->options.ttl_ms;
+}
+
+bool sl_tsdb_segment_expired(sl_tsdb *db, int64_t segment_start_ms) {
+  pthread_mutex_lock(&db->lock);
+  bool expired = expired_locked(db, segment_start_ms);
+  pthread_mutex_unlock(&db->lock);
+  return expired;
+}
+
+static void segment_name(const sl_tsdb *db, int64_t start_ms, char *out, size_t out_bytes) {
+  int64_t days = start_ms >= 0 ? start_ms / 86400000 : -((-start_ms + 86399999) / 86400000);
+  int64_t year = 0;
+  unsigned month = 0, day = 0;
+  sl_civil_from_days(days, &year, &month, &day);
+  int hour = (int)((start_ms - days * 86400000) / 3600000);
+  if (db->options.segment_interval_ms % 86400000 == 0) {
+    sl_fileio_path(out, out_bytes, "seg-%04" PRId64 "%02u%02u", year, month, day);
+  } else {
+    sl_fileio_path(out, out_bytes, "seg-%04" PRId64 "%02u%02u%02d", year, month, day, hour);
+  }
+}
+
+static bool parse_segment_name(const sl_tsdb *db, const char *name, int64_t *start_ms) {
+  bool hourly = db->options.segment_interval_ms % 86400000 != 0;
+  size_t digits = hourly ? 10 : 8;
+  if (strncmp(name, "seg-", 4) != 0 || strlen(name) != 4 + digits) {
+    return false;
+  }
+  int values[4] = {0};
+  const int widths[4] = {4, 2, 2, 2};
+  const char *at = name + 4;
+  for (size_t field = 0; field < (hourly ? 4u : 3u); field++) {
+    for (int k = 0; k < widths[field]; k++, at++) {
+      if (*at < '0' || *at > '9') {
+        return false;
+      }
+      values[field] = values[field] * 10 + (*at - '0');
+    }
+  }
+  if (values[1] < 1 || values[1] > 12 || values[2] < 1 || values[2] > 31 || values[3] > 23) {
+    return false;
+  }
+  *start_ms = sl_days_from_civil(values[0], (unsigned)values[1], (unsigned)values[2]) * 86400000 + (int64_t)values[3] * 3600000;
+  return sl_tsdb_segment_start(db, *start_ms) == *start_ms;
+}
+
+/* ------------------------------------------------------------------ tables */
+
+static size_t table_slot(const sl_tsdb *db, uint32_t shard, uint32_t kind) {
+  return (size_t)shard * db->options.kind_count + kind;
+}
+
+static void table_dir(const sl_tsdb *db, const segment *seg, uint32_t shard, uint32_t kind, char *out, size_t out_bytes) {
+  const char *kind_dir = db->options.kind_dirs[kind];
+  if (kind_dir[0] == '\0') {
+    sl_fileio_path(out, out_bytes, "%s/shard-%u", seg->dir, shard);
+  } else {
+    sl_fileio_path(out, out_bytes, "%s/shard-%u/%s", seg->dir, shard, kind_dir);
+  }
+}
+
+static sl_status table_new(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t kind, table **out, sl_error *err) {
+  table *t = calloc(1, sizeof *t);
+  if (t == NULL || pthread_mutex_init(&t->maintenance, NULL) != 0) {
+    free(t);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  t->segment = seg;
+  t->shard = shard;
+  t->kind = kind;
+  table_dir(db, seg, shard, kind, t->dir, sizeof t->dir);
+  sl_fileio_path(t->parts_dir, sizeof t->parts_dir, "%s/parts", t->dir);
+  *out = t;
+  return SL_OK;
+}
+
+static void table_free(table *t) {
+  if (t == NULL) {
+    return;
+  }
+  for (size_t p = 0; p < t->part_count; p++) {
+    sl_part_unref(t->parts[p]);
+  }
+  for (size_t p = 0; p < t->left_recent_count; p++) {
+    sl_part_unref(t->left_recent[p]);
+  }
+  for (size_t p = 0; p < t->left_old_count; p++) {
+    sl_part_unref(t->left_old[p]);
+  }
+  free(t->parts);
+  free(t->left_recent);
+  free(t->left_old);
+  pthread_mutex_destroy(&t->maintenance);
+  free(t);
+}
+
+static sl_status ensure_dirs(const table *t, const sl_tsdb *db, sl_error *err) {
+  SL_TRY(sl_fileio_ensure_dir(t->segment->dir, err));
+  char shard_dir[PATH_BYTES];
+  sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", t->segment->dir, t->shard);
+  SL_TRY(sl_fileio_ensure_dir(shard_dir, err));
+  if (db->options.kind_dirs[t->kind][0] != '\0') {
+    SL_TRY(sl_fileio_ensure_dir(t->dir, err));
+  }
+  return sl_fileio_ensure_dir(t->parts_dir, err);
+}
+
+/* Caller holds db->lock. */
+static sl_status table_append(table *t, sl_part *part, sl_error *err) {
+  if (t->part_count == t->part_capacity) {
+    size_t capacity = t->part_capacity == 0 ? 16 : t->part_capacity * 2;
+    sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+    if (grown == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    t->parts = grown;
+    t->part_capacity = capacity;
+  }
+  t->parts[t->part_count++] = part;
+  return SL_OK;
+}
+
+static sl_status reserve_parts(table *t, size_t more, sl_error *err) {
+  if (t->part_count + more <= t->part_capacity) {
+    return SL_OK;
+  }
+  size_t capacity = t->part_capacity == 0 ? 16 : t->part_capacity;
+  while (capacity < t->part_count + more) {
+    capacity *= 2;
+  }
+  sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+  if (grown == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  t->parts = grown;
+  t->part_capacity = capacity;
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------------ segments */
+
+/* Caller holds db->lock. */
+static segment *find_segment(sl_tsdb *db, int64_t start_ms) {
+  size_t low = 0, high = db->segment_count;
+  while (low < high) {
+    size_t middle = low + (high - low) / 2;
+    if (db->segments[middle]->start_ms < start_ms) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low < db->segment_count && db->segments[low]->start_ms == start_ms ? db->segments[low] : NULL;
+}
+
+static sl_status add_segment(sl_tsdb *db, int64_t start_ms, segment **out, sl_error *err) {
+  segment *seg = calloc(1, sizeof *seg);
+  table **tables = calloc((size_t)db->options.shard_count * db->options.kind_count, sizeof *tables);
+  if (seg == NULL || tables == NULL) {
+    free(seg);
+    free(tables);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  if (db->segment_count == db->segment_capacity) {
+    size_t capacity = db->segment_capacity == 0 ? 8 : db->segment_capacity * 2;
+    segment **grown = realloc(db->segments, capacity * sizeof *grown);
+    if (grown == NULL) {
+      free(seg);
+      free(tables);
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    db->segments = grown;
+    db->segment_capacity = capacity;
+  }
+  seg->start_ms = start_ms;
+  seg->end_ms = start_ms + db->options.segment_interval_ms;
+  seg->tables = tables;
+  segment_name(db, start_ms, seg->name, sizeof seg->name);
+  sl_fileio_path(seg->dir, sizeof seg->dir, "%s/%s", db->dir, seg->name);
+  size_t at = db->segment_count;
+  while (at > 0 && db->segments[at - 1]->start_ms > start_ms) {
+    db->segments[at] = db->segments[at - 1];
+    at--;
+  }
+  db->segments[at] = seg;
+  db->segment_count++;
+  *out = seg;
+  return SL_OK;
+}
+
+/* The table of a target, created (with its directories) if needed.  Caller holds db->lock. */
+static sl_status ensure_table(sl_tsdb *db, int64_t start_ms, uint32_t shard, uint32_t kind, table **out, sl_error *err) {
+  if (shard >= db->options.shard_count || kind >= db->options.kind_count) {
+    return sl_error_set(err, SL_ERR_INTERNAL, "store: shard %u or table kind %u out of range", shard, kind);
+  }
+  segment *seg = find_segment(db, start_ms);
+  if (seg == NULL) {
+    SL_TRY(add_segment(db, start_ms, &seg, err));
+  }
+  table **slot = &seg->tables[table_slot(db, shard, kind)];
+  if (*slot == NULL) {
+    table *t = NULL;
+    SL_TRY(table_new(db, seg, shard, kind, &t, err));
+    sl_status status = ensure_dirs(t, db, err);
+    if (status != SL_OK) {
+      table_free(t);
+      return status;
+    }
+    *slot = t;
+  }
+  *out = *slot;
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+static void part_name(uint64_t id, char out[17]) { snprintf(out, 17, "%016" PRIx64, id); }
+
+/* Publishes the table's file parts; caller holds t->maintenance (not db->lock). */
+static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
+  sl_snapshot snapshot = {0};
+  sl_status status = SL_OK;
+  pthread_mutex_lock(&db->lock);
+  for (size_t p = 0; p < t->part_count && status == SL_OK; p++) {
+    sl_part_info info = sl_part_info_of(t->parts[p]);
+    if (!info.in_memory) {
+      char name[17];
+      part_name(info.id, name);
+      status = sl_snapshot_add_part(&snapshot, name, info.size_bytes, err);
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  snapshot.epoch = ++t->epoch;
+  snapshot.wal_sequence = t->covered;
+  snapshot.created_unix_ms = sl_wall_clock_ns() / 1000000;
+  if (status == SL_OK) {
+    status = sl_snapshot_write(t->dir, &snapshot, SNAPSHOTS_KEPT, err);
+  }
+  sl_snapshot_free(&snapshot);
+  if (status != SL_OK) {
+    return status;
+  }
+  /* Parts no kept snapshot names any more: delete once unused. */
+  for (size_t p = 0; p < t->left_old_count; p++) {
+    sl_part_mark_obsolete(t->left_old[p]);
+    sl_part_unref(t->left_old[p]);
+  }
+  free(t->left_old);
+  t->left_old = t->left_recent;
+  t->left_old_count = t->left_recent_count;
+  t->left_recent = NULL;
+  t->left_recent_count = 0;
+  return SL_OK;
+}
+
+static sl_status note_left(table *t, sl_part *part, sl_error *err) {
+  sl_part **grown = realloc(t->left_recent, (t->left_recent_count + 1) * sizeof *grown);
+  if (grown == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  t->left_recent = grown;
+  t->left_recent[t->left_recent_count++] = part;
+  return SL_OK;
+}
+
+static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error *err) {
+  sl_snapshot snapshot = {0};
+  sl_status status = SL_OK;
+  pthread_mutex_lock(&db->lock);
+  for (size_t s = 0; s < db->segment_count && status == SL_OK; s++) {
+    status = sl_snapshot_add_part(&snapshot, db->segments[s]->name, 0, err);
+  }
+  pthread_mutex_unlock(&db->lock);
+  snapshot.epoch = ++db->epoch;
+  snapshot.wal_sequence = checkpoint;
+  snapshot.created_unix_ms = sl_wall_clock_ns() / 1000000;
+  if (status == SL_OK) {
+    status = sl_snapshot_write(db->dir, &snapshot, SNAPSHOTS_KEPT, err);
+  }
+  sl_snapshot_free(&snapshot);
+  if (status != SL_OK) {
+    return status;
+  }
+  db->checkpoint = checkpoint;
+  if (db->wal != NULL) {
+    sl_snapshot loaded = {0};
+    sl_snapshot_load_result result = {0};
+    sl_error ignored;
+    if (sl_snapshot_load_latest(db->dir, true, &loaded, &result, &ignored) == SL_OK && result.found) {
+      status = sl_wal_truncate_before(db->wal, result.oldest_kept_wal_sequence + 1, err);
+    }
+    sl_snapshot_free(&loaded);
+  }
+  return status;
+}
+
+/* ------------------------------------------------------------------ flush and merge */
+
+static table **all_tables(sl_tsdb *db, size_t *count);
+
+
+static sl_status publish_part_dir(const char *tmp_dir, const char *final_dir, const char *parts_dir, sl_error *err) {
+  if (rename(tmp_dir, final_dir) != 0) {
+    return sl_fileio_errno_error(err, errno, "rename", tmp_dir);
+  }
+  return sl_fileio_fsync_dir(parts_dir, err);
+}
+
+/* Writes parts into one file part of t; *out is opened at its final path. */
+static sl_status merge_to_file(sl_tsdb *db, table *t, sl_part *const *inputs, size_t count, sl_merge_stats *stats,
+                               sl_part **out, sl_error *err) {
+  uint64_t id = sl_tsdb_next_part_id(db);
+  char name[17], tmp[PATH_BYTES], final[PATH_BYTES];
+  part_name(id, name);
+  sl_fileio_path(tmp, sizeof tmp, "%s/%s.tmp", t->parts_dir, name);
+  sl_fileio_path(final, sizeof final, "%s/%s", t->parts_dir, name);
+  sl_part *written = NULL;
+  SL_TRY(sl_parts_merge(inputs, count, tmp, id, stats, &written, err));
+  sl_part_unref(written); /* reopened at its final path below */
+  sl_status status = publish_part_dir(tmp, final, t->parts_dir, err);
+  if (status == SL_OK) {
+    status = sl_part_open(&db->options.layouts[t->kind], final, id, out, err);
+  }
+  return status;
+}
+
+/* Replaces parts old[0..count) of t by replacement (NULL: just remove).  Caller holds db->lock. */
+static void replace_parts(table *t, sl_part *const *old, size_t count, sl_part *replacement) {
+  size_t write = 0;
+  bool inserted = replacement == NULL;
+  for (size_t p = 0; p < t->part_count; p++) {
+    bool removed = false;
+    for (size_t k = 0; k < count && !removed; k++) {
+      removed = t->parts[p] == old[k];
+    }
+    if (removed) {
+      if (!inserted) {
+        t->parts[write++] = replacement;
+        inserted = true;
+      }
+      continue;
+    }
+    t->parts[write++] = t->parts[p];
+  }
+  assert(inserted);
+  t->part_count = write;
+}
+
+/* Moves a file part before the first memory part (file parts, then memory parts). Caller holds db->lock. */
+static void settle_file_part(table *t, sl_part *part) {
+  size_t at = 0;
+  while (at < t->part_count && t->parts[at] != part) {
+    at++;
+  }
+  while (at > 0 && sl_part_info_of(t->parts[at - 1]).in_memory) {
+    t->parts[at] = t->parts[at - 1];
+    t->parts[at - 1] = part;
+    at--;
+  }
+}
+
+/* Flushes every memory part of t into one file part.  The parts taken are
+ * exactly those with sequences up to the watermark read with them (batches
+ * become visible in sequence order), so the table then covers it. */
+static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
+  pthread_mutex_lock(&t->maintenance);
+  pthread_mutex_lock(&db->lock);
+  uint64_t watermark = db->introduced;
+  size_t count = 0;
+  uint64_t bytes = 0;
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
+    sl_part_info info = sl_part_info_of(t->parts[p]);
+    if (info.in_memory) {
+      inputs[count++] = t->parts[p];
+      sl_part_ref(t->parts[p]);
+      bytes += info.size_bytes;
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  sl_status status = inputs != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  sl_part *flushed = NULL;
+  sl_merge_stats stats = {0};
+  if (status == SL_OK && count > 0) {
+    status = merge_to_file(db, t, inputs, count, &stats, &flushed, err);
+  }
+  if (status == SL_OK && flushed != NULL) {
+    pthread_mutex_lock(&db->lock);
+    bool expired = t->segment->expired;
+    if (!expired) {
+      replace_parts(t, inputs, count, flushed);
+      settle_file_part(t, flushed);
+      t->memory_part_count -= count;
+      db->memory_bytes -= bytes;
+      db->memory_parts -= count;
+      db->stats.flushes++;
+      db->stats.flush_bytes += stats.bytes_out;
+    }
+    pthread_mutex_unlock(&db->lock);
+    if (expired) {
+      sl_part_mark_obsolete(flushed);
+      sl_part_unref(flushed);
+    } else {
+      for (size_t p = 0; p < count; p++) {
+        sl_part_unref(inputs[p]); /* the table's reference */
+      }
+      t->covered = watermark > t->covered ? watermark : t->covered;
+      status = write_table_snapshot(db, t, err);
+    }
+  }
+  for (size_t p = 0; inputs != NULL && p < count; p++) {
+    sl_part_unref(inputs[p]); /* ours */
+  }
+  free(inputs);
+  pthread_mutex_unlock(&t->maintenance);
+  return status;
+}
+
+/* Flushes every table that has memory parts.  Afterwards every batch up to the
+ * watermark read at the start is in file parts: the store checkpoint. */
+static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
+  pthread_mutex_lock(&db->flush_lock);
+  pthread_mutex_lock(&db->lock);
+  uint64_t watermark = db->introduced;
+  pthread_mutex_unlock(&db->lock);
+  size_t count = 0;
+  table **tables = all_tables(db, &count);
+  sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  size_t flushed = 0;
+  for (size_t i = 0; i < count && status == SL_OK; i++) {
+    pthread_mutex_lock(&db->lock);
+    bool has_memory = tables[i]->memory_part_count > 0;
+    pthread_mutex_unlock(&db->lock);
+    if (has_memory) {
+      status = flush_table(db, tables[i], err);
+      flushed++;
+    }
+  }
+  free(tables);
+  if (status == SL_OK && (flushed > 0 || watermark > db->checkpoint)) {
+    status = write_store_snapshot(db, watermark, err);
+  }
+  pthread_mutex_lock(&db->lock);
+  pthread_cond_broadcast(&db->drained);
+  pthread_mutex_unlock(&db->lock);
+  pthread_mutex_unlock(&db->flush_lock);
+  return status;
+}
+
+sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err) { return flush_cycle(db, err); }
+
+/* Merges too many small memory parts of a table into one memory part. */
+static sl_status compact_memory(sl_tsdb *db, table *t, sl_error *err) {
+  pthread_mutex_lock(&t->maintenance);
+  pthread_mutex_lock(&db->lock);
+  size_t count = 0;
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  uint64_t bytes = 0;
+  for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
+    if (sl_part_info_of(t->parts[p]).in_memory) {
+      inputs[count++] = t->parts[p];
+      sl_part_ref(t->parts[p]);
+      bytes += sl_part_info_of(t->parts[p]).size_bytes;
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  sl_status status = inputs != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  sl_part *merged = NULL;
+  if (status == SL_OK && count > 1) {
+    status = sl_parts_merge(inputs, count, NULL, sl_tsdb_next_part_id(db), NULL, &merged, err);
+  }
+  if (status == SL_OK && merged != NULL) {
+    pthread_mutex_lock(&db->lock);
+    replace_parts(t, inputs, count, merged);
+    t->memory_part_count -= count - 1;
+    db->memory_parts -= count - 1;
+    db->memory_bytes = db->memory_bytes - bytes + sl_part_info_of(merged).size_bytes;
+    db->stats.memory_compactions++;
+    pthread_mutex_unlock(&db->lock);
+    for (size_t p = 0; p < count; p++) {
+      sl_part_unref(inputs[p]); /* the table's reference */
+    }
+  }
+  for (size_t p = 0; inputs != NULL && p < count; p++) {
+    sl_part_unref(inputs[p]); /* ours */
+  }
+  free(inputs);
+  pthread_mutex_unlock(&t->maintenance);
+  return status;
+}
+
+/* One merge of a table's file parts, if the policy chooses one.  *merged_any set when it did. */
+static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merged_any, sl_error *err) {
+  *merged_any = false;
+  pthread_mutex_lock(&t->maintenance);
+  pthread_mutex_lock(&db->lock);
+  size_t count = 0;
+  sl_part **files = malloc((t->part_count + 1) * sizeof *files);
+  for (size_t p = 0; files != NULL && p < t->part_count; p++) {
+    if (!sl_part_info_of(t->parts[p]).in_memory) {
+      files[count++] = t->parts[p];
+      sl_part_ref(t->parts[p]);
+    }
+  }
+  bool expired = t->segment->expired;
+  pthread_mutex_unlock(&db->lock);
+  sl_status status = files != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  size_t *chosen = calloc(count + 1, sizeof *chosen);
+  uint64_t *sizes = calloc(count + 1, sizeof *sizes);
+  size_t chosen_count = 0;
+  if (status == SL_OK && (chosen == NULL || sizes == NULL)) {
+    status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  if (status == SL_OK && !expired && count >= 2) {
+    for (size_t p = 0; p < count; p++) {
+      sizes[p] = sl_part_info_of(files[p]).size_bytes;
+    }
+    if (everything) {
+      for (size_t p = 0; p < count; p++) {
+        chosen[chosen_count++] = p;
+      }
+    } else {
+      chosen_count = sl_merge_policy_choose(&db->options.merge_policy, sizes, count, chosen);
+      if (chosen_count == 0 && count > db->options.max_file_parts) {
+        /* Bound the part count: merge the smallest max_parts. */
+        sl_merge_policy forced = db->options.merge_policy;
+        forced.min_merge_multiplier = 0;
+        forced.max_parts = forced.max_parts < 2 ? 2 : forced.max_parts;
+        size_t want = forced.max_parts;
+        for (size_t p = 0; p < count; p++) {
+          chosen[p] = p;
+        }
+        for (size_t a = 0; a < count; a++) {
+          for (size_t b = a + 1; b < count; b++) {
+            if (sizes[chosen[b]] < sizes[chosen[a]]) {
+              size_t swap = chosen[a];
+              chosen[a] = chosen[b];
+              chosen[b] = swap;
+            }
+          }
+        }
+        chosen_count = want < count ? want : count;
+      }
+    }
+  }
+  if (status == SL_OK && chosen_count >= 2) {
+    /* Inputs in age order (their order in the table). */
+    for (size_t a = 0; a < chosen_count; a++) {
+      for (size_t b = a + 1; b < chosen_count; b++) {
+        if (chosen[b] < chosen[a]) {
+          size_t swap = chosen[a];
+          chosen[a] = chosen[b];
+          chosen[b] = swap;
+        }
+      }
+    }
+    sl_part **inputs = malloc(chosen_count * sizeof *inputs);
+    if (inputs == NULL) {
+      status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; inputs != NULL && k < chosen_count; k++) {
+      inputs[k] = files[chosen[k]];
+    }
+    sl_part *merged = NULL;
+    sl_merge_stats stats = {0};
+    if (status == SL_OK) {
+      status = merge_to_file(db, t, inputs, chosen_count, &stats, &merged, err);
+    }
+    if (status == SL_OK) {
+      pthread_mutex_lock(&db->lock);
+      replace_parts(t, inputs, chosen_count, merged);
+      db->stats.merges++;
+      db->stats.merge_bytes_in += stats.bytes_in;
+      db->stats.merge_bytes_out += stats.bytes_out;
+      db->stats.blocks_copied += stats.blocks_copied;
+      db->stats.blocks_rewritten += stats.blocks_rewritten;
+      pthread_mutex_unlock(&db->lock);
+      for (size_t k = 0; k < chosen_count && status == SL_OK; k++) {
+        sl_part_ref(inputs[k]);
+        status = note_left(t, inputs[k], err); /* the table's reference moves to the leaving list */
+        sl_part_unref(inputs[k]);
+      }
+      if (status == SL_OK) {
+        status = write_table_snapshot(db, t, err);
+      }
+      *merged_any = status == SL_OK;
+    }
+    free(inputs);
+  }
+  for (size_t p = 0; files != NULL && p < count; p++) {
+    sl_part_unref(files[p]);
+  }
+  free(files);
+  free(chosen);
+  free(sizes);
+  pthread_mutex_unlock(&t->maintenance);
+  return status;
+}
+
+/* Every live table, with a reference count of 0: tables are never freed before close. */
+static table **all_tables(sl_tsdb *db, size_t *count) {
+  pthread_mutex_lock(&db->lock);
+  size_t per_segment = (size_t)db->options.shard_count * db->options.kind_count;
+  table **list = malloc((db->segment_count * per_segment + 1) * sizeof *list);
+  *count = 0;
+  for (size_t s = 0; list != NULL && s < db->segment_count; s++) {
+    for (size_t k = 0; k < per_segment; k++) {
+      if (db->segments[s]->tables[k] != NULL) {
+        list[(*count)++] = db->segments[s]->tables[k];
+      }
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  return list;
+}
+
+sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err) {
+  size_t count = 0;
+  table **tables = all_tables(db, &count);
+  if (tables == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  sl_status status = SL_OK;
+  for (size_t i = 0; i < count && status == SL_OK; i++) {
+    bool merged = true;
+    for (int round = 0; merged && status == SL_OK && round < 64; round++) {
+      status = merge_table(db, tables[i], everything, &merged, err);
+      merged = merged && !everything;
+    }
+  }
+  free(tables);
+  return status;
+}
+
+/* ------------------------------------------------------------------ retention */
+
+static void remove_tree(const char *path, int depth) {
+  DIR *dir = depth < 8 ? opendir(path) : NULL;
+  if (dir != NULL) {
+    for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+      if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+        continue;
+      }
+      char child[PATH_BYTES];
+      sl_fileio_path(child, sizeof child, "%s/%s", path, entry->d_name);
+      struct stat info;
+      if (lstat(child, &info) == 0 && S_ISDIR(info.st_mode)) {
+        remove_tree(child, depth + 1);
+      } else {
+        (void)unlink(child);
+      }
+    }
+    closedir(dir);
+  }
+  (void)rmdir(path);
+}
+
+sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
+  if (db->options.ttl_ms <= 0) {
+    return SL_OK;
+  }
+  segment *victims[64];
+  size_t victim_count = 0;
+  pthread_mutex_lock(&db->lock);
+  size_t keep = 0;
+  for (size_t s = 0; s < db->segment_count; s++) {
+    segment *seg = db->segments[s];
+    if (victim_count < 64 && expired_locked(db, seg->start_ms)) {
+      seg->expired = true;
+      victims[victim_count++] = seg;
+      continue;
+    }
+    db->segments[keep++] = seg;
+  }
+  db->segment_count = keep;
+  for (size_t v = 0; v < victim_count; v++) {
+    db->stats.segments_expired++;
+  }
+  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof *grown) : db->dead;
+  if (grown != NULL) {
+    db->dead = grown;
+    for (size_t v = 0; v < victim_count; v++) {
+      db->dead[db->dead_count++] = victims[v];
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  for (size_t v = 0; v < victim_count; v++) {
+    segment *seg = victims[v];
+    for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
+      table *t = seg->tables[k];
+      if (t == NULL) {
+        continue;
+      }
+      pthread_mutex_lock(&t->maintenance);
+      pthread_mutex_lock(&db->lock);
+      for (size_t p = 0; p < t->part_count; p++) {
+        sl_part_info info = sl_part_info_of(t->parts[p]);
+        if (info.in_memory) {
+          db->memory_bytes -= info.size_bytes;
+          db->memory_parts--;
+        }
+        sl_part_mark_obsolete(t->parts[p]);
+        sl_part_unref(t->parts[p]);
+      }
+      t->part_count = 0;
+      t->memory_part_count = 0;
+      pthread_mutex_unlock(&db->lock);
+      pthread_mutex_unlock(&t->maintenance);
+    }
+    remove_tree(seg->dir, 0);
+  }
+  if (victim_count > 0) {
+    (void)sl_fileio_fsync_dir(db->dir, err);
+    return write_store_snapshot(db, db->checkpoint, err);
+  }
+  if (grown == NULL && victim_count > 0) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------------ background */
+
+static void background_fail(sl_tsdb *db, const sl_error *err) {
+  pthread_mutex_lock(&db->lock);
+  if (!db->background_failed) {
+    db->background_failed = true;
+    db->background_error = *err;
+  }
+  pthread_cond_broadcast(&db->drained);
+  pthread_mutex_unlock(&db->lock);
+  fprintf(stderr, "spanlab: store %s: background work failed: %s\n", db->dir, err->message);
+}
+
+static void wait_tick(sl_tsdb *db, int64_t ms) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+  deadline.tv_sec += (time_t)(ms / 1000) + deadline.tv_nsec / 1000000000L;
+  deadline.tv_nsec %= 1000000000L;
+  if (!db->stop) {
+    pthread_cond_timedwait(&db->wake, &db->lock, &deadline);
+  }
+}
+
+static bool flush_due(sl_tsdb *db) {
+  if (db->memory_parts == 0) {
+    return false;
+  }
+  if (db->memory_bytes >= db->options.memory_bytes_limit) {
+    return true;
+  }
+  int64_t now = sl_monotonic_ns();
+  int64_t oldest = INT64_MAX;
+  for (size_t s = 0; s < db->segment_count; s++) {
+    for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
+      table *t = db->segments[s]->tables[k];
+      for (size_t p = 0; t != NULL && p < t->part_count; p++) {
+        sl_part_info info = sl_part_info_of(t->parts[p]);
+        if (info.in_memory && info.created_ns < oldest) {
+          oldest = info.created_ns;
+        }
+      }
+    }
+  }
+  return oldest != INT64_MAX && now - oldest >= (int64_t)db->options.flush_interval_ms * 1000000;
+}
+
+static void *flusher_main(void *opaque) {
+  sl_tsdb *db = opaque;
+  pthread_setname_np(pthread_self(), "flush");
+  pthread_mutex_lock(&db->lock);
+  while (!db->stop) {
+    wait_tick(db, BACKGROUND_TICK_MS);
+    if (db->stop || db->background_failed) {
+      continue;
+    }
+    bool due = flush_due(db);
+    table *crowded = NULL;
+    for (size_t s = 0; !due && crowded == NULL && s < db->segment_count; s++) {
+      for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
+        table *t = db->segments[s]->tables[k];
+        if (t != NULL && t->memory_part_count > db->options.max_memory_parts) {
+          crowded = t;
+          break;
+        }
+      }
+    }
+    pthread_mutex_unlock(&db->lock);
+    sl_error err;
+    sl_status status = SL_OK;
+    if (due) {
+      status = flush_cycle(db, &err);
+    } else if (crowded != NULL) {
+      status = compact_memory(db, crowded, &err);
+    }
+    if (status != SL_OK) {
+      background_fail(db, &err);
+    }
+    pthread_mutex_lock(&db->lock);
+  }
+  pthread_mutex_unlock(&db->lock);
+  return NULL;
+}
+
+static void *merger_main(void *opaque) {
+  sl_tsdb *db = opaque;
+  pthread_setname_np(pthread_self(), "merge");
+  int64_t last_retention = 0;
+  pthread_mutex_lock(&db->lock);
+  while (!db->stop) {
+    wait_tick(db, 4 * BACKGROUND_TICK_MS);
+    if (db->stop || db->background_failed) {
+      continue;
+    }
+    pthread_mutex_unlock(&db->lock);
+    sl_error err;
+    sl_status status = SL_OK;
+    int64_t now = sl_monotonic_ns();
+    if (now - last_retention >= (int64_t)RETENTION_EVERY_MS * 1000000) {
+      last_retention = now;
+      status = sl_tsdb_apply_retention(db, &err);
+    }
+    size_t count = 0;
+    table **tables = status == SL_OK ? all_tables(db, &count) : NULL;
+    for (size_t i = 0; i < count && status == SL_OK; i++) {
+      bool merged = false;
+      pthread_mutex_lock(&db->lock);
+      bool stop = db->stop;
+      pthread_mutex_unlock(&db->lock);
+      if (!stop) {
+        status = merge_table(db, tables[i], false, &merged, &err);
+      }
+    }
+    free(tables);
+    if (status != SL_OK) {
+      background_fail(db, &err);
+    }
+    pthread_mutex_lock(&db->lock);
+  }
+  pthread_mutex_unlock(&db->lock);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_target *targets,
+                        size_t target_count, sl_error *err) {
+  assert(db != NULL && (targets != NULL || target_count == 0));
+  table *stack_tables[16];
+  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof *tables);
+  sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  pthread_mutex_lock(&db->lock);
+  if (status == SL_OK && db->background_failed) {
+    *err = db->background_error;
+    status = db->background_error.status != SL_OK ? db->background_error.status : SL_ERR_IO;
+  }
+  for (size_t i = 0; status == SL_OK && i < target_count; i++) {
+    status = ensure_table(db, targets[i].segment_start_ms, targets[i].shard, targets[i].kind, &tables[i], err);
+    if (status == SL_OK) {
+      status = reserve_parts(tables[i], target_count, err);
+    }
+  }
+  /* Backpressure: memory parts over twice the limit wait for a flush. */
+  bool stalled = false;
+  while (status == SL_OK && db->options.background && db->memory_bytes >= 2 * db->options.memory_bytes_limit &&
+         !db->background_failed && !db->stop) {
+    stalled = true;
+    pthread_cond_broadcast(&db->wake);
+    pthread_cond_wait(&db->drained, &db->lock);
+  }
+  db->stats.write_stalls += stalled;
+  pthread_mutex_unlock(&db->lock);
+  if (status == SL_OK && !db->options.background && db->memory_bytes >= db->options.memory_bytes_limit) {
+    status = flush_cycle(db, err);
+  }
+  uint64_t sequence = 0;
+  if (status == SL_OK) {
+    if (db->wal != NULL) {
+      status = sl_wal_append(db->wal, payload, payload_bytes, &sequence, err);
+    } else {
+      pthread_mutex_lock(&db->lock);
+      sequence = ++db->sequence_counter;
+      pthread_mutex_unlock(&db->lock);
+    }
+  }
+  if (status != SL_OK) {
+    for (size_t i = 0; i < target_count; i++) {
+      sl_part_unref(targets[i].part);
+    }
+    if (tables != stack_tables) {
+      free(tables);
+    }
+    return status;
+  }
+  /* Acknowledged: make it visible, in sequence order, atomically. */
+  pthread_mutex_lock(&db->lock);
+  while (db->introduced + 1 < sequence) {
+    pthread_cond_wait(&db->turn, &db->lock);
+  }
+  for (size_t i = 0; i < target_count; i++) {
+    sl_part_info info = sl_part_info_of(targets[i].part);
+    if (tables[i]->segment->expired) {
+      atomic_fetch_add(&db->expired_rows, info.rows);
+      sl_part_unref(targets[i].part);
+      continue;
+    }
+    sl_error ignored;
+    sl_status appended = table_append(tables[i], targets[i].part, &ignored);
+    assert(appended == SL_OK); /* room reserved above */
+    (void)appended;
+    tables[i]->memory_part_count++;
+    db->memory_bytes += info.size_bytes;
+    db->memory_parts++;
+    int64_t newest = info.max_timestamp / 1000000;
+    db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+  }
+  db->introduced = sequence > db->introduced ? sequence : db->introduced;
+  db->stats.batches++;
+  pthread_cond_broadcast(&db->turn);
+  if (db->memory_bytes >= db->options.memory_bytes_limit) {
+    pthread_cond_broadcast(&db->wake);
+  }
+  pthread_mutex_unlock(&db->lock);
+  if (tables != stack_tables) {
+    free(tables);
+  }
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+struct sl_tsdb_view {
+  size_t count;
+  sl_tsdb_table_view *tables;
+};
+
+sl_status sl_tsdb_acquire(sl_tsdb *db, int64_t begin_ms, int64_t end_ms, uint32_t kind, sl_tsdb_view **out,
+                          sl_error *err) {
+  *out = NULL;
+  sl_tsdb_view *view = calloc(1, sizeof *view);
+  if (view == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&db->lock);
+  size_t per_segment = (size_t)db->options.shard_count * db->options.kind_count;
+  view->tables = calloc(db->segment_count * per_segment + 1, sizeof *view->tables);
+  sl_status status = view->tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  for (size_t s = 0; status == SL_OK && s < db->segment_count; s++) {
+    segment *seg = db->segments[s];
+    if (seg->end_ms <= begin_ms || seg->start_ms > end_ms) {
+      continue;
+    }
+    for (size_t k = 0; k < per_segment; k++) {
+      table *t = seg->tables[k];
+      if (t == NULL || (kind != UINT32_MAX && t->kind != kind) || t->part_count == 0) {
+        continue;
+      }
+      sl_tsdb_table_view *entry = &view->tables[view->count];
+      entry->parts = malloc(t->part_count * sizeof *entry->parts);
+      if (entry->parts == NULL) {
+        status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+        break;
+      }
+      entry->segment_start_ms = seg->start_ms;
+      entry->segment_end_ms = seg->end_ms;
+      entry->shard = t->shard;
+      entry->kind = t->kind;
+      entry->part_count = t->part_count;
+      for (size_t p = 0; p < t->part_count; p++) {
+        entry->parts[p] = t->parts[p];
+        sl_part_ref(t->parts[p]);
+      }
+      view->count++;
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  if (status != SL_OK) {
+    sl_tsdb_release(view);
+    return status;
+  }
+  *out = view;
+  return SL_OK;
+}
+
+size_t sl_tsdb_view_count(const sl_tsdb_view *view) { return view->count; }
+
+const sl_tsdb_table_view *sl_tsdb_view_at(const sl_tsdb_view *view, size_t index) {
+  assert(index < view->count);
+  return &view->tables[index];
+}
+
+void sl_tsdb_release(sl_tsdb_view *view) {
+  if (view == NULL) {
+    return;
+  }
+  for (size_t t = 0; view->tables != NULL && t < view->count; t++) {
+    for (size_t p = 0; p < view->tables[t].part_count; p++) {
+      sl_part_unref(view->tables[t].parts[p]);
+    }
+    free(view->tables[t].parts);
+  }
+  free(view->tables);
+  free(view);
+}
+
+void sl_tsdb_drop_caches(sl_tsdb *db) {
+  sl_tsdb_view *view = NULL;
+  sl_error ignored;
+  if (sl_tsdb_acquire(db, INT64_MIN, INT64_MAX, UINT32_MAX, &view, &ignored) != SL_OK) {
+    return;
+  }
+  for (size_t t = 0; t < view->count; t++) {
+    for (size_t p = 0; p < view->tables[t].part_count; p++) {
+      sl_part_drop_caches(view->tables[t].parts[p]);
+    }
+  }
+  sl_tsdb_release(view);
+}
+
+static uint64_t directory_bytes(const char *path) {
+  DIR *dir = opendir(path);
+  uint64_t total = 0;
+  if (dir == NULL) {
+    return 0;
+  }
+  for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+    char child[PATH_BYTES];
+    sl_fileio_path(child, sizeof child, "%s/%s", path, entry->d_name);
+    struct stat info;
+    if (lstat(child, &info) == 0 && S_ISREG(info.st_mode)) {
+      total += (uint64_t)info.st_size;
+    }
+  }
+  closedir(dir);
+  return total;
+}
+
+void sl_tsdb_stats_get(sl_tsdb *db, sl_tsdb_stats *out) {
+  pthread_mutex_lock(&db->lock);
+  *out = db->stats;
+  out->memory_parts = db->memory_parts;
+  out->memory_bytes = db->memory_bytes;
+  out->segments = db->segment_count;
+  out->file_parts = out->file_bytes = out->rows = 0;
+  for (size_t s = 0; s < db->segment_count; s++) {
+    for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
+      table *t = db->segments[s]->tables[k];
+      for (size_t p = 0; t != NULL && p < t->part_count; p++) {
+        sl_part_info info = sl_part_info_of(t->parts[p]);
+        out->rows += info.rows;
+        if (!info.in_memory) {
+          out->file_parts++;
+          out->file_bytes += info.size_bytes;
+        }
+      }
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  if (db->wal != NULL) {
+    sl_wal_stats_get(db->wal, &out->wal);
+  }
+  out->wal_bytes = directory_bytes(db->wal_dir);
+}
+
+/* ------------------------------------------------------------------ opening */
+
+/* Names of parts any snapshot of dir lists (the kept ones are all there is after a prune). */
+static sl_status listed_parts(const char *dir, char ***names, size_t *count, sl_error *err) {
+  *names = NULL;
+  *count = 0;
+  DIR *handle = opendir(dir);
+  if (handle == NULL) {
+    return errno == ENOENT ? SL_OK : sl_fileio_errno_error(err, errno, "open directory", dir);
+  }
+  sl_status status = SL_OK;
+  for (struct dirent *entry = readdir(handle); entry != NULL && status == SL_OK; entry = readdir(handle)) {
+    size_t length = strlen(entry->d_name);
+    if (length != 20 || strcmp(entry->d_name + 16, ".snp") != 0) {
+      continue;
+    }
+    char path[PATH_BYTES];
+    sl_fileio_path(path, sizeof path, "%s/%s", dir, entry->d_name);
+    sl_snapshot snapshot = {0};
+    sl_error ignored;
+    if (sl_snapshot_read_file(path, &snapshot, &ignored) != SL_OK) {
+      continue; /* a corrupt snapshot names nothing we must keep */
+    }
+    for (size_t p = 0; p < snapshot.part_count && status == SL_OK; p++) {
+      char **grown = realloc(*names, (*count + 1) * sizeof *grown);
+      char *copy = strdup(snapshot.parts[p].name);
+      if (grown == NULL || copy == NULL) {
+        free(copy);
+        if (grown != NULL) {
+          *names = grown;
+        }
+        status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+        break;
+      }
+      *names = grown;
+      (*names)[(*count)++] = copy;
+    }
+    sl_snapshot_free(&snapshot);
+  }
+  closedir(handle);
+  return status;
+}
+
+static void free_names(char **names, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    free(names[i]);
+  }
+  free(names);
+}
+
+static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t kind, sl_error *err) {
+  char dir[PATH_BYTES];
+  table_dir(db, seg, shard, kind, dir, sizeof dir);
+  struct stat info;
+  if (stat(dir, &info) != 0) {
+    return SL_OK; /* never written */
+  }
+  table *t = NULL;
+  SL_TRY(table_new(db, seg, shard, kind, &t, err));
+  seg->tables[table_slot(db, shard, kind)] = t;
+  sl_snapshot snapshot = {0};
+  sl_snapshot_load_result result = {0};
+  SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
+  if (result.warning[0] != '\0') {
+    fprintf(stderr, "spanlab: %s\n", result.warning);
+  }
+  t->epoch = result.newest_epoch_seen;
+  t->covered = result.found ? snapshot.wal_sequence : 0;
+  sl_status status = SL_OK;
+  for (size_t p = 0; p < snapshot.part_count && status == SL_OK; p++) {
+    const char *name = snapshot.parts[p].name;
+    char *end = NULL;
+    uint64_t id = strtoull(name, &end, 16);
+    char path[PATH_BYTES];
+    sl_fileio_path(path, sizeof path, "%s/%s", t->parts_dir, name);
+    if (end == NULL || *end != '\0' || strlen(name) != 16) {
+      status = sl_error_set(err, SL_ERR_CORRUPT, "%s: snapshot names part \"%s\", not a part id", dir, name);
+      break;
+    }
+    sl_part *part = NULL;
+    status = sl_part_open(&db->options.layouts[kind], path, id, &part, err);
+    if (status == SL_OK && sl_part_info_of(part).size_bytes != snapshot.parts[p].size_bytes) {
+      status = sl_error_set(err, SL_ERR_CORRUPT, "%s: %llu bytes, the snapshot says %llu", path,
+                            (unsigned long long)sl_part_info_of(part).size_bytes,
+                            (unsigned long long)snapshot.parts[p].size_bytes);
+    }
+    if (status == SL_OK) {
+      status = table_append(t, part, err);
+    }
+    if (status != SL_OK) {
+      sl_part_unref(part);
+      break;
+    }
+    uint64_t next = atomic_load(&db->next_part_id);
+    if (id + 1 > next) {
+      atomic_store(&db->next_part_id, id + 1);
+    }
+    int64_t newest = sl_part_info_of(part).max_timestamp / 1000000;
+    db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+  }
+  sl_snapshot_free(&snapshot);
+  if (status != SL_OK) {
+    return status;
+  }
+  /* Remove what no kept snapshot lists: interrupted flushes and merges. */
+  char **listed = NULL;
+  size_t listed_count = 0;
+  SL_TRY(listed_parts(dir, &listed, &listed_count, err));
+  DIR *handle = opendir(t->parts_dir);
+  for (struct dirent *entry = handle != NULL ? readdir(handle) : NULL; entry != NULL; entry = readdir(handle)) {
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
+    bool keep = false;
+    for (size_t i = 0; i < listed_count && !keep; i++) {
+      keep = strcmp(listed[i], entry->d_name) == 0;
+    }
+    char *end = NULL;
+    uint64_t id = strtoull(entry->d_name, &end, 16);
+    if (id + 1 > atomic_load(&db->next_part_id)) {
+      atomic_store(&db->next_part_id, id + 1);
+    }
+    if (!keep) {
+      char path[PATH_BYTES];
+      sl_fileio_path(path, sizeof path, "%s/%s", t->parts_dir, entry->d_name);
+      remove_tree(path, 0);
+    }
+  }
+  if (handle != NULL) {
+    closedir(handle);
+  }
+  free_names(listed, listed_count);
+  return SL_OK;
+}
+
+static sl_status load_segments(sl_tsdb *db, sl_error *err) {
+  DIR *handle = opendir(db->dir);
+  if (handle == NULL) {
+    return sl_fileio_errno_error(err, errno, "open directory", db->dir);
+  }
+  sl_status status = SL_OK;
+  for (struct dirent *entry = readdir(handle); entry != NULL && status == SL_OK; entry = readdir(handle)) {
+    int64_t start = 0;
+    if (strncmp(entry->d_name, "seg-", 4) != 0) {
+      continue;
+    }
+    if (!parse_segment_name(db, entry->d_name, &start)) {
+      fprintf(stderr, "spanlab: %s/%s: not a segment of this store's interval; left alone\n", db->dir, entry->d_name);
+      continue;
+    }
+    segment *seg = NULL;
+    status = add_segment(db, start, &seg, err);
+    for (uint32_t shard = 0; status == SL_OK && shard < db->options.shard_count; shard++) {
+      for (uint32_t kind = 0; status == SL_OK && kind < db->options.kind_count; kind++) {
+        status = load_table(db, seg, shard, kind, err);
+      }
+    }
+  }
+  closedir(handle);
+  return status;
+}
+
+typedef struct replay_state {
+  sl_tsdb *db;
+  uint64_t records;
+} replay_state;
+
+static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *payload, size_t size, sl_error *err) {
+  replay_state *state = opaque;
+  sl_tsdb *db = state->db;
+  sl_tsdb_target *targets = NULL;
+  size_t count = 0;
+  SL_TRY(db->options.replay(db->options.replay_context, sequence, payload, size, &targets, &count, err));
+  sl_status status = SL_OK;
+  pthread_mutex_lock(&db->lock);
+  for (size_t i = 0; i < count; i++) {
+    table *t = NULL;
+    if (status == SL_OK && !expired_locked(db, targets[i].segment_start_ms)) {
+      status = ensure_table(db, targets[i].segment_start_ms, targets[i].shard, targets[i].kind, &t, err);
+    }
+    if (status == SL_OK && t != NULL && t->covered < sequence) {
+      status = table_append(t, targets[i].part, err);
+      if (status == SL_OK) {
+        sl_part_info info = sl_part_info_of(targets[i].part);
+        t->memory_part_count++;
+        db->memory_bytes += info.size_bytes;
+        db->memory_parts++;
+        int64_t newest = info.max_timestamp / 1000000;
+        db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+        continue;
+      }
+    }
+    sl_part_unref(targets[i].part);
+  }
+  db->introduced = sequence;
+  pthread_mutex_unlock(&db->lock);
+  free(targets);
+  state->records++;
+  return status;
+}
+
+sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *err) {
+  assert(options != NULL && out != NULL);
+  *out = NULL;
+  if (options->directory == NULL || options->shard_count == 0 || options->shard_count > SL_TSDB_MAX_SHARDS ||
+      options->kind_count == 0 || options->kind_count > SL_TSDB_MAX_KINDS || options->segment_interval_ms <= 0) {
+    return sl_error_set(err, SL_ERR_INVALID, "store: a directory, 1..%d shards, 1..%d table kinds and a segment interval are needed",
+                        SL_TSDB_MAX_SHARDS, SL_TSDB_MAX_KINDS);
+  }
+  for (uint32_t k = 0; k < options->kind_count; k++) {
+    SL_TRY(sl_layout_validate(&options->layouts[k], err));
+  }
+  sl_tsdb *db = calloc(1, sizeof *db);
+  if (db == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  db->options = *options;
+  if (db->options.memory_bytes_limit == 0) {
+    db->options.memory_bytes_limit = 64ULL << 20;
+  }
+  if (db->options.max_memory_parts == 0) {
+    db->options.max_memory_parts = 16;
+  }
+  if (db->options.max_file_parts == 0) {
+    db->options.max_file_parts = 64;
+  }
+  if (db->options.merge_policy.max_parts < 2) {
+    sl_merge_policy_default(&db->options.merge_policy);
+  }
+  sl_fileio_path(db->dir, sizeof db->dir, "%s", options->directory);
+  sl_fileio_path(db->wal_dir, sizeof db->wal_dir, "%s/wal", options->directory);
+  db->options.directory = db->dir;
+  db->max_timestamp_ms = INT64_MIN;
+  atomic_init(&db->next_part_id, 1);
+  atomic_init(&db->expired_rows, 0);
+  pthread_mutex_init(&db->lock, NULL);
+  pthread_mutex_init(&db->flush_lock, NULL);
+  pthread_cond_init(&db->turn, NULL);
+  pthread_cond_init(&db->drained, NULL);
+  pthread_cond_init(&db->wake, NULL);
+  sl_status status = sl_fileio_ensure_dir(db->dir, err);
+  if (status == SL_OK) {
+    status = load_segments(db, err);
+  }
+  sl_snapshot store = {0};
+  sl_snapshot_load_result result = {0};
+  if (status == SL_OK) {
+    status = sl_snapshot_load_latest(db->dir, true, &store, &result, err);
+  }
+  if (status == SL_OK) {
+    if (result.warning[0] != '\0') {
+      fprintf(stderr, "spanlab: %s\n", result.warning);
+    }
+    db->epoch = result.newest_epoch_seen;
+    db->checkpoint = result.found ? store.wal_sequence : 0;
+    db->introduced = db->checkpoint;
+  }
+  sl_snapshot_free(&store);
+  if (status == SL_OK) {
+    status = sl_tsdb_apply_retention(db, err);
+  }
+  if (status == SL_OK && db->options.wal_enabled) {
+    if (db->options.replay == NULL) {
+      status = sl_error_set(err, SL_ERR_INTERNAL, "store: a WAL needs a replay callback");
+    }
+    replay_state replay = {.db = db};
+    sl_wal_replay_result replayed = {0};
+    if (status == SL_OK) {
+      status = sl_wal_replay(db->wal_dir, db->checkpoint, replay_record, &replay, &replayed, err);
+    }
+    if (status == SL_OK) {
+      db->stats.replayed_records = replay.records;
+      sl_wal_options wal_options;
+      sl_wal_options_default(&wal_options);
+      wal_options.sync_mode = db->options.sync_mode;
+      wal_options.interval_ms = db->options.sync_interval_ms > 0 ? db->options.sync_interval_ms : 100;
+      wal_options.min_next_sequence = db->checkpoint + 1;
+      status = sl_wal_open(db->wal_dir, &wal_options, &db->wal, err);
+    }
+    if (status == SL_OK) {
+      uint64_t last = sl_wal_last_sequence(db->wal);
+      db->introduced = last > db->introduced ? last : db->introduced;
+    }
+  }
+  if (status == SL_OK && db->options.background) {
+    if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0) {
+      status = sl_error_set(err, SL_ERR_INTERNAL, "store: cannot start the flush thread");
+    } else if (pthread_create(&db->merger, NULL, merger_main, db) != 0) {
+      pthread_mutex_lock(&db->lock);
+      db->stop = true;
+      pthread_cond_broadcast(&db->wake);
+      pthread_mutex_unlock(&db->lock);
+      pthread_join(db->flusher, NULL);
+      status = sl_error_set(err, SL_ERR_INTERNAL, "store: cannot start the merge thread");
+    } else {
+      db->threads_started = true;
+    }
+  }
+  if (status != SL_OK) {
+    sl_error ignored;
+    sl_tsdb_close(db, false, &ignored);
+    return sl_error_prefix(err, "store %s", options->directory);
+  }
+  *out = db;
+  return SL_OK;
+}
+
+sl_status sl_tsdb_close(sl_tsdb *db, bool flush, sl_error *err) {
+  if (db == NULL) {
+    return SL_OK;
+  }
+  sl_status status = SL_OK;
+  if (db->threads_started) {
+    pthread_mutex_lock(&db->lock);
+    db->stop = true;
+    pthread_cond_broadcast(&db->wake);
+    pthread_cond_broadcast(&db->drained);
+    pthread_mutex_unlock(&db->lock);
+    pthread_join(db->flusher, NULL);
+    pthread_join(db->merger, NULL);
+    db->threads_started = false;
+  }
+  if (flush && !db->background_failed) {
+    status = flush_cycle(db, err);
+  }
+  if (db->wal != NULL) {
+    sl_error close_err;
+    sl_status closed = sl_wal_close(db->wal, &close_err);
+    if (status == SL_OK && closed != SL_OK) {
+      *err = close_err;
+      status = closed;
+    }
+    db->wal = NULL;
+  }
+  size_t per_segment = (size_t)db->options.shard_count * db->options.kind_count;
+  for (size_t s = 0; s < db->segment_count; s++) {
+    for (size_t k = 0; k < per_segment; k++) {
+      table_free(db->segments[s]->tables[k]);
+    }
+    free(db->segments[s]->tables);
+    free(db->segments[s]);
+  }
+  for (size_t s = 0; s < db->dead_count; s++) {
+    for (size_t k = 0; k < per_segment; k++) {
+      table_free(db->dead[s]->tables[k]);
+    }
+    free(db->dead[s]->tables);
+    free(db->dead[s]);
+  }
+  free(db->segments);
+  free(db->dead);
+  pthread_mutex_destroy(&db->lock);
+  pthread_mutex_destroy(&db->flush_lock);
+  pthread_cond_destroy(&db->turn);
+  pthread_cond_destroy(&db->drained);
+  pthread_cond_destroy(&db->wake);
+  free(db);
+  return status;
+}

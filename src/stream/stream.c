@@ -1,0 +1,482 @@
+/* stream.c: the Stream engine's store, layout and write path (stream.h). */
+#include "stream/stream.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_internal.h"
+#include "storage/series.h"
+#include "stream/stream_internal.h"
+
+static sl_column_type column_type_of(sl_tag_type type) {
+  switch (type) {
+    case SL_TAG_INT:
+    case SL_TAG_TIMESTAMP: return SL_COLUMN_INT64;
+    case SL_TAG_STRING: return SL_COLUMN_STRING;
+    default: return SL_COLUMN_BINARY;
+  }
+}
+
+static bool value_fits(sl_tag_type type, sl_value_kind kind) {
+  if (kind == SL_VALUE_NULL) {
+    return true;
+  }
+  switch (type) {
+    case SL_TAG_STRING: return kind == SL_VALUE_STR;
+    case SL_TAG_INT: return kind == SL_VALUE_INT;
+    case SL_TAG_TIMESTAMP: return kind == SL_VALUE_TIMESTAMP || kind == SL_VALUE_INT;
+    case SL_TAG_DATA_BINARY: return kind == SL_VALUE_BINARY || kind == SL_VALUE_STR;
+    case SL_TAG_STRING_ARRAY: return kind == SL_VALUE_STR_ARRAY;
+    case SL_TAG_INT_ARRAY: return kind == SL_VALUE_INT_ARRAY;
+    default: return false;
+  }
+}
+
+static const char *kind_name(sl_value_kind kind) {
+  switch (kind) {
+    case SL_VALUE_NULL: return "null";
+    case SL_VALUE_STR: return "a string";
+    case SL_VALUE_INT: return "an int";
+    case SL_VALUE_STR_ARRAY: return "a string array";
+    case SL_VALUE_INT_ARRAY: return "an int array";
+    case SL_VALUE_BINARY: return "binary data";
+    case SL_VALUE_TIMESTAMP: return "a timestamp";
+  }
+  return "?";
+}
+
+static sl_status build_layout(sl_stream_engine *engine, sl_error *err) {
+  const sl_stream_schema *schema = engine->schema;
+  sl_part_layout *layout = &engine->layout;
+  memset(layout, 0, sizeof *layout);
+  layout->kind = SL_LAYOUT_STREAM;
+  uint32_t timestamps = sl_layout_add_file(layout, "timestamps.bin");
+  engine->timestamp_column = sl_layout_add_column(layout, "timestamp", SL_COLUMN_TIMESTAMP, timestamps);
+  engine->element_column = sl_layout_add_column(layout, "elementId", SL_COLUMN_INT64, timestamps);
+  layout->sort_column = engine->timestamp_column;
+  layout->timestamp_column = (int32_t)engine->timestamp_column;
+  layout->series_metadata = true;
+  layout->max_block_raw_bytes = SL_STREAM_MAX_BLOCK_BYTES;
+  uint32_t family_files[SL_PART_MAX_FILES];
+  for (size_t f = 0; f < schema->family_count; f++) {
+    char name[SL_PART_NAME_BYTES];
+    snprintf(name, sizeof name, "%.80s.tf", schema->families[f].name);
+    if (layout->file_count >= SL_PART_MAX_FILES) {
+      return sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: more than %d tag families", schema->name, SL_PART_MAX_FILES - 1);
+    }
+    family_files[f] = sl_layout_add_file(layout, name);
+  }
+  if (schema->tag_count > SL_STREAM_MAX_TAGS || schema->entity_count > SL_PART_MAX_SERIES_VALUES) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: more than %d tags or %d entity tags", schema->name,
+                        SL_STREAM_MAX_TAGS, SL_PART_MAX_SERIES_VALUES);
+  }
+  for (size_t t = 0; t < schema->tag_count; t++) {
+    engine->column_of_tag[t] = -1;
+    engine->index_of_tag[t] = -1;
+  }
+  for (size_t e = 0; e < schema->entity_count; e++) {
+    const sl_tag_spec *tag = sl_stream_find_tag(schema, schema->entity_tags[e]);
+    assert(tag != NULL);
+    engine->entity_tags[e] = tag->tag_index;
+    engine->entity_position[tag->tag_index] = (int32_t)e + 1;
+  }
+  for (size_t t = 0; t < schema->tag_count; t++) {
+    const sl_tag_spec *tag = &schema->tags[t];
+    if (engine->entity_position[t] > 0) {
+      continue; /* entity tags live in the series metadata, as BanyanDB drops them from parts */
+    }
+    if (layout->column_count >= SL_PART_MAX_COLUMNS) {
+      return sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: more than %d tags", schema->name, SL_PART_MAX_COLUMNS - 2);
+    }
+    engine->column_of_tag[t] = (int32_t)sl_layout_add_column(layout, tag->name, column_type_of(tag->type),
+                                                             family_files[tag->family_index]);
+  }
+  /* One term index per bound inverted rule on a stored, scalar tag. */
+  for (size_t r = 0; r < engine->rule_count; r++) {
+    const sl_index_rule *rule = engine->rules[r];
+    if (rule->type != SL_INDEX_INVERTED || rule->tag_count != 1) {
+      continue;
+    }
+    const sl_tag_spec *tag = sl_stream_find_tag(schema, rule->tags[0]);
+    if (tag == NULL || engine->column_of_tag[tag->tag_index] < 0 || engine->index_of_tag[tag->tag_index] >= 0 ||
+        tag->type == SL_TAG_STRING_ARRAY || tag->type == SL_TAG_INT_ARRAY || tag->type == SL_TAG_DATA_BINARY ||
+        layout->index_count >= SL_PART_MAX_INDEXES) {
+      continue;
+    }
+    engine->index_of_tag[tag->tag_index] =
+        (int32_t)sl_layout_add_index(layout, rule->name, (uint32_t)engine->column_of_tag[tag->tag_index]);
+  }
+  return sl_layout_validate(layout, err);
+}
+
+static char *describe(const sl_stream_engine *engine) {
+  const sl_stream_schema *schema = engine->schema;
+  json_t *tags = json_array();
+  for (size_t t = 0; t < schema->tag_count; t++) {
+    json_array_append_new(tags, json_pack("{s:s, s:s, s:s}", "family", schema->families[schema->tags[t].family_index].name,
+                                          "name", schema->tags[t].name, "type", sl_tag_type_name(schema->tags[t].type)));
+  }
+  json_t *entity = json_array();
+  for (size_t e = 0; e < schema->entity_count; e++) {
+    json_array_append_new(entity, json_string(schema->entity_tags[e]));
+  }
+  json_t *indexes = json_array();
+  for (uint32_t i = 0; i < engine->layout.index_count; i++) {
+    json_array_append_new(indexes, json_string(engine->layout.indexes[i].name));
+  }
+  json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o}", "format_version", 1, "model", "stream",
+                           "group", schema->group, "subject", schema->name, "shard_num", (int)engine->group->shard_num,
+                           "segment_interval_ms", (json_int_t)sl_interval_ms(engine->group->segment_interval), "ttl_ms",
+                           (json_int_t)sl_interval_ms(engine->group->ttl), "entity", entity, "tags", tags,
+                           "indexes", indexes);
+  char *text = root != NULL ? json_dumps(root, JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  return text;
+}
+
+/* ---- routing a batch into memory parts ---- */
+
+typedef struct routed_row {
+  int64_t segment_start_ms;
+  uint32_t shard;
+  size_t element;
+  uint64_t series;
+} routed_row;
+
+static int compare_routed(const void *a, const void *b) {
+  const routed_row *x = a, *y = b;
+  if (x->segment_start_ms != y->segment_start_ms) {
+    return x->segment_start_ms < y->segment_start_ms ? -1 : 1;
+  }
+  if (x->shard != y->shard) {
+    return x->shard < y->shard ? -1 : 1;
+  }
+  return x->element < y->element ? -1 : x->element > y->element;
+}
+
+sl_status sl_stream_check_elements(const sl_stream_engine *engine, const sl_element *elements, size_t count,
+                                   sl_error *err) {
+  const sl_stream_schema *schema = engine->schema;
+  for (size_t e = 0; e < count; e++) {
+    const sl_element *element = &elements[e];
+    if (element->timestamp_ns <= 0 || element->timestamp_ns % 1000000 != 0) {
+      return sl_error_set(err, SL_ERR_INVALID,
+                          "element %zu: timestamp %lld ns is %s (BanyanDB takes positive whole milliseconds)", e + 1,
+                          (long long)element->timestamp_ns, element->timestamp_ns <= 0 ? "not positive" : "not in whole milliseconds");
+    }
+    for (size_t t = 0; t < schema->tag_count; t++) {
+      if (!value_fits(schema->tags[t].type, element->values[t].kind)) {
+        return sl_error_set(err, SL_ERR_INVALID, "element %zu: tag %s is %s, %s wants %s", e + 1, schema->tags[t].name,
+                            kind_name(element->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
+      }
+    }
+  }
+  return SL_OK;
+}
+
+/* Builds one memory part per (segment, shard) of the batch.  Rows of expired
+ * segments are dropped and counted. */
+sl_status sl_stream_route(sl_stream_engine *engine, const sl_element *elements, size_t count,
+                          sl_tsdb_target **targets_out, size_t *target_count, sl_error *err) {
+  *targets_out = NULL;
+  *target_count = 0;
+  const sl_stream_schema *schema = engine->schema;
+  size_t columns = engine->layout.column_count;
+  size_t entity_count = schema->entity_count;
+  routed_row *routed = malloc((count + 1) * sizeof *routed);
+  sl_arena *arena = sl_arena_new(64 * 1024);
+  sl_buffer scratch = {0};
+  sl_status status = routed != NULL && arena != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  size_t kept = 0;
+  uint64_t expired = 0;
+  for (size_t e = 0; e < count && status == SL_OK; e++) {
+    sl_value entity[SL_PART_MAX_SERIES_VALUES];
+    for (size_t k = 0; k < entity_count; k++) {
+      entity[k] = elements[e].values[engine->entity_tags[k]];
+      if (entity[k].kind == SL_VALUE_TIMESTAMP) {
+        entity[k].kind = SL_VALUE_INT;
+      }
+    }
+    uint64_t series = 0;
+    uint32_t shard = 0;
+    status = sl_series_id(schema->name, entity, entity_count, &scratch, &series, err);
+    if (status == SL_OK) {
+      status = sl_series_shard(schema->name, entity, entity_count, engine->group->shard_num, &scratch, &shard, err);
+    }
+    int64_t segment = sl_tsdb_segment_start(engine->db, elements[e].timestamp_ns / 1000000);
+    if (status == SL_OK && sl_tsdb_segment_expired(engine->db, segment)) {
+      expired++;
+      continue;
+    }
+    routed[kept++] = (routed_row){.segment_start_ms = segment, .shard = shard, .element = e, .series = series};
+  }
+  if (status == SL_OK && kept > 0) {
+    qsort(routed, kept, sizeof *routed, compare_routed);
+  }
+  sl_row_input *rows = status == SL_OK ? malloc((kept + 1) * sizeof *rows) : NULL;
+  sl_value *values = status == SL_OK ? malloc((kept * columns + 1) * sizeof *values) : NULL;
+  uint8_t *keys = status == SL_OK ? malloc(kept * 8 + 1) : NULL;
+  sl_bytes *series_values = status == SL_OK ? malloc((kept * entity_count + 1) * sizeof *series_values) : NULL;
+  sl_tsdb_target *targets = status == SL_OK ? calloc(kept + 1, sizeof *targets) : NULL;
+  if (status == SL_OK && (rows == NULL || values == NULL || keys == NULL || series_values == NULL || targets == NULL)) {
+    status = sl_error_set(err, SL_ERR_NOMEM, "out of memory routing %zu elements", count);
+  }
+  for (size_t r = 0; r < kept && status == SL_OK; r++) {
+    const sl_element *element = &elements[routed[r].element];
+    sl_value *row_values = values + r * columns;
+    row_values[engine->timestamp_column] = sl_value_int(element->timestamp_ns);
+    row_values[engine->element_column] =
+        sl_value_int((int64_t)sl_query_element_hash(schema->group, schema->name, element->data));
+    for (size_t t = 0; t < schema->tag_count && status == SL_OK; t++) {
+      int32_t column = engine->column_of_tag[t];
+      if (column < 0) {
+        continue;
+      }
+      sl_value value = element->values[t];
+      if (value.kind == SL_VALUE_STR_ARRAY || value.kind == SL_VALUE_INT_ARRAY) {
+        sl_buffer encoded = {0};
+        status = sl_array_encode(&value, &encoded, err);
+        char *copy = status == SL_OK ? sl_arena_alloc(arena, encoded.size + 1) : NULL;
+        if (status == SL_OK && copy == NULL) {
+          status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+        }
+        if (status == SL_OK) {
+          memcpy(copy, encoded.data, encoded.size);
+          value = sl_value_binary(copy, encoded.size);
+        }
+        sl_buffer_free(&encoded);
+      } else if (value.kind == SL_VALUE_TIMESTAMP) {
+        value.kind = SL_VALUE_INT;
+      } else if (value.kind == SL_VALUE_STR && schema->tags[t].type == SL_TAG_DATA_BINARY) {
+        value.kind = SL_VALUE_BINARY;
+      }
+      row_values[column] = value;
+    }
+    sl_key_from_u64(routed[r].series, keys + r * 8);
+    sl_bytes *entity_bytes = series_values + r * entity_count;
+    for (size_t k = 0; k < entity_count && status == SL_OK; k++) {
+      /* kind byte, then the value's bytes (series.h) */
+      uint8_t number[8];
+      uint8_t kind = 0;
+      sl_value entity = element->values[engine->entity_tags[k]];
+      sl_bytes bytes = sl_series_value_bytes(&entity, number, &kind);
+      char *copy = sl_arena_alloc(arena, bytes.size_bytes + 1);
+      if (copy == NULL) {
+        status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+        break;
+      }
+      copy[0] = (char)kind;
+      memcpy(copy + 1, bytes.data, bytes.size_bytes);
+      entity_bytes[k] = (sl_bytes){.data = copy, .size_bytes = bytes.size_bytes + 1};
+    }
+    rows[r] = (sl_row_input){.key = {.data = (const char *)keys + r * 8, .size_bytes = 8},
+                             .values = row_values,
+                             .series_values = entity_bytes,
+                             .series_value_count = (uint32_t)entity_count};
+  }
+  size_t built = 0;
+  for (size_t start = 0; start < kept && status == SL_OK;) {
+    size_t end = start;
+    while (end < kept && routed[end].segment_start_ms == routed[start].segment_start_ms &&
+           routed[end].shard == routed[start].shard) {
+      end++;
+    }
+    sl_part *part = NULL;
+    status = sl_part_build_memory(&engine->layout, rows + start, end - start, sl_tsdb_next_part_id(engine->db), 0, &part, err);
+    if (status == SL_OK) {
+      targets[built++] = (sl_tsdb_target){.segment_start_ms = routed[start].segment_start_ms,
+                                          .shard = routed[start].shard, .kind = 0, .part = part};
+    }
+    start = end;
+  }
+  if (status != SL_OK) {
+    for (size_t t = 0; targets != NULL && t < built; t++) {
+      sl_part_unref(targets[t].part);
+    }
+    free(targets);
+    targets = NULL;
+    built = 0;
+  }
+  if (status == SL_OK) {
+    sl_tsdb_note_expired_rows(engine->db, expired);
+    atomic_fetch_add(&engine->elements_expired, expired);
+  }
+  free(routed);
+  free(rows);
+  free(values);
+  free(keys);
+  free(series_values);
+  sl_buffer_free(&scratch);
+  sl_arena_free(arena);
+  *targets_out = targets;
+  *target_count = built;
+  return status;
+}
+
+static sl_status replay(void *context, uint64_t sequence, const uint8_t *payload, size_t size, sl_tsdb_target **targets,
+                        size_t *count, sl_error *err) {
+  sl_stream_engine *engine = context;
+  sl_arena *arena = sl_arena_new(64 * 1024);
+  if (arena == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  sl_element *elements = NULL;
+  size_t element_count = 0;
+  sl_status status = sl_elements_decode(payload, size, engine->schema->tag_count, arena, &elements, &element_count, err);
+  if (status == SL_OK) {
+    status = sl_stream_check_elements(engine, elements, element_count, err);
+  }
+  if (status == SL_OK) {
+    status = sl_stream_route(engine, elements, element_count, targets, count, err);
+  }
+  if (status != SL_OK) {
+    sl_error_prefix(err, "WAL record %llu", (unsigned long long)sequence);
+  }
+  sl_arena_free(arena);
+  return status;
+}
+
+static sl_status resolve(const sl_engine_options *options, const sl_stream_schema **out, sl_error *err) {
+  const sl_catalog *catalog = options->catalog;
+  for (size_t i = 0; i < sl_catalog_stream_count(catalog); i++) {
+    const sl_stream_schema *schema = sl_catalog_stream_at(catalog, i);
+    if ((options->group == NULL || strcmp(options->group, schema->group) == 0) &&
+        (options->name == NULL || strcmp(options->name, schema->name) == 0)) {
+      *out = schema;
+      return SL_OK;
+    }
+  }
+  return sl_error_set(err, SL_ERR_NOT_FOUND, "the catalog has no stream%s%s%s%s", options->group ? " in group " : "",
+                      options->group ? options->group : "", options->name ? " named " : "",
+                      options->name ? options->name : "");
+}
+
+sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engine **out, sl_error *err) {
+  assert(options != NULL && options->catalog != NULL && out != NULL);
+  *out = NULL;
+  if (options->directory == NULL) {
+    return sl_error_set(err, SL_ERR_INVALID, "stream engine: a data directory is required");
+  }
+  sl_stream_engine *engine = calloc(1, sizeof *engine);
+  if (engine == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  engine->catalog = options->catalog;
+  sl_status status = resolve(options, &engine->schema, err);
+  if (status == SL_OK) {
+    engine->group = sl_catalog_find_group(options->catalog, engine->schema->group);
+    if (engine->group == NULL || engine->group->shard_num == 0 || sl_interval_ms(engine->group->segment_interval) <= 0) {
+      status = sl_error_set(err, SL_ERR_INVALID, "stream %s: group %s needs shards and a segment interval",
+                            engine->schema->name, engine->schema->group);
+    }
+  }
+  if (status == SL_OK) {
+    engine->rule_count = sl_engine_bound_rules(options->catalog, SL_CATALOG_STREAM, engine->schema->group,
+                                               engine->schema->name, engine->rules, SL_STREAM_MAX_RULES);
+    status = build_layout(engine, err);
+  }
+  if (status == SL_OK) {
+    status = sl_fileio_ensure_dir(options->directory, err);
+  }
+  if (status == SL_OK) {
+    char *description = describe(engine);
+    status = description != NULL ? sl_engine_store_meta(options->directory, description, err)
+                                 : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    free(description);
+  }
+  if (status == SL_OK) {
+    sl_tsdb_options store;
+    sl_tsdb_options_default(&store);
+    store.directory = options->directory;
+    store.shard_count = engine->group->shard_num;
+    store.segment_interval_ms = sl_interval_ms(engine->group->segment_interval);
+    store.ttl_ms = sl_interval_ms(engine->group->ttl);
+    store.retention_clock = options->retention_clock;
+    store.kind_count = 1;
+    store.layouts[0] = engine->layout;
+    store.wal_enabled = options->wal_enabled;
+    store.sync_mode = options->sync_mode;
+    store.sync_interval_ms = options->sync_interval_ms;
+    store.memory_bytes_limit = options->memory_bytes_limit;
+    store.flush_interval_ms = options->flush_interval_ms;
+    store.background = options->background;
+    store.replay = replay;
+    store.replay_context = engine;
+    status = sl_tsdb_open(&store, &engine->db, err);
+  }
+  if (status != SL_OK) {
+    free(engine);
+    return status;
+  }
+  *out = engine;
+  return SL_OK;
+}
+
+sl_status sl_stream_engine_close(sl_stream_engine *engine, bool flush, sl_error *err) {
+  if (engine == NULL) {
+    return SL_OK;
+  }
+  sl_status status = sl_tsdb_close(engine->db, flush, err);
+  free(engine);
+  return status;
+}
+
+const sl_stream_schema *sl_stream_engine_schema(const sl_stream_engine *engine) { return engine->schema; }
+sl_tsdb *sl_stream_engine_store(sl_stream_engine *engine) { return engine->db; }
+
+sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *elements, size_t count, sl_error *err) {
+  assert(engine != NULL && (elements != NULL || count == 0));
+  if (count == 0) {
+    return SL_OK;
+  }
+  SL_TRY(sl_stream_check_elements(engine, elements, count, err));
+  sl_tsdb_target *targets = NULL;
+  size_t target_count = 0;
+  SL_TRY(sl_stream_route(engine, elements, count, &targets, &target_count, err));
+  sl_buffer payload = {0};
+  sl_status status = SL_OK;
+  if (engine->db != NULL) {
+    status = sl_elements_encode(elements, count, engine->schema->tag_count, &payload, err);
+  }
+  if (status != SL_OK) {
+    for (size_t t = 0; t < target_count; t++) {
+      sl_part_unref(targets[t].part);
+    }
+    free(targets);
+    sl_buffer_free(&payload);
+    return status;
+  }
+  uint64_t raw = 0;
+  for (size_t t = 0; t < target_count; t++) {
+    raw += sl_part_info_of(targets[t].part).raw_bytes;
+  }
+  status = sl_tsdb_write(engine->db, payload.data, payload.size, targets, target_count, err);
+  free(targets);
+  sl_buffer_free(&payload);
+  if (status == SL_OK) {
+    atomic_fetch_add(&engine->elements_written, count);
+    atomic_fetch_add(&engine->raw_bytes_written, raw);
+  }
+  return status;
+}
+
+sl_status sl_stream_engine_flush(sl_stream_engine *engine, sl_error *err) { return sl_tsdb_flush(engine->db, err); }
+
+sl_status sl_stream_engine_compact(sl_stream_engine *engine, sl_error *err) {
+  SL_TRY(sl_tsdb_flush(engine->db, err));
+  return sl_tsdb_merge_all(engine->db, true, err);
+}
+
+void sl_stream_engine_drop_caches(sl_stream_engine *engine) { sl_tsdb_drop_caches(engine->db); }
+
+void sl_stream_engine_stats(sl_stream_engine *engine, sl_engine_stats *out) {
+  memset(out, 0, sizeof *out);
+  sl_tsdb_stats_get(engine->db, &out->store);
+  out->elements_written = atomic_load(&engine->elements_written);
+  out->elements_expired = atomic_load(&engine->elements_expired);
+  out->raw_bytes_written = atomic_load(&engine->raw_bytes_written);
+}
