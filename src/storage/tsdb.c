@@ -1037,8 +1037,10 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
     tables[i]->memory_part_count++;
     db->memory_bytes += info.size_bytes;
     db->memory_parts++;
-    int64_t newest = info.max_timestamp / 1000000;
-    db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+    if (targets[i].kind == 0) { /* kind 0 holds the element timestamps (ns); indexes sort by other keys */
+      int64_t newest = info.max_timestamp / 1000000;
+      db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+    }
   }
   db->introduced = sequence > db->introduced ? sequence : db->introduced;
   db->stats.batches++;
@@ -1285,8 +1287,10 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
     if (id + 1 > next) {
       atomic_store(&db->next_part_id, id + 1);
     }
-    int64_t newest = sl_part_info_of(part).max_timestamp / 1000000;
-    db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+    if (kind == 0) {
+      int64_t newest = sl_part_info_of(part).max_timestamp / 1000000;
+      db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+    }
   }
   sl_snapshot_free(&snapshot);
   if (status != SL_OK) {
@@ -1375,8 +1379,10 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
         t->memory_part_count++;
         db->memory_bytes += info.size_bytes;
         db->memory_parts++;
-        int64_t newest = info.max_timestamp / 1000000;
-        db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+        if (targets[i].kind == 0) {
+          int64_t newest = info.max_timestamp / 1000000;
+          db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
+        }
         continue;
       }
     }

@@ -16,6 +16,10 @@
  * sync mode; the batch becomes visible to readers atomically (all its
  * targets at once), and batches become visible in WAL order.
  *
+ * Table kind 0 holds the rows whose timestamps (ns, the layout's timestamp
+ * column) drive retention; other kinds (secondary indexes) may sort by
+ * anything.
+ *
  * Ownership and threads: the store owns its tables and parts.  Any number of
  * threads may write and acquire views at once.  A view holds references to
  * the parts it lists until sl_tsdb_release.  Targets passed to sl_tsdb_write
