@@ -38,7 +38,11 @@ size_t sl_merge_policy_choose(const sl_merge_policy *policy, const uint64_t *siz
     return 0;
   }
   uint64_t max_fan_out = policy->max_fan_out_bytes > 0 ? policy->max_fan_out_bytes : UINT64_MAX;
-  uint64_t max_input = (uint64_t)((double)max_fan_out / policy->min_merge_multiplier);
+  /* max_fan_out / multiplier, clamped: a multiplier of 1 or less would overflow the conversion
+   * (undefined; on x86 it gave 0, so that nothing was ever chosen). */
+  double max_input_bytes = policy->min_merge_multiplier > 0 ? (double)max_fan_out / policy->min_merge_multiplier
+                                                             : (double)UINT64_MAX;
+  uint64_t max_input = max_input_bytes >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)max_input_bytes;
   sized *candidates = malloc(count * sizeof *candidates);
   if (candidates == NULL) {
     return 0;
@@ -294,11 +298,13 @@ static sl_status flush_pending(merge_state *state, bool sort_rows, sl_error *err
     size_t end = start;
     uint64_t block_bytes = 0;
     while (end < rows) {
+      /* As sl_part_build_memory: a row that would take the block past the byte limit starts the next. */
+      uint64_t row_bytes = pending_row_bytes(state, state->order[end]) + state->pending_key.size_bytes;
       if (end > start && ((layout->max_block_rows > 0 && end - start >= layout->max_block_rows) ||
-                          (layout->max_block_raw_bytes > 0 && block_bytes >= layout->max_block_raw_bytes))) {
+                          (layout->max_block_raw_bytes > 0 && block_bytes + row_bytes > layout->max_block_raw_bytes))) {
         break;
       }
-      block_bytes += pending_row_bytes(state, state->order[end]) + state->pending_key.size_bytes;
+      block_bytes += row_bytes;
       end++;
     }
     sl_column_view views[SL_PART_MAX_COLUMNS];
@@ -353,12 +359,22 @@ static bool block_is_full(const merge_state *state, const group_block *entry) {
          block_raw_estimate(state->inputs[entry->input].part, entry->meta) >= (double)layout->max_block_raw_bytes / 2;
 }
 
+/* Blocks of one key by (min sort value, input age, position): a total order, so that qsort
+ * cannot swap two blocks of one input whose sort values are all equal. */
 static int compare_group(const void *a, const void *b) {
   const group_block *x = a, *y = b;
   if (x->meta->min_sort != y->meta->min_sort) {
     return x->meta->min_sort < y->meta->min_sort ? -1 : 1;
   }
-  return x->input < y->input ? -1 : x->input > y->input;
+  if (x->input != y->input) {
+    return x->input < y->input ? -1 : 1;
+  }
+  return x->meta->first_row < y->meta->first_row ? -1 : x->meta->first_row > y->meta->first_row;
+}
+
+/* Whether row (input, position) comes after row (other_input, other_position) of the same sort value. */
+static bool after_in_age(size_t input, uint64_t position, size_t other_input, uint64_t other_position) {
+  return input > other_input || (input == other_input && position > other_position);
 }
 
 static sl_status copy_block(merge_state *state, const group_block *entry, sl_error *err) {
@@ -384,13 +400,27 @@ static sl_status merge_group(merge_state *state, sl_error *err) {
   if (count == 1 && all_files) {
     return copy_block(state, &state->group[0], err);
   }
+  /* The blocks may be written one after the other only if every row comes after every row of the
+   * blocks before it in (sort value, input age, position) order.  On equal sort values the block's
+   * first row must come after the last holder of that value (a newer input, or later in the same
+   * input), else the rows are interleaved by the decode path. */
   bool overlapping = false;
   int64_t max_so_far = INT64_MIN;
+  size_t max_input = 0;
+  uint64_t max_row = 0;
   for (size_t g = 0; g < count; g++) {
-    if (g > 0 && state->group[g].meta->min_sort < max_so_far) {
+    const sl_block_meta *meta = state->group[g].meta;
+    size_t input = state->group[g].input;
+    if (g > 0 && (meta->min_sort < max_so_far ||
+                  (meta->min_sort == max_so_far && !after_in_age(input, meta->first_row, max_input, max_row)))) {
       overlapping = true;
     }
-    max_so_far = state->group[g].meta->max_sort > max_so_far ? state->group[g].meta->max_sort : max_so_far;
+    if (g == 0 || meta->max_sort > max_so_far ||
+        (meta->max_sort == max_so_far && after_in_age(input, meta->first_row, max_input, max_row))) {
+      max_so_far = meta->max_sort;
+      max_input = input;
+      max_row = meta->first_row;
+    }
   }
   if (overlapping || state->layout->kind == SL_LAYOUT_TRACE) {
     /* A trace is one block (up to the size limit); interleaved rows are merged. */

@@ -2537,11 +2537,14 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
       if (sl_bytes_compare(row->key, first->key) != 0) {
         break;
       }
+      /* A row that would take the block past the byte limit starts the next one (a single row
+       * over the limit gets a block of its own). */
+      uint64_t row_bytes = row_raw_bytes(layout, row);
       if (end > start && ((layout->max_block_rows > 0 && end - start >= layout->max_block_rows) ||
-                          (layout->max_block_raw_bytes > 0 && block_bytes >= layout->max_block_raw_bytes))) {
+                          (layout->max_block_raw_bytes > 0 && block_bytes + row_bytes > layout->max_block_raw_bytes))) {
         break;
       }
-      block_bytes += row_raw_bytes(layout, row);
+      block_bytes += row_bytes;
       end++;
     }
     size_t count = end - start;

@@ -1,0 +1,445 @@
+/* test_storage_part.c: parts hold exactly the rows they are given.
+ *
+ * Rows come from fixed seeds (tests/support/part_model.h: an int64 sort column with many ties, a
+ * timestamp column, strings with few and many distinct values, binary values, nulls, term indexes
+ * on strings and on an int column, series metadata, a key bloom).  Every part is compared with a
+ * brute-force model: rows in (key, sort value, input order) order, values, nulls, block and chunk
+ * metadata, series, bloom, term cursors both ways, lookups, seeks and ranges, row lookups, and the
+ * block limits (max_block_rows, max_block_raw_bytes).  Checked for memory parts, for file parts
+ * written by sl_parts_merge and reopened with sl_part_open, and for merges of several parts: the
+ * raw block copy path (sort ranges apart, keys apart) and the decode path (overlapping ranges,
+ * ranges that touch, all rows tied), memory and mixed inputs, merges of merges.  Last,
+ * sl_merge_policy_choose against choices worked out by hand from BanyanDB's
+ * banyand/stream/merger_policy.go. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "part_model.h"
+#include "storage/merge.h"
+#include "test_support.h"
+
+/* snprintf for paths: fails the test when the result does not fit. */
+static void make_path(char *out, size_t out_bytes, const char *format, ...) __attribute__((format(printf, 3, 4)));
+static void make_path(char *out, size_t out_bytes, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int length = vsnprintf(out, out_bytes, format, args);
+  va_end(args);
+  assert_true(length >= 0 && (size_t)length < out_bytes);
+}
+
+static void check_or_fail(sl_part *part, const pm_expected *expected, uint64_t seed, const char *what) {
+  pm_checker checker;
+  if (!pm_check(&checker, part, expected, seed)) {
+    fail_msg("%s: %s", what, checker.message);
+  }
+  assert_true(checker.blocks > 0);
+  assert_true(checker.terms_checked > 0);
+}
+
+static sl_part *build_memory(const sl_part_layout *layout, const pm_set *set, uint64_t id) {
+  sl_part *part = NULL;
+  sl_error err;
+  if (sl_part_build_memory(layout, set->inputs, set->count, id, id, &part, &err) != SL_OK) {
+    fail_msg("build memory part: %s", err.message);
+  }
+  return part;
+}
+
+/* A file part in dir/name holding set (a memory part flushed by sl_parts_merge). */
+static sl_part *build_file(const sl_part_layout *layout, const pm_set *set, const char *dir, const char *name, uint64_t id) {
+  sl_part *memory = build_memory(layout, set, id);
+  char path[4200];
+  make_path(path, sizeof path, "%s/%s", dir, name);
+  sl_part *file = NULL;
+  sl_error err;
+  if (sl_parts_merge(&memory, 1, path, id, NULL, &file, &err) != SL_OK) {
+    fail_msg("flush to %s: %s", path, err.message);
+  }
+  sl_part_unref(memory);
+  assert_false(sl_part_info_of(file).in_memory);
+  assert_string_equal(sl_part_dir(file), path);
+  return file;
+}
+
+static void memory_parts_read_back_sorted(void **state) {
+  (void)state;
+  static const struct {
+    uint32_t rows_limit;
+    uint64_t bytes_limit;
+    uint32_t many_bytes;
+  } layouts[] = {{0, 0, 0}, {0, 2 << 20, 0}, {8, 0, 0}, {5, 600, 40}, {0, 256, 300}};
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+    sl_part_layout layout;
+    pm_layout(&layout, layouts[l].rows_limit, layouts[l].bytes_limit);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+      pm_spec spec = {.seed = seed * 100 + l, .rows = 1500 + seed * 200, .key_first = 0, .key_count = 180,
+                      .sort_min = -20, .sort_span = 40, .set_number = 0, .first_id = 1,
+                      .many_bytes = layouts[l].many_bytes};
+      pm_set set;
+      pm_generate(&spec, &set);
+      pm_expected expected;
+      pm_expect(&set, 1, &expected);
+      sl_part *part = build_memory(&layout, &set, 7);
+      sl_part_info info = sl_part_info_of(part);
+      assert_true(info.in_memory);
+      assert_int_equal(info.first_sequence, 7);
+      assert_int_equal(info.last_sequence, 7);
+      char what[96];
+      snprintf(what, sizeof what, "memory part, layout %zu, seed %llu", l, (unsigned long long)seed);
+      check_or_fail(part, &expected, seed, what);
+      if (layouts[l].rows_limit > 0) {
+        assert_true(info.chunks > 1); /* more than 128 blocks: several chunks */
+      }
+      sl_part_unref(part);
+      pm_expected_free(&expected);
+      pm_set_free(&set);
+    }
+  }
+}
+
+static void one_row_and_one_key(void **state) {
+  (void)state;
+  sl_part_layout layout;
+  pm_layout(&layout, 3, 0);
+  const char *dir = test_temp_dir("part-tiny");
+  for (size_t rows = 1; rows <= 7; rows += 3) {
+    pm_spec spec = {.seed = rows, .rows = rows, .key_count = 1, .sort_span = 1, .first_id = 1};
+    pm_set set;
+    pm_generate(&spec, &set);
+    pm_expected expected;
+    pm_expect(&set, 1, &expected);
+    sl_part *memory = build_memory(&layout, &set, 1);
+    pm_checker checker;
+    if (!pm_check(&checker, memory, &expected, rows)) {
+      fail_msg("%zu rows in memory: %s", rows, checker.message);
+    }
+    char name[32];
+    snprintf(name, sizeof name, "p%zu", rows);
+    sl_part *file = build_file(&layout, &set, dir, name, rows);
+    if (!pm_check(&checker, file, &expected, rows)) {
+      fail_msg("%zu rows on disk: %s", rows, checker.message);
+    }
+    assert_int_equal(checker.blocks, (rows + 2) / 3);
+    sl_part_unref(memory);
+    sl_part_unref(file);
+    pm_expected_free(&expected);
+    pm_set_free(&set);
+  }
+}
+
+static void file_parts_round_trip(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("part-file");
+  char dir[4200];
+  make_path(dir, sizeof dir, "%s", base);
+  for (uint32_t limit = 0; limit <= 8; limit += 8) {
+    sl_part_layout layout;
+    pm_layout(&layout, limit, limit > 0 ? 900 : 0);
+    pm_spec spec = {.seed = 42 + limit, .rows = 4000, .key_count = 300, .sort_min = 1000, .sort_span = 60, .first_id = 1};
+    pm_set set;
+    pm_generate(&spec, &set);
+    pm_expected expected;
+    pm_expect(&set, 1, &expected);
+    char name[32];
+    snprintf(name, sizeof name, "part-%u", limit);
+    sl_part *file = build_file(&layout, &set, dir, name, 11);
+    check_or_fail(file, &expected, 5, "file part as written");
+    char path[4300];
+    make_path(path, sizeof path, "%s/%s", dir, name);
+    static const char *const files[] = {"metadata.bin", "meta.bin", "primary.bin", "timestamps.bin", "tags.tf",
+                                        "blob.tf", "smeta.bin", "traceID.filter", "few_idx.idx", "num_idx.idx",
+                                        "many_idx.idx"};
+    uint64_t total = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+      char file_path[4400];
+      make_path(file_path, sizeof file_path, "%s/%s", path, files[f]);
+      struct stat info;
+      if (stat(file_path, &info) != 0) {
+        fail_msg("%s is missing", file_path);
+      }
+      total += (uint64_t)info.st_size;
+    }
+    assert_int_equal(sl_part_info_of(file).size_bytes, total);
+    sl_part_unref(file);
+    sl_part *opened = NULL;
+    sl_error err;
+    if (sl_part_open(&layout, path, 11, &opened, &err) != SL_OK) {
+      fail_msg("reopen %s: %s", path, err.message);
+    }
+    check_or_fail(opened, &expected, 6, "file part reopened");
+    assert_int_equal(sl_part_info_of(opened).size_bytes, total);
+    /* After the caches are dropped the part reads the same. */
+    sl_part_drop_caches(opened);
+    check_or_fail(opened, &expected, 7, "file part after drop_caches");
+    /* Another layout is refused with the file named. */
+    sl_part_layout other;
+    pm_layout(&other, limit, 0);
+    snprintf(other.columns[PM_MANY].name, sizeof other.columns[PM_MANY].name, "renamed");
+    sl_part *refused = NULL;
+    assert_int_equal(sl_part_open(&other, path, 11, &refused, &err), SL_ERR_CORRUPT);
+    assert_non_null(strstr(err.message, "metadata.bin"));
+    assert_null(refused);
+    sl_part_unref(opened);
+    pm_expected_free(&expected);
+    pm_set_free(&set);
+  }
+}
+
+/* ---- merges ---- */
+
+typedef struct merge_case {
+  const char *name;
+  uint32_t rows_limit;
+  uint64_t bytes_limit;
+  size_t inputs;
+  size_t rows;
+  uint32_t key_count;
+  bool keys_apart;      /* input i gets keys of its own */
+  int64_t sort_step;    /* input i's sort values start at i * sort_step */
+  int64_t sort_span;
+  bool reverse_ranges;  /* the oldest input gets the highest sort range */
+  bool memory_inputs;   /* every other input stays a memory part */
+  bool memory_output;
+  bool expect_copies;
+  bool expect_rewrites;
+} merge_case;
+
+static void run_merge_case(const merge_case *c, const char *dir, uint64_t seed) {
+  sl_part_layout layout;
+  pm_layout(&layout, c->rows_limit, c->bytes_limit);
+  pm_set sets[8];
+  sl_part *parts[8];
+  assert_true(c->inputs <= 8);
+  for (size_t i = 0; i < c->inputs; i++) {
+    size_t range = c->reverse_ranges ? c->inputs - 1 - i : i;
+    pm_spec spec = {.seed = seed * 1000 + i, .rows = c->rows, .key_first = c->keys_apart ? (uint32_t)i * c->key_count : 0,
+                    .key_count = c->key_count, .sort_min = (int64_t)range * c->sort_step, .sort_span = c->sort_span,
+                    .set_number = (uint32_t)i, .first_id = (int64_t)(i * c->rows + 1)};
+    pm_generate(&spec, &sets[i]);
+    char name[64];
+    snprintf(name, sizeof name, "%s-in%zu", c->name, i);
+    parts[i] = c->memory_inputs && i % 2 == 1 ? build_memory(&layout, &sets[i], i + 1)
+                                              : build_file(&layout, &sets[i], dir, name, i + 1);
+  }
+  pm_expected expected;
+  pm_expect(sets, c->inputs, &expected);
+  char path[4300];
+  make_path(path, sizeof path, "%s/%s-out", dir, c->name);
+  sl_merge_stats stats;
+  sl_part *merged = NULL;
+  sl_error err;
+  if (sl_parts_merge(parts, c->inputs, c->memory_output ? NULL : path, 100, &stats, &merged, &err) != SL_OK) {
+    fail_msg("%s: merge: %s", c->name, err.message);
+  }
+  assert_int_equal(stats.rows, expected.count);
+  assert_int_equal(sl_part_info_of(merged).first_sequence, 1);
+  assert_int_equal(sl_part_info_of(merged).last_sequence, c->inputs);
+  char what[128];
+  snprintf(what, sizeof what, "merge %s (seed %llu; %llu blocks copied, %llu rewritten)", c->name,
+           (unsigned long long)seed, (unsigned long long)stats.blocks_copied, (unsigned long long)stats.blocks_rewritten);
+  check_or_fail(merged, &expected, seed, what);
+  if (c->expect_copies && stats.blocks_copied == 0) {
+    fail_msg("%s: no block was copied raw", what);
+  }
+  if (c->expect_rewrites && stats.blocks_rewritten == 0) {
+    fail_msg("%s: no block was decoded and rewritten", what);
+  }
+  if (!c->memory_output) {
+    sl_part_unref(merged);
+    merged = NULL;
+    if (sl_part_open(&layout, path, 100, &merged, &err) != SL_OK) {
+      fail_msg("%s: reopen: %s", what, err.message);
+    }
+    check_or_fail(merged, &expected, seed + 1, what);
+  }
+  sl_part_unref(merged);
+  for (size_t i = 0; i < c->inputs; i++) {
+    sl_part_unref(parts[i]);
+    pm_set_free(&sets[i]);
+  }
+  pm_expected_free(&expected);
+}
+
+static void merges_keep_every_row_and_posting(void **state) {
+  (void)state;
+  static const merge_case cases[] = {
+      {.name = "overlapping", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 120, .sort_step = 0,
+       .sort_span = 30, .expect_rewrites = true},
+      {.name = "overlapping-unlimited", .inputs = 3, .rows = 1200, .key_count = 200, .sort_step = 0, .sort_span = 1000,
+       .expect_rewrites = true},
+      {.name = "ranges-apart", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 60, .sort_step = 100,
+       .sort_span = 100, .expect_copies = true},
+      {.name = "ranges-apart-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 60, .sort_step = 100,
+       .sort_span = 100, .reverse_ranges = true, .expect_copies = true},
+      {.name = "keys-apart", .rows_limit = 6, .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true,
+       .sort_span = 50, .expect_copies = true},
+      {.name = "keys-apart-unlimited", .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true, .sort_span = 50,
+       .expect_copies = true},
+      {.name = "ranges-touch", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
+       .sort_span = 50},
+      {.name = "ranges-touch-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
+       .sort_span = 50, .reverse_ranges = true},
+      {.name = "all-tied", .rows_limit = 4, .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
+      {.name = "all-tied-unlimited", .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
+      {.name = "byte-limit", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 0,
+       .sort_span = 40, .expect_rewrites = true},
+      {.name = "byte-limit-apart", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 40,
+       .sort_span = 40},
+      {.name = "mixed-inputs", .rows_limit = 8, .inputs = 4, .rows = 700, .key_count = 80, .sort_step = 20,
+       .sort_span = 30, .memory_inputs = true},
+      {.name = "memory-output", .rows_limit = 8, .inputs = 3, .rows = 700, .key_count = 80, .sort_step = 20,
+       .sort_span = 30, .memory_inputs = true, .memory_output = true},
+  };
+  const char *dir = test_temp_dir("part-merge");
+  char base[4200];
+  make_path(base, sizeof base, "%s", dir);
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+      char sub[4300];
+      make_path(sub, sizeof sub, "%s/s%llu", base, (unsigned long long)seed);
+      mkdir(sub, 0755);
+      run_merge_case(&cases[c], sub, seed);
+    }
+  }
+}
+
+/* merge(merge(a, b), merge(c, d)) holds what merge(a, b, c, d) holds, in the same order. */
+static void merges_of_merges(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("part-merge2");
+  char dir[4200];
+  make_path(dir, sizeof dir, "%s", base);
+  sl_part_layout layout;
+  pm_layout(&layout, 8, 0);
+  pm_set sets[4];
+  sl_part *parts[4];
+  for (size_t i = 0; i < 4; i++) {
+    pm_spec spec = {.seed = 900 + i, .rows = 800, .key_count = 70, .sort_min = (int64_t)i * 10, .sort_span = 25,
+                    .set_number = (uint32_t)i, .first_id = (int64_t)(i * 800 + 1)};
+    pm_generate(&spec, &sets[i]);
+    char name[16];
+    snprintf(name, sizeof name, "in%zu", i);
+    parts[i] = build_file(&layout, &sets[i], dir, name, i + 1);
+  }
+  sl_part *halves[2];
+  sl_error err;
+  for (size_t h = 0; h < 2; h++) {
+    char path[4300];
+    make_path(path, sizeof path, "%s/half%zu", dir, h);
+    if (sl_parts_merge(parts + 2 * h, 2, path, 10 + h, NULL, &halves[h], &err) != SL_OK) {
+      fail_msg("half %zu: %s", h, err.message);
+    }
+  }
+  char path[4300];
+  make_path(path, sizeof path, "%s/whole", dir);
+  sl_part *whole = NULL;
+  if (sl_parts_merge(halves, 2, path, 20, NULL, &whole, &err) != SL_OK) {
+    fail_msg("whole: %s", err.message);
+  }
+  pm_expected expected;
+  pm_expect(sets, 4, &expected);
+  check_or_fail(whole, &expected, 3, "merge of merges");
+  pm_expected_free(&expected);
+  sl_part_unref(whole);
+  for (size_t i = 0; i < 4; i++) {
+    sl_part_unref(parts[i]);
+    pm_set_free(&sets[i]);
+  }
+  sl_part_unref(halves[0]);
+  sl_part_unref(halves[1]);
+}
+
+/* ---- the merge policy ---- */
+
+typedef struct policy_case {
+  uint32_t max_parts;
+  double multiplier;
+  uint64_t max_fan_out;
+  size_t count;
+  uint64_t sizes[16];
+  size_t chosen_count;
+  size_t chosen[16]; /* indexes into sizes, ascending */
+} policy_case;
+
+static int compare_size_t(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Each expected choice is worked out by hand from getPartsToMerge in banyand/stream/merger_policy.go:
+ * drop parts over maxFanOut / minMergeMultiplier, sort by size (newest first on equal sizes: our
+ * inputs are oldest first, so the higher index first), try every window of (max+1)/2 .. max parts
+ * (at least 2), skip windows whose smallest * length < largest, stop a length at the first window
+ * over maxFanOut, keep the last window with the highest sum / largest, merge it when that score
+ * reaches max(maxParts / 2, minMergeMultiplier). */
+static void merge_policy_matches_banyandb(void **state) {
+  (void)state;
+  static const policy_case cases[] = {
+      /* Fewer than two parts: nothing. */
+      {15, 1.7, 0, 1, {10}, 0, {0}},
+      /* Default policy: 8 equal parts score 8 >= 7.5: all of them. */
+      {15, 1.7, 0, 8, {10, 10, 10, 10, 10, 10, 10, 10}, 8, {0, 1, 2, 3, 4, 5, 6, 7}},
+      /* 7 equal parts score at most 7 < 7.5: nothing. */
+      {15, 1.7, 0, 7, {10, 10, 10, 10, 10, 10, 10}, 0, {0}},
+      /* 16 equal parts: windows of 8..15, the best scores 15 (the last such window wins: 15 parts,
+       * sorted newest first, so the oldest 15 are chosen). */
+      {15, 1.7, 0, 16, {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}, 15,
+       {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}},
+      /* max 4, needed max(2, 1.7) = 2: [1,2,3] scores 6/3 = 2 and replaces [100,100] (also 2, found
+       * earlier at length 2); [3,100] and longer windows with 100 are too unbalanced. */
+      {4, 1.7, 0, 5, {100, 2, 100, 1, 3}, 3, {1, 3, 4}},
+      /* Without a fan-out limit [60,70,100,100] scores 330/100 = 3.3, the best. */
+      {4, 1.7, 0, 5, {50, 60, 70, 100, 100}, 4, {1, 2, 3, 4}},
+      /* Fan-out 200: windows summing over 200 stop their length; [50,60,70] = 180/70 = 2.57 wins over
+       * [100,100] = 2. */
+      {4, 1.7, 200, 5, {50, 60, 70, 100, 100}, 3, {0, 1, 2}},
+      /* Fan-out 150: parts over 150 / 1.7 = 88 are dropped; the best, [60,70] = 130/70 = 1.86, is < 2;
+       * [50,60,70] sums over 150: nothing. */
+      {4, 1.7, 150, 5, {50, 60, 70, 100, 100}, 0, {0}},
+      /* Too unbalanced: 1 * 2 < 10. */
+      {2, 1.0, 0, 2, {1, 10}, 0, {0}},
+      /* max 2, multiplier 1 (needed 1): [4,10] (4 * 2 < 10) and [19,40] are too unbalanced; [10,19]
+       * scores 29/19 = 1.53. */
+      {2, 1.0, 0, 4, {40, 19, 4, 10}, 2, {1, 3}},
+      /* Equal sizes, max 4: every window of 4 scores 4; the last one holds the 4 oldest. */
+      {4, 1.7, 0, 5, {5, 5, 5, 5, 5}, 4, {0, 1, 2, 3}},
+      /* BanyanDB's test policy (3, 1): [1,1,1] scores 3. */
+      {3, 1.0, 0, 4, {1, 1, 1, 1000}, 3, {0, 1, 2}},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const policy_case *p = &cases[c];
+    sl_merge_policy policy = {.max_parts = p->max_parts, .min_merge_multiplier = p->multiplier,
+                              .max_fan_out_bytes = p->max_fan_out};
+    size_t chosen[32];
+    size_t count = sl_merge_policy_choose(&policy, p->sizes, p->count, chosen);
+    if (count != p->chosen_count) {
+      fail_msg("policy case %zu: %zu parts chosen, BanyanDB chooses %zu", c, count, p->chosen_count);
+    }
+    qsort(chosen, count, sizeof *chosen, compare_size_t);
+    for (size_t k = 0; k < count; k++) {
+      if (chosen[k] != p->chosen[k]) {
+        fail_msg("policy case %zu: choice %zu is part %zu, BanyanDB chooses %zu", c, k, chosen[k], p->chosen[k]);
+      }
+    }
+  }
+  sl_merge_policy defaults;
+  sl_merge_policy_default(&defaults);
+  assert_int_equal(defaults.max_parts, 15);
+  assert_true(defaults.min_merge_multiplier == 1.7);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(memory_parts_read_back_sorted),
+      cmocka_unit_test(one_row_and_one_key),
+      cmocka_unit_test(file_parts_round_trip),
+      cmocka_unit_test(merges_keep_every_row_and_posting),
+      cmocka_unit_test(merges_of_merges),
+      cmocka_unit_test(merge_policy_matches_banyandb),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
