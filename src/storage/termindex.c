@@ -21,7 +21,9 @@ enum {
   RANGE_READ_MAX_BYTES = 1 << 20,    /* one pread of a range covers at most this much postings */
   BLOCK_FLAG_ZSTD = 1,               /* block.c's flags bit: the payload is compressed */
   BLOCK_FRAME_MAX_BYTES = 1 + 2 * SL_VARINT_MAX_BYTES + 4,
-  BUILDER_MIN_SLOTS = 1024
+  BUILDER_MIN_SLOTS = 1024,
+  FROZEN_ALIGN_BYTES = 32,           /* roaring_bitmap_frozen_view needs this alignment */
+  FROZEN_CHUNK_BYTES = 256 << 10     /* term lists keep frozen bitmaps in chunks up to this size */
 };
 
 static const uint8_t TRAILER_MAGIC[4] = {'S', 'L', 'T', 'I'};
@@ -73,6 +75,15 @@ static uint64_t get_u64(const uint8_t *in) {
   return (uint64_t)get_u32(in) | (uint64_t)get_u32(in + 4) << 32;
 }
 
+/* sl_varint_get with a fast path for one-byte values (most lengths in a term block). */
+static inline bool get_varint(const uint8_t *data, size_t size, size_t *offset, uint64_t *value) {
+  if (*offset < size && data[*offset] < 0x80) {
+    *value = data[(*offset)++];
+    return true;
+  }
+  return sl_varint_get(data, size, offset, value);
+}
+
 static sl_status put_varint(sl_buffer *out, uint64_t value, sl_error *err) {
   SL_TRY(sl_buffer_reserve(out, SL_VARINT_MAX_BYTES, err));
   out->size += sl_varint_put(out->data + out->size, value);
@@ -86,14 +97,12 @@ static void free_bitmap(roaring_bitmap_t *bitmap) {
   }
 }
 
-/* An estimate of what a bitmap allocated: its struct, the container arrays and the payloads. */
-static size_t bitmap_memory_bytes(const roaring_bitmap_t *bitmap) {
+/* What roaring_bitmap_frozen_view allocates: the bitmap, a pointer and a container struct per
+ * container (the keys, typecodes and payloads stay in the frozen bytes). */
+static size_t frozen_view_bytes(const roaring_bitmap_t *bitmap) {
   roaring_statistics_t stats;
   roaring_bitmap_statistics(bitmap, &stats);
-  size_t per_container = sizeof(void *) + sizeof(uint16_t) + sizeof(uint8_t) + 16;
-  return sizeof(roaring_bitmap_t) + (size_t)stats.n_containers * per_container +
-         stats.n_bytes_array_containers + stats.n_bytes_run_containers +
-         stats.n_bytes_bitset_containers;
+  return sizeof(roaring_bitmap_t) + (size_t)stats.n_containers * (sizeof(void *) + 16);
 }
 
 /* ---- Builder ---- */
@@ -113,12 +122,20 @@ struct sl_term_builder {
   size_t pair_capacity;
 };
 
-/* Owns terms (sorted, concatenated), term_starts (count + 1) and every bitmap. */
+/* Owns terms (sorted, concatenated), term_starts (count + 1), every bitmap and the chunks.  Each
+ * bitmap is a frozen view (one allocation) of its frozen serialization in a chunk: CRoaring
+ * allocates every container of an ordinary bitmap twice, which for the sparse posting lists of a
+ * memory part costs twice the memory. */
 struct sl_term_list {
   size_t count;
   uint8_t *term_bytes;
   uint64_t *term_starts;
-  roaring_bitmap_t **postings;
+  const roaring_bitmap_t **postings;
+  char **chunks;           /* 32-byte aligned (frozen_view requires it) */
+  size_t chunk_count;
+  size_t chunk_capacity;   /* entries of chunks */
+  size_t chunk_used_bytes; /* of the last chunk */
+  size_t chunk_bytes;      /* size of the last chunk */
   size_t memory_bytes;
 };
 
@@ -319,9 +336,15 @@ void sl_term_list_free(sl_term_list *list) {
   }
   if (list->postings != NULL) {
     for (size_t i = 0; i < list->count; i++) {
-      free_bitmap(list->postings[i]);
+      if (list->postings[i] != NULL) {
+        roaring_bitmap_free(list->postings[i]);
+      }
     }
   }
+  for (size_t c = 0; c < list->chunk_count; c++) {
+    free(list->chunks[c]);
+  }
+  free(list->chunks);
   free(list->postings);
   free(list->term_starts);
   free(list->term_bytes);
@@ -362,6 +385,62 @@ static sl_status sort_terms(const sl_term_builder *builder, sl_term_list *list, 
   return SL_OK;
 }
 
+/* size_bytes of 32-byte aligned memory in the list's chunks (a new chunk when the last is full). */
+static char *chunk_alloc(sl_term_list *list, size_t size_bytes) {
+  size_t rounded = (size_bytes + FROZEN_ALIGN_BYTES - 1) / FROZEN_ALIGN_BYTES * FROZEN_ALIGN_BYTES;
+  if (list->chunk_count > 0 && list->chunk_bytes - list->chunk_used_bytes >= rounded) {
+    char *at = list->chunks[list->chunk_count - 1] + list->chunk_used_bytes;
+    list->chunk_used_bytes += rounded;
+    return at;
+  }
+  if (list->chunk_count == list->chunk_capacity) {
+    size_t capacity = list->chunk_capacity == 0 ? 16 : list->chunk_capacity * 2;
+    char **chunks = realloc(list->chunks, capacity * sizeof *chunks);
+    if (chunks == NULL) {
+      return NULL;
+    }
+    list->chunks = chunks;
+    list->chunk_capacity = capacity;
+  }
+  /* Chunks double from 4 KiB up to FROZEN_CHUNK_BYTES, so that small lists stay small. */
+  size_t chunk_bytes = list->chunk_count >= 6 ? FROZEN_CHUNK_BYTES : (size_t)4096 << list->chunk_count;
+  chunk_bytes = rounded > chunk_bytes ? rounded : chunk_bytes;
+  char *chunk = aligned_alloc(FROZEN_ALIGN_BYTES, chunk_bytes);
+  if (chunk == NULL) {
+    return NULL;
+  }
+  list->chunks[list->chunk_count++] = chunk;
+  list->chunk_bytes = chunk_bytes;
+  list->chunk_used_bytes = rounded;
+  list->memory_bytes += chunk_bytes;
+  return chunk;
+}
+
+/* A frozen, run-optimized copy of the sorted positions, in the list's chunks. */
+static sl_status freeze_postings(sl_term_list *list, const uint32_t *positions, size_t count,
+                                 const roaring_bitmap_t **out, sl_error *err) {
+  roaring_bitmap_t *bitmap = roaring_bitmap_of_ptr(count, positions);
+  if (bitmap == NULL) {
+    return builder_nomem(err, "posting lists");
+  }
+  roaring_bitmap_run_optimize(bitmap);
+  size_t frozen_bytes = roaring_bitmap_frozen_size_in_bytes(bitmap);
+  char *frozen = chunk_alloc(list, frozen_bytes);
+  if (frozen == NULL) {
+    roaring_bitmap_free(bitmap);
+    return builder_nomem(err, "posting lists");
+  }
+  roaring_bitmap_frozen_serialize(bitmap, frozen);
+  list->memory_bytes += frozen_view_bytes(bitmap);
+  roaring_bitmap_free(bitmap);
+  *out = roaring_bitmap_frozen_view(frozen, frozen_bytes);
+  if (*out == NULL) { /* the bytes were just written and aligned: only malloc can fail */
+    return builder_nomem(err, "posting lists");
+  }
+  assert(roaring_bitmap_get_cardinality(*out) == count);
+  return SL_OK;
+}
+
 /* Builds one bitmap per term from pairs sorted by (rank, position). scratch holds pair_count
  * uint32 values. */
 static sl_status build_postings(const uint64_t *pairs, size_t pair_count, uint32_t *scratch,
@@ -378,14 +457,7 @@ static sl_status build_postings(const uint64_t *pairs, size_t pair_count, uint32
         scratch[unique++] = position;
       }
     }
-    roaring_bitmap_t *bitmap = roaring_bitmap_of_ptr(unique, scratch);
-    if (bitmap == NULL) {
-      return builder_nomem(err, "posting lists");
-    }
-    roaring_bitmap_run_optimize(bitmap);
-    roaring_bitmap_shrink_to_fit(bitmap);
-    list->postings[term++] = bitmap;
-    list->memory_bytes += bitmap_memory_bytes(bitmap);
+    SL_TRY(freeze_postings(list, scratch, unique, &list->postings[term++], err));
   }
   assert(term == list->count);
   return SL_OK;
@@ -1007,16 +1079,23 @@ static sl_status parse_term_block(const sl_term_index *index, size_t k, const ui
     uint64_t shared = 0, suffix = 0;
     size_t previous_bytes = i == 0 ? 0 : terms->size - block->term_starts[i - 1];
     block->term_starts[i] = (uint32_t)terms->size;
-    if (!sl_varint_get(raw, raw_size, &offset, &shared) || shared > previous_bytes ||
-        !sl_varint_get(raw, raw_size, &offset, &suffix) || suffix > raw_size - offset ||
+    if (!get_varint(raw, raw_size, &offset, &shared) || shared > previous_bytes ||
+        !get_varint(raw, raw_size, &offset, &suffix) || suffix > raw_size - offset ||
         shared + suffix > SL_TERM_MAX_BYTES) {
       return corrupt(path, err, at, "term block %zu byte %zu: term %u: bad shared or suffix length",
                      k, term_at, i);
     }
     SL_TRY(sl_buffer_reserve(terms, (size_t)(shared + suffix) + 1, err)); /* never NULL */
     uint8_t *term = terms->data + terms->size;
+    const uint8_t *previous = i == 0 ? NULL : terms->data + block->term_starts[i - 1];
+    /* shared is the longest common prefix, so the term is above the previous one exactly when it
+     * has a suffix that extends the previous term or starts above the previous term's next byte. */
+    if (i > 0 && (suffix == 0 || (shared < previous_bytes && raw[offset] <= previous[shared]))) {
+      return corrupt(path, err, at, "term block %zu byte %zu: term %u is not above the previous term "
+                     "(or its shared prefix is not the longest)", k, term_at, i);
+    }
     if (shared > 0) {
-      memmove(term, terms->data + block->term_starts[i - 1], (size_t)shared);
+      memcpy(term, previous, (size_t)shared);
     }
     if (suffix > 0) {
       memcpy(term + shared, raw + offset, (size_t)suffix);
@@ -1024,15 +1103,13 @@ static sl_status parse_term_block(const sl_term_index *index, size_t k, const ui
     offset += (size_t)suffix;
     size_t term_bytes = (size_t)(shared + suffix);
     terms->size += term_bytes;
-    if (i == 0 ? compare_terms(term, term_bytes, first_term(index, k), entry->first_term_bytes) != 0
-               : compare_terms(terms->data + block->term_starts[i - 1], previous_bytes, term,
-                               term_bytes) >= 0) {
-      return corrupt(path, err, at, "term block %zu byte %zu: term %u is %s", k, term_at, i,
-                     i == 0 ? "not the directory's first term" : "not above the previous term");
+    if (i == 0 && compare_terms(term, term_bytes, first_term(index, k), entry->first_term_bytes) != 0) {
+      return corrupt(path, err, at, "term block %zu byte %zu: term 0 is not the directory's first term",
+                     k, term_at);
     }
     size_t size_at = offset;
     uint64_t stored = 0;
-    if (!sl_varint_get(raw, raw_size, &offset, &stored) || stored == 0 ||
+    if (!get_varint(raw, raw_size, &offset, &stored) || stored == 0 ||
         stored > next->postings_offset - postings) {
       return corrupt(path, err, at, "term block %zu byte %zu: term %u: bad postings size", k, size_at, i);
     }

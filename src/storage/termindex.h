@@ -85,11 +85,13 @@ void sl_term_list_free(sl_term_list *list);
 size_t sl_term_list_count(const sl_term_list *list);
 /* The index-th term (index < count), in increasing order. */
 sl_bytes sl_term_list_term(const sl_term_list *list, size_t index);
-/* The index-th term's postings (never empty), run-optimized and shrunk. */
+/* The index-th term's postings (never empty), run-optimized: a read-only frozen view (never modify
+ * it, nor use it with copy-on-write bitmaps, which would share its containers). */
 const roaring_bitmap_t *sl_term_list_postings(const sl_term_list *list, size_t index);
 /* Index of the first term >= term (count when none). */
 size_t sl_term_list_lower_bound(const sl_term_list *list, const void *term, size_t term_bytes);
-/* Bytes the list holds: terms, its arrays and an estimate of each bitmap's allocations. */
+/* Bytes the list holds: terms, its arrays, the chunks of frozen bitmaps and an estimate of each
+ * bitmap view. */
 size_t sl_term_list_memory_bytes(const sl_term_list *list);
 
 /* ---- File writer ---- */
