@@ -691,6 +691,20 @@ static void sqlite_close(void *opaque) {
   free(state);
 }
 
+static sl_status sqlite_compact(void *opaque, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sl_status status = exec(state, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+  if (status == SL_OK) {
+    status = exec(state, "VACUUM", err);
+  }
+  if (status == SL_OK) {
+    status = exec(state, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+  }
+  pthread_mutex_unlock(&state->mutex);
+  return status;
+}
+
 const sl_backend_vtable sl_sqlite_backend = {
     .kind = "sqlite",
     .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = true},
@@ -698,6 +712,7 @@ const sl_backend_vtable sl_sqlite_backend = {
     .write = sqlite_write,
     .flush = sqlite_flush,
     .count = sqlite_count,
+    .compact = sqlite_compact,
     .query = sqlite_query,
     .drop_caches = sqlite_drop_caches,
     .close = sqlite_close,

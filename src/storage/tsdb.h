@@ -87,6 +87,8 @@ typedef struct sl_tsdb_stats {
   uint64_t rows;               /* rows in all parts now */
   uint64_t flushes;            /* memory parts flushed to file parts (tables) */
   uint64_t flush_bytes;        /* bytes written by flushes */
+  uint64_t flush_compress_ns;  /* zstd time in flushes */
+  uint64_t merge_compress_ns;  /* zstd time in merges */
   uint64_t memory_compactions;
   uint64_t merges;
   uint64_t merge_bytes_in;     /* bytes read by merges */
@@ -128,6 +130,9 @@ uint64_t sl_tsdb_expired_rows(const sl_tsdb *db);
 
 /* Flushes every memory part to disk and publishes snapshots (synchronously). */
 sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err);
+/* Flushes, then (nothing left in memory) seals the WAL segment and publishes
+ * store snapshots covering everything, so the WAL holds no redundant record. */
+sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err);
 /* Merges until the policy chooses nothing (synchronously). */
 sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err);
 /* Applies TTL now. */
@@ -158,6 +163,14 @@ const sl_tsdb_table_view *sl_tsdb_view_at(const sl_tsdb_view *view, size_t index
 void sl_tsdb_release(sl_tsdb_view *view);
 
 void sl_tsdb_stats_get(sl_tsdb *db, sl_tsdb_stats *out);
+
+/* The store's disk use broken down (docs/RESULTS.md "storage"): by column (per
+ * table kind: kind_names[k] prefixes the columns of kinds above 0), by column
+ * type, by file kind (data, index, bloom, metadata, snapshots, wal), by table,
+ * shard skew, and the merge counters.  A new JSON object the caller frees
+ * with json_decref; NULL when out of memory. */
+struct json_t;
+struct json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names);
 const char *sl_tsdb_directory(const sl_tsdb *db);
 
 #endif

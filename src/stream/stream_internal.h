@@ -30,6 +30,7 @@ struct sl_stream_engine {
   int32_t entity_position[SL_STREAM_MAX_TAGS];  /* 1 + position in the entity, 0 if not */
   uint32_t entity_tags[SL_PART_MAX_SERIES_VALUES];
   sl_tsdb *db;
+  sl_context_pool *contexts; /* read contexts for queries */
   atomic_uint_fast64_t elements_written;
   atomic_uint_fast64_t elements_expired;
   atomic_uint_fast64_t raw_bytes_written;

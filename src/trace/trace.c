@@ -72,3 +72,8 @@ sl_tsdb *sl_trace_engine_store(sl_trace_engine *engine) {
   (void)engine;
   return NULL;
 }
+
+char *sl_trace_engine_storage_json(sl_trace_engine *engine) {
+  (void)engine;
+  return NULL;
+}
