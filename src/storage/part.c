@@ -1705,8 +1705,18 @@ static sl_status write_small(const char *dir, const char *name, sl_part_file_kin
   return status;
 }
 
+static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, size_t arena_block_bytes,
+                             sl_part_writer **out, sl_error *err);
+
 sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id,
                               sl_part_writer **out, sl_error *err) {
+  return writer_open(layout, dir, part_id, dir == NULL ? 256 * 1024 : 16 * 1024, out, err);
+}
+
+/* arena_block_bytes: the arena's block size; a memory part keeps its writer's arena, and counts
+ * it in its size, so a small batch must not get a large one. */
+static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, size_t arena_block_bytes,
+                             sl_part_writer **out, sl_error *err) {
   assert(layout != NULL && out != NULL);
   *out = NULL;
   SL_TRY(sl_layout_validate(layout, err));
@@ -1718,7 +1728,7 @@ sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uin
   writer->memory = dir == NULL;
   writer->part_id = part_id;
   writer->codec = sl_codec_new();
-  writer->arena = sl_arena_new(writer->memory ? 256 * 1024 : 16 * 1024);
+  writer->arena = sl_arena_new(arena_block_bytes);
   writer->min_sort = writer->min_timestamp = INT64_MAX;
   writer->max_sort = writer->max_timestamp = INT64_MIN;
   for (uint32_t f = 0; f < SL_PART_MAX_FILES; f++) {
@@ -1912,7 +1922,7 @@ static sl_status mem_reserve_rows(sl_part_writer *writer, size_t more, sl_error 
   if (writer->rows + more <= writer->row_capacity) {
     return SL_OK;
   }
-  size_t capacity = writer->row_capacity == 0 ? 256 : writer->row_capacity;
+  size_t capacity = writer->row_capacity == 0 ? (more > 16 ? more : 16) : writer->row_capacity;
   while (capacity < writer->rows + more) {
     capacity *= 2;
   }
@@ -2584,9 +2594,24 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
   sl_bytes *bytes = malloc((row_count + 1) * sizeof *bytes * layout->column_count);
   uint8_t *nulls = malloc((row_count + 1) * layout->column_count);
   sl_part_writer *writer = NULL;
+  /* The part keeps the writer's arena (keys, strings, series values) and row arrays: size both
+   * for this batch, not for a large one (a 256 KiB arena and 256-row arrays made every memory part
+   * of a small batch count ~300 KiB against memory_bytes_limit, so small batches flushed on almost
+   * every write). */
+  uint64_t copied_bytes = 0;
+  for (size_t i = 0; i < row_count; i++) {
+    copied_bytes += row_raw_bytes(layout, &rows[i]) + 16 * layout->column_count;
+    for (uint32_t v = 0; layout->series_metadata && v < rows[i].series_value_count; v++) {
+      copied_bytes += rows[i].series_values[v].size_bytes + 16;
+    }
+  }
+  size_t arena_block_bytes = copied_bytes < 4096 ? 4096 : copied_bytes > 256 * 1024 ? 256 * 1024 : (size_t)copied_bytes;
   sl_status status = order != NULL && ints != NULL && bytes != NULL && nulls != NULL
-                         ? sl_part_writer_open(layout, NULL, part_id, &writer, err)
+                         ? writer_open(layout, NULL, part_id, arena_block_bytes, &writer, err)
                          : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  if (status == SL_OK) {
+    status = mem_reserve_rows(writer, row_count, err);
+  }
   if (status == SL_OK) {
     for (size_t i = 0; i < row_count; i++) {
       order[i] = i;
