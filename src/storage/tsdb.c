@@ -32,6 +32,7 @@ typedef struct table {
   size_t part_count;
   size_t part_capacity;
   size_t memory_part_count;
+  bool unpublished; /* holds file parts its last snapshot may not name (a snapshot write failed) */
   /* guarded by maintenance */
   pthread_mutex_t maintenance;
   uint64_t covered;
@@ -364,6 +365,12 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
     status = sl_snapshot_write(t->dir, &snapshot, SNAPSHOTS_KEPT, err);
   }
   sl_snapshot_free(&snapshot);
+  /* A table whose file parts changed and could not be published must be published again before
+   * the store checkpoint moves past its rows (else a reopen drops the unnamed parts while the WAL
+   * no longer replays their batches). */
+  pthread_mutex_lock(&db->lock);
+  t->unpublished = status != SL_OK;
+  pthread_mutex_unlock(&db->lock);
   if (status != SL_OK) {
     return status;
   }
@@ -558,9 +565,16 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
   for (size_t i = 0; i < count && status == SL_OK; i++) {
     pthread_mutex_lock(&db->lock);
     bool has_memory = tables[i]->memory_part_count > 0;
+    bool unpublished = tables[i]->unpublished;
     pthread_mutex_unlock(&db->lock);
     if (has_memory) {
       status = flush_table(db, tables[i], err);
+      flushed++;
+    } else if (unpublished) {
+      /* An earlier flush or merge wrote its part but not the snapshot naming it. */
+      pthread_mutex_lock(&tables[i]->maintenance);
+      status = write_table_snapshot(db, tables[i], err);
+      pthread_mutex_unlock(&tables[i]->maintenance);
       flushed++;
     }
   }
@@ -1285,6 +1299,9 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   table *t = NULL;
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
   seg->tables[table_slot(db, shard, kind)] = t;
+  /* A table directory may lack parts/ when the write that created it failed half-way (a failed
+   * fsync of a new directory): flushes need it. */
+  SL_TRY(sl_fileio_ensure_dir(t->parts_dir, err));
   sl_snapshot snapshot = {0};
   sl_snapshot_load_result result = {0};
   SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
