@@ -910,7 +910,8 @@ sl_status sl_part_read_column(sl_part *part, const sl_block_meta *block, uint32_
   sl_bytes *bytes = !is_int_column(type) ? sl_arena_alloc(context->arena, (rows + 1) * sizeof(sl_bytes)) : NULL;
   /* Strings point into the decoded bytes: into the file map when stored raw, else into the
    * decompression buffer, which the next read reuses: keep a copy of those in the arena. */
-  bool decompressed = raw_size > 0 && raw >= context->scratch2.data && raw < context->scratch2.data + context->scratch2.capacity;
+  bool decompressed = raw_size > 0 && context->scratch2.data != NULL && raw >= context->scratch2.data &&
+                      raw < context->scratch2.data + context->scratch2.capacity; /* no arithmetic on NULL (UB) */
   uint8_t *keep = !is_int_column(type) && decompressed ? sl_arena_alloc(context->arena, raw_size) : NULL;
   uint8_t *flags = nulls > 0 ? sl_arena_alloc(context->arena, rows) : NULL;
   if ((ints == NULL && bytes == NULL) || (!is_int_column(type) && decompressed && keep == NULL) ||

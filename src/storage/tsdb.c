@@ -1026,8 +1026,13 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   pthread_mutex_lock(&db->lock);
   if (status == SL_OK && db->background_failed) {
-    *err = db->background_error;
     status = db->background_error.status != SL_OK ? db->background_error.status : SL_ERR_IO;
+    if (err != NULL) {
+      *err = db->background_error;
+      err->status = status;
+      sl_error_prefix(err, "store %s refuses writes since a background flush or merge failed (reopen it to go on)",
+                      db->dir);
+    }
   }
   for (size_t i = 0; status == SL_OK && i < target_count; i++) {
     status = ensure_table(db, targets[i].segment_start_ms, targets[i].shard, targets[i].kind, &tables[i], err);

@@ -366,7 +366,9 @@ static void background_flush_on_a_full_disk(void **state) {
     clock_gettime(CLOCK_MONOTONIC, &now);
   } while (status == SL_OK && now.tv_sec - start.tv_sec < 20);
   expect_error(status, &err, SL_ERR_NOSPACE, "/parts/", "a write after a background flush failed");
-  assert_non_null(strstr(err.message, "background"));
+  if (strstr(err.message, "refuses writes since a background flush or merge failed") == NULL) {
+    fail_msg("the message \"%s\" should say that a background flush failed", err.message);
+  }
   plan_clear();
   /* Space is back; the store either writes again or refuses with the same clear error. */
   status = write_batch(f, &err);
