@@ -4,6 +4,7 @@
 #include "bench/runner.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <regex.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ static void on_signal(int signal_number) {
 
 typedef struct run {
   const sl_bench_options *options;
+  sl_backend_query_stats query_cache; /* block metadata cache hits and misses over a query phase */
   sl_monitor *monitor; /* NULL unless the memory label is on */
   sl_gen_profile profile;
   sl_catalog *catalog;
@@ -93,6 +95,51 @@ static int64_t peak_rss_bytes(void) {
   }
   fclose(file);
   return kib < 0 ? -1 : kib * 1024;
+}
+
+/* A /proc/self/status figure in bytes (kB lines), -1 when absent. */
+static int64_t status_bytes(const char *key) {
+  FILE *file = fopen("/proc/self/status", "r");
+  if (file == NULL) {
+    return -1;
+  }
+  char line[256];
+  long long kib = -1;
+  size_t key_length = strlen(key);
+  while (fgets(line, sizeof line, file) != NULL) {
+    if (strncmp(line, key, key_length) == 0 && line[key_length] == ':') {
+      kib = strtoll(line + key_length + 1, NULL, 10);
+      break;
+    }
+  }
+  fclose(file);
+  return kib < 0 ? -1 : kib * 1024;
+}
+
+/* Memory of a phase beyond its peak: anonymous and file-mapped resident bytes
+ * now, the allocator's live bytes, and fragmentation = anonymous RSS / live
+ * bytes (what the allocator holds that the program does not use). */
+static void record_memory_detail(run *state, const char *benchmark, const char *model, int iteration,
+                                 const sl_backend_query_stats *cache) {
+  struct mallinfo2 info = mallinfo2();
+  int64_t anon = status_bytes("RssAnon"), file = status_bytes("RssFile");
+  double live = (double)info.uordblks + (double)info.hblkhd;
+  sl_error err;
+  if (anon >= 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "rss_anon_bytes", "bytes", false, iteration, (double)anon, &err);
+    if (live > 0) {
+      sl_results_record(state->results, benchmark, "memory", model, "fragmentation_ratio", "ratio", false, iteration,
+                        (double)anon / live, &err);
+    }
+  }
+  if (file >= 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "rss_file_bytes", "bytes", false, iteration, (double)file, &err);
+  }
+  sl_results_record(state->results, benchmark, "memory", model, "allocator_live_bytes", "bytes", false, iteration, live, &err);
+  if (cache != NULL && cache->cache_hits + cache->cache_misses > 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "block_cache_hit_rate", "ratio", true, iteration,
+                      (double)cache->cache_hits / (double)(cache->cache_hits + cache->cache_misses), &err);
+  }
 }
 
 static bool wanted(const run *state, unsigned label, const char *benchmark) {
@@ -348,6 +395,7 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
       sl_results_record(state->results, "memory/load", "memory", model, "peak_rss_bytes", "bytes", false,
                         iteration, (double)peak, err);
     }
+    record_memory_detail(state, "memory/load", model, iteration, NULL);
   }
   if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
     state->oracle_ready = true;
@@ -409,11 +457,15 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     snprintf(phase, sizeof phase, "query/%s", model);
     sl_monitor_mark_phase(state->monitor, phase);
     phase_start();
+    memset(&state->query_cache, 0, sizeof state->query_cache);
     status = query_benchmarks(state, model, backend, iteration, err);
     int64_t peak = peak_rss_bytes();
     if (status == SL_OK && peak > 0 && wanted(state, SL_LABEL_MEMORY, "memory/query")) {
       sl_results_record(state->results, "memory/query", "memory", model, "peak_rss_bytes", "bytes", false,
                         iteration, (double)peak, err);
+    }
+    if (status == SL_OK && wanted(state, SL_LABEL_MEMORY, "memory/query")) {
+      record_memory_detail(state, "memory/query", model, iteration, &state->query_cache);
     }
   }
   if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_STORAGE, "storage/final")) {
@@ -952,6 +1004,8 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
         int64_t one = sl_monotonic_ns();
         status = sl_backend_query(backend, query, &again, err);
         sl_histogram_record(&latency, sl_monotonic_ns() - one);
+        state->query_cache.cache_hits += again.stats.cache_hits;
+        state->query_cache.cache_misses += again.stats.cache_misses;
         sl_backend_answer_free(&again);
       }
       double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
