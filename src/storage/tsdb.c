@@ -1403,7 +1403,7 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
   sl_tsdb *db = state->db;
   sl_tsdb_target *targets = NULL;
   size_t count = 0;
-  SL_TRY(db->options.replay(db->options.replay_context, sequence, payload, size, &targets, &count, err));
+  SL_TRY(db->options.replay(db->options.replay_context, db, sequence, payload, size, &targets, &count, err));
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
   for (size_t i = 0; i < count; i++) {

@@ -51,10 +51,15 @@ typedef struct sl_tsdb_target {
   sl_part *part; /* a memory part; its reference passes to the store */
 } sl_tsdb_target;
 
+typedef struct sl_tsdb sl_tsdb;
+
 /* Rebuilds the targets of one WAL record (as the write that logged it did).
- * *targets is malloc'ed by the callback (the store frees it). */
-typedef sl_status (*sl_tsdb_replay_fn)(void *context, uint64_t sequence, const uint8_t *payload, size_t payload_bytes,
-                                       sl_tsdb_target **targets, size_t *target_count, sl_error *err);
+ * *targets is malloc'ed by the callback (the store frees it).  db is the store
+ * being opened: sl_tsdb_open has not returned it yet, and routing needs it
+ * (segment starts, expiry, part ids). */
+typedef sl_status (*sl_tsdb_replay_fn)(void *context, sl_tsdb *db, uint64_t sequence, const uint8_t *payload,
+                                       size_t payload_bytes, sl_tsdb_target **targets, size_t *target_count,
+                                       sl_error *err);
 
 typedef struct sl_tsdb_options {
   const char *directory;
@@ -103,7 +108,6 @@ typedef struct sl_tsdb_stats {
   sl_wal_stats wal;
 } sl_tsdb_stats;
 
-typedef struct sl_tsdb sl_tsdb;
 
 void sl_tsdb_options_default(sl_tsdb_options *options);
 
