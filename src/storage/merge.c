@@ -714,6 +714,9 @@ sl_status sl_parts_merge(sl_part *const *inputs, size_t input_count, const char 
     }
     *out = merged;
   }
+  for (size_t i = 0; i < input_count; i++) {
+    sl_part_release_pages(inputs[i]);
+  }
   state_free(&state);
   return status;
 }

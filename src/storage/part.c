@@ -589,6 +589,17 @@ void sl_part_unref(sl_part *part) {
 
 void sl_part_mark_obsolete(sl_part *part) { atomic_store(&part->obsolete, true); }
 
+void sl_part_release_pages(sl_part *part) {
+  for (uint32_t f = 0; f < part->layout.file_count; f++) {
+    if (part->column_maps[f] != NULL) {
+      (void)madvise((void *)part->column_maps[f], (size_t)part->column_file_bytes[f], MADV_DONTNEED);
+    }
+  }
+  if (part->primary_map != NULL) {
+    (void)madvise((void *)part->primary_map, (size_t)part->fixed_bytes[SL_PART_FILE_PRIMARY], MADV_DONTNEED);
+  }
+}
+
 const sl_part_layout *sl_part_layout_of(const sl_part *part) { return &part->layout; }
 sl_part_info sl_part_info_of(const sl_part *part) { return part->info; }
 const char *sl_part_dir(const sl_part *part) { return part->dir; }

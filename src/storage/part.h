@@ -239,6 +239,10 @@ void sl_part_ref(sl_part *part);
 void sl_part_unref(sl_part *part);
 /* The last unref removes the part's directory (a merged-away file part). */
 void sl_part_mark_obsolete(sl_part *part);
+/* Unmaps the pages of the part's files from this process (they stay in the
+ * page cache): after a merge read them, so the merge's reads do not count as
+ * this process's memory. */
+void sl_part_release_pages(sl_part *part);
 
 const sl_part_layout *sl_part_layout_of(const sl_part *part);
 sl_part_info sl_part_info_of(const sl_part *part);

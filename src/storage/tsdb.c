@@ -1001,8 +1001,12 @@ static void *merger_main(void *opaque) {
       bool merged = false;
       pthread_mutex_lock(&db->lock);
       bool stop = db->stop;
+      /* Ingest first: while memory parts wait for the flusher, merges wait too, unless the
+       * table already holds more file parts than the bound. */
+      size_t files = tables[i]->part_count - tables[i]->memory_part_count;
+      bool busy = db->memory_bytes >= db->options.memory_bytes_limit / 2 && files <= db->options.max_file_parts;
       pthread_mutex_unlock(&db->lock);
-      if (!stop) {
+      if (!stop && !busy) {
         status = merge_table(db, tables[i], false, &merged, &err);
       }
     }

@@ -274,6 +274,9 @@ typedef struct query_state {
   size_t filter_tag_count;
   const sl_tag_spec *order_tag;
   sl_query_stats stats;
+  size_t bound;    /* 0: keep every match; else the K best (offset + limit) */
+  bool descending;
+  bool dropped;    /* matches were dropped by the bound */
 } query_state;
 
 static void mark_filter_tags(query_state *state, const sl_filter_node *node, int depth) {
@@ -292,7 +295,72 @@ static void mark_filter_tags(query_state *state, const sl_filter_node *node, int
   mark_filter_tags(state, node->right, depth + 1);
 }
 
+static int compare_keys(const sl_value *a, const sl_value *b) {
+  bool a_null = a->kind == SL_VALUE_NULL, b_null = b->kind == SL_VALUE_NULL;
+  if (a_null || b_null) {
+    return a_null == b_null ? 0 : a_null ? 1 : -1;
+  }
+  bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
+  bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
+  if (a_int && b_int) {
+    return a->as.int_value < b->as.int_value ? -1 : a->as.int_value > b->as.int_value;
+  }
+  if (!a_int && !b_int) {
+    return sl_bytes_compare(a->as.str, b->as.str);
+  }
+  return a_int ? -1 : 1;
+}
+
+/* Answer order: by key (missing keys last whichever the direction, as the
+ * evaluator orders them), then time, then place; DESC reverses all but nulls. */
+static int compare_entry(const candidate *x, const candidate *y, bool descending) {
+  int keys = compare_keys(&x->key, &y->key);
+  if (keys != 0 && (x->key.kind == SL_VALUE_NULL || y->key.kind == SL_VALUE_NULL)) {
+    return keys;
+  }
+  int order = keys;
+  if (order == 0) {
+    order = x->timestamp_ns < y->timestamp_ns ? -1 : x->timestamp_ns > y->timestamp_ns;
+  }
+  if (order == 0) {
+    uint64_t px = x->block->first_row + x->row, py = y->block->first_row + y->row;
+    order = x->table != y->table ? (x->table < y->table ? -1 : 1)
+            : x->part != y->part ? (x->part < y->part ? -1 : 1)
+                                 : (px < py ? -1 : px > py);
+  }
+  return descending ? -order : order;
+}
+
+/* With a bound K (offset + limit), the candidates are a heap of the K best so
+ * far, the worst at the root; a match that cannot make the window is dropped. */
+static void sift_down(candidate *heap, size_t count, size_t at, bool descending) {
+  for (;;) {
+    size_t worst = at, left = 2 * at + 1, right = left + 1;
+    if (left < count && compare_entry(&heap[left], &heap[worst], descending) > 0) {
+      worst = left;
+    }
+    if (right < count && compare_entry(&heap[right], &heap[worst], descending) > 0) {
+      worst = right;
+    }
+    if (worst == at) {
+      return;
+    }
+    candidate swap = heap[at];
+    heap[at] = heap[worst];
+    heap[worst] = swap;
+    at = worst;
+  }
+}
+
 static sl_status add_candidate(query_state *state, const candidate *entry, sl_error *err) {
+  if (state->bound > 0 && state->count == state->bound) {
+    state->dropped = true;
+    if (compare_entry(entry, &state->candidates[0], state->descending) < 0) {
+      state->candidates[0] = *entry;
+      sift_down(state->candidates, state->count, 0, state->descending);
+    }
+    return SL_OK;
+  }
   if (state->count == state->capacity) {
     size_t capacity = state->capacity == 0 ? 256 : state->capacity * 2;
     candidate *grown = realloc(state->candidates, capacity * sizeof *grown);
@@ -303,6 +371,18 @@ static sl_status add_candidate(query_state *state, const candidate *entry, sl_er
     state->capacity = capacity;
   }
   state->candidates[state->count++] = *entry;
+  if (state->bound > 0) {
+    for (size_t at = state->count - 1; at > 0;) {
+      size_t parent = (at - 1) / 2;
+      if (compare_entry(&state->candidates[at], &state->candidates[parent], state->descending) <= 0) {
+        break;
+      }
+      candidate swap = state->candidates[at];
+      state->candidates[at] = state->candidates[parent];
+      state->candidates[parent] = swap;
+      at = parent;
+    }
+  }
   return SL_OK;
 }
 
@@ -505,42 +585,10 @@ typedef struct sort_context {
   bool descending;
 } sort_context;
 
-static int compare_keys(const sl_value *a, const sl_value *b) {
-  bool a_null = a->kind == SL_VALUE_NULL, b_null = b->kind == SL_VALUE_NULL;
-  if (a_null || b_null) {
-    return a_null == b_null ? 0 : a_null ? 1 : -1;
-  }
-  bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
-  bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
-  if (a_int && b_int) {
-    return a->as.int_value < b->as.int_value ? -1 : a->as.int_value > b->as.int_value;
-  }
-  if (!a_int && !b_int) {
-    return sl_bytes_compare(a->as.str, b->as.str);
-  }
-  return a_int ? -1 : 1;
-}
-
 static int compare_candidates(const void *a, const void *b, void *opaque) {
   const sort_context *context = opaque;
-  const candidate *x = &context->candidates[*(const size_t *)a];
-  const candidate *y = &context->candidates[*(const size_t *)b];
-  int order = compare_keys(&x->key, &y->key);
-  bool nulls = x->key.kind == SL_VALUE_NULL || y->key.kind == SL_VALUE_NULL;
-  if (order == 0) {
-    order = x->timestamp_ns < y->timestamp_ns ? -1 : x->timestamp_ns > y->timestamp_ns;
-  }
-  if (order == 0) {
-    uint64_t px = x->block->first_row + x->row, py = y->block->first_row + y->row;
-    order = x->table != y->table ? (x->table < y->table ? -1 : 1)
-            : x->part != y->part ? (x->part < y->part ? -1 : 1)
-                                 : (px < py ? -1 : px > py);
-  }
-  /* Missing keys stay last whichever the direction, as the evaluator orders them. */
-  if (nulls && compare_keys(&x->key, &y->key) != 0) {
-    return compare_keys(&x->key, &y->key);
-  }
-  return context->descending ? -order : order;
+  return compare_entry(&context->candidates[*(const size_t *)a], &context->candidates[*(const size_t *)b],
+                       context->descending);
 }
 
 /* The element ids of the matches, each block's column read once, as the walk needs it. */
@@ -754,6 +802,25 @@ static sl_status materialize(query_state *state, const size_t *selected, size_t 
   return status;
 }
 
+/* Every table and part of the view (shards pruned), into state->candidates. */
+static sl_status collect(query_state *state, sl_error *err) {
+  sl_stream_engine *engine = state->engine;
+  bool shards[SL_TSDB_MAX_SHARDS];
+  allowed_shards(state, shards, engine->group->shard_num);
+  sl_status status = SL_OK;
+  for (size_t t = 0; t < sl_tsdb_view_count(state->view) && status == SL_OK; t++) {
+    const sl_tsdb_table_view *table = sl_tsdb_view_at(state->view, t);
+    if (table->shard >= engine->group->shard_num || !shards[table->shard]) {
+      continue;
+    }
+    for (size_t p = 0; p < table->part_count && status == SL_OK; p++) {
+      status = scan_part(state, (uint32_t)t, (uint32_t)p, table->parts[p], err);
+      sl_read_context_reset(state->reader);
+    }
+  }
+  return status;
+}
+
 sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query, const char *const *extra_tags,
                                  size_t extra_count, sl_stream_answer *answer, sl_error *err) {
   assert(engine != NULL && query != NULL && answer != NULL);
@@ -787,37 +854,39 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
     int64_t end_ms = state.end_ns == INT64_MAX ? INT64_MAX : state.end_ns / 1000000 + 1;
     status = sl_tsdb_acquire(engine->db, begin_ms, end_ms, 0, &state.view, err);
   }
-  if (status == SL_OK && !nothing) {
-    bool shards[SL_TSDB_MAX_SHARDS];
-    allowed_shards(&state, shards, engine->group->shard_num);
-    for (size_t t = 0; t < sl_tsdb_view_count(state.view) && status == SL_OK; t++) {
-      const sl_tsdb_table_view *table = sl_tsdb_view_at(state.view, t);
-      if (table->shard >= engine->group->shard_num || !shards[table->shard]) {
-        continue;
-      }
-      for (size_t p = 0; p < table->part_count && status == SL_OK; p++) {
-        status = scan_part(&state, (uint32_t)t, (uint32_t)p, table->parts[p], err);
-        sl_read_context_reset(state.reader);
-      }
-    }
-  }
+  uint32_t limit = query->limit == 0 ? 20 : query->limit;
+  size_t wanted_count = (size_t)query->offset + limit;
+  state.descending = query->sort == SL_SORT_DESC;
+  state.bound = wanted_count <= SL_STREAM_MAX_BOUND ? wanted_count : 0;
   size_t *order = NULL;
-  if (status == SL_OK) {
-    order = malloc((state.count + 1) * sizeof *order);
-    if (order == NULL) {
+  size_t first = 0, count = 0, distinct = 0;
+  for (int attempt = 0; attempt < 2 && status == SL_OK; attempt++) {
+    if (!nothing) {
+      status = collect(&state, err);
+    }
+    free(order);
+    order = status == SL_OK ? malloc((state.count + 1) * sizeof *order) : NULL;
+    if (status == SL_OK && order == NULL) {
       status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
-  }
-  size_t first = 0, count = 0;
-  if (status == SL_OK) {
+    if (status != SL_OK) {
+      break;
+    }
     for (size_t i = 0; i < state.count; i++) {
       order[i] = i;
     }
-    sort_context sorting = {.candidates = state.candidates, .descending = query->sort == SL_SORT_DESC};
+    sort_context sorting = {.candidates = state.candidates, .descending = state.descending};
     qsort_r(order, state.count, sizeof *order, compare_candidates, &sorting);
-    uint32_t limit = query->limit == 0 ? 20 : query->limit;
-    size_t distinct = 0;
-    status = walk_distinct(&state, order, (size_t)query->offset + limit, &distinct, err);
+    status = walk_distinct(&state, order, wanted_count, &distinct, err);
+    if (status != SL_OK || distinct >= wanted_count || !state.dropped) {
+      break;
+    }
+    /* Duplicate element ids left the bounded window short: keep every match this time. */
+    state.bound = 0;
+    state.count = 0;
+    state.dropped = false;
+  }
+  if (status == SL_OK) {
     first = query->offset < distinct ? query->offset : distinct;
     count = distinct - first < limit ? distinct - first : limit;
     wanted_tags wanted = {0};

@@ -12,7 +12,8 @@
 enum {
   SL_STREAM_MAX_TAGS = 128,
   SL_STREAM_MAX_RULES = 64,
-  SL_STREAM_MAX_BLOCK_BYTES = 2 << 20 /* BanyanDB's maxUncompressedBlockSize */
+  SL_STREAM_MAX_BLOCK_BYTES = 2 << 20, /* BanyanDB's maxUncompressedBlockSize */
+  SL_STREAM_MAX_BOUND = 1 << 20        /* windows up to this keep a bounded heap of matches */
 };
 
 /* Owns the store; borrows the catalog. */
