@@ -320,6 +320,9 @@ static sl_stream_engine *open_and_check(const sl_catalog *catalog, const char *d
 }
 
 static void sort_unique(uint64_t *values, size_t *count) {
+  if (*count == 0) {
+    return;
+  }
   qsort(values, *count, sizeof *values, sb_compare_u64);
   size_t write = 0;
   for (size_t i = 0; i < *count; i++) {
@@ -364,7 +367,9 @@ static void one_run(const sl_catalog *catalog, const char *dir, int run, uint64_
     }
     committed = realloc(committed, (committed_count + result.ack_count + 1) * sizeof *committed);
     assert_non_null(committed);
-    memcpy(committed + committed_count, result.acks, result.ack_count * sizeof *committed);
+    if (result.ack_count > 0) {
+      memcpy(committed + committed_count, result.acks, result.ack_count * sizeof *committed);
+    }
     committed_count += result.ack_count;
     sort_unique(committed, &committed_count);
     expect.committed = committed;

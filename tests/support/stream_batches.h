@@ -281,7 +281,9 @@ static inline bool sb_collect(sl_stream_engine *engine, const sb_tags *tags, uin
     free(scan.rows);
     return false;
   }
-  qsort(scan.rows, scan.count, sizeof *scan.rows, sb_compare_seen);
+  if (scan.count > 0) {
+    qsort(scan.rows, scan.count, sizeof *scan.rows, sb_compare_seen);
+  }
   uint64_t *batches = malloc((scan.count + 1) * sizeof *batches);
   if (batches == NULL) {
     abort();
@@ -319,7 +321,7 @@ static inline bool sb_collect(sl_stream_engine *engine, const sb_tags *tags, uin
 }
 
 static inline bool sb_contains(const uint64_t *sorted, size_t count, uint64_t value) {
-  return bsearch(&value, sorted, count, sizeof value, sb_compare_u64) != NULL;
+  return count > 0 && bsearch(&value, sorted, count, sizeof value, sb_compare_u64) != NULL;
 }
 
 #endif
