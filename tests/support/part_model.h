@@ -267,7 +267,7 @@ static inline void pm_expect(const pm_set *sets, size_t set_count, pm_expected *
   for (size_t s = 0; s < set_count; s++) {
     out->count += sets[s].count;
   }
-  out->rows = calloc(out->count + 1, sizeof *out->rows);
+  out->rows = calloc(out->count + 1, sizeof(const pm_row *));
   pm_posting *postings = calloc(out->count + 1, sizeof *postings);
   if (out->arena == NULL || out->rows == NULL || postings == NULL) {
     abort();
@@ -278,7 +278,7 @@ static inline void pm_expect(const pm_set *sets, size_t set_count, pm_expected *
       out->rows[at++] = &sets[s].rows[i];
     }
   }
-  qsort(out->rows, out->count, sizeof *out->rows, pm_compare_rows);
+  qsort(out->rows, out->count, sizeof(const pm_row *), pm_compare_rows);
   for (size_t x = 0; x < PM_INDEXES; x++) {
     size_t pairs = 0;
     for (size_t r = 0; r < out->count; r++) {

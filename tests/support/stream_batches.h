@@ -209,9 +209,14 @@ static inline bool sb_check_row(sb_scan *scan, int64_t timestamp_ns, const sl_va
   }
   memcpy(text, span->as.str.data, span->as.str.size_bytes);
   text[span->as.str.size_bytes] = '\0';
-  unsigned long long batch = 0;
-  unsigned element = 0;
-  if (sscanf(text, "b%llx-e%u", &batch, &element) != 2 || element >= sb_element_count(batch)) {
+  /* "b<batch hex>-e<element>" */
+  char *end = NULL;
+  unsigned long long batch = text[0] == 'b' ? strtoull(text + 1, &end, 16) : 0;
+  bool named = end != NULL && end != text + 1 && end[0] == '-' && end[1] == 'e';
+  char *last = NULL;
+  unsigned long element = named ? strtoul(end + 2, &last, 10) : 0;
+  named = named && last != end + 2 && *last == '\0';
+  if (!named || element >= sb_element_count(batch)) {
     snprintf(scan->problem, sizeof scan->problem, "row with spanId %s names no element", text);
     return false;
   }
@@ -219,7 +224,7 @@ static inline bool sb_check_row(sb_scan *scan, int64_t timestamp_ns, const sl_va
   uint8_t data[5000];
   size_t data_bytes = 0;
   sl_value expected[SB_MAX_TAGS];
-  int64_t ts = sb_element(scan->tags, batch, element, &expected_text, data, &data_bytes, expected);
+  int64_t ts = sb_element(scan->tags, batch, (uint32_t)element, &expected_text, data, &data_bytes, expected);
   if (ts != timestamp_ns) {
     snprintf(scan->problem, sizeof scan->problem, "element %s: timestamp %lld, written %lld", text,
              (long long)timestamp_ns, (long long)ts);
@@ -232,7 +237,7 @@ static inline bool sb_check_row(sb_scan *scan, int64_t timestamp_ns, const sl_va
     }
   }
   *batch_out = batch;
-  *element_out = element;
+  *element_out = (uint32_t)element;
   return true;
 }
 

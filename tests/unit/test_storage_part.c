@@ -68,10 +68,10 @@ static sl_part *build_file(const sl_part_layout *layout, const pm_set *set, cons
 static void memory_parts_read_back_sorted(void **state) {
   (void)state;
   static const struct {
-    uint32_t rows_limit;
     uint64_t bytes_limit;
+    uint32_t rows_limit;
     uint32_t many_bytes;
-  } layouts[] = {{0, 0, 0}, {0, 2 << 20, 0}, {8, 0, 0}, {5, 600, 40}, {0, 256, 300}};
+  } layouts[] = {{0, 0, 0}, {2 << 20, 0, 0}, {0, 8, 0}, {600, 5, 40}, {256, 0, 300}};
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
     sl_part_layout layout;
     pm_layout(&layout, layouts[l].rows_limit, layouts[l].bytes_limit);
@@ -193,14 +193,14 @@ static void file_parts_round_trip(void **state) {
 
 typedef struct merge_case {
   const char *name;
-  uint32_t rows_limit;
   uint64_t bytes_limit;
   size_t inputs;
   size_t rows;
-  uint32_t key_count;
-  bool keys_apart;      /* input i gets keys of its own */
   int64_t sort_step;    /* input i's sort values start at i * sort_step */
   int64_t sort_span;
+  uint32_t rows_limit;
+  uint32_t key_count;
+  bool keys_apart;      /* input i gets keys of its own */
   bool reverse_ranges;  /* the oldest input gets the highest sort range */
   bool memory_inputs;   /* every other input stays a memory part */
   bool memory_output;

@@ -201,8 +201,9 @@ static void damage_every_file(const sl_part_layout *layout, const pm_set *set, c
 static void every_damaged_file_is_reported(void **state) {
   (void)state;
   totals sums = {0};
-  if (getenv("CORRUPT_FLIPS") != NULL) {
-    SEEDED_FLIPS = (size_t)strtoul(getenv("CORRUPT_FLIPS"), NULL, 10);
+  const char *flips = getenv("CORRUPT_FLIPS");
+  if (flips != NULL) {
+    SEEDED_FLIPS = (size_t)strtoul(flips, NULL, 10);
   }
   static const struct {
     uint32_t rows_limit;
