@@ -1,9 +1,10 @@
 /* test_stream_crash.c: the Stream engine keeps every acknowledged batch, whole, through SIGKILL.
  *
  * Each run uses a fresh store of the seed stream (schemas/stream-vs-trace: segment_stream, 2
- * shards, day segments).  Twice, a child opens the engine (WAL in batch sync mode, memory parts
- * flushed past 256 KiB or after 20 ms, so flushes, snapshots, WAL truncation and merges happen
- * during the run) and writes batches from 3 threads; each batch's number is in every element's id
+ * shards, day segments).  Three times, a child opens the engine (WAL in batch sync mode, memory
+ * parts flushed past 1 MiB or after 20 ms; every 160 ms a policy merge or a full compaction with
+ * a checkpoint, so flushes, snapshots, merges, part deletion and WAL truncation happen during the
+ * run) and writes batches from 3 threads; each batch's number is in every element's id
  * (tests/support/stream_batches.h), and after each acknowledged sl_stream_engine_write the child
  * sends the number through a pipe.  The parent SIGKILLs the child at a random moment (seeded; it
  * may land during the child's own recovery), reopens the engine (WAL replay) and checks with
@@ -37,8 +38,10 @@ enum {
   PARENT_BATCHES = 20,
   PARENT_THREAD = 15,
   MIN_DELAY_US = 20000,
-  MAX_DELAY_US = 900000,
+  MAX_DELAY_US = 1200000,
+  KILLS_PER_RUN = 3,
   STATS_EVERY_US = 20000,
+  MAINTENANCE_EVERY_TICKS = 8, /* a merge or compaction every 160 ms */
   EXIT_WRITE_FAILED = 3,
   EXIT_SETUP_FAILED = 4
 };
@@ -62,7 +65,7 @@ static void engine_options(const sl_catalog *catalog, const char *dir, sl_engine
   options->name = "segment_stream";
   options->directory = dir;
   options->sync_mode = SL_WAL_SYNC_BATCH;
-  options->memory_bytes_limit = 256 * 1024;
+  options->memory_bytes_limit = 1024 * 1024;
   options->flush_interval_ms = 20;
 }
 
@@ -131,9 +134,20 @@ static void child_main(const sl_catalog *catalog, const char *dir, int pipe_fd, 
       _exit(EXIT_SETUP_FAILED);
     }
   }
-  /* Until killed: report the store's flushes and merges. */
-  while (atomic_load(&state.writers_left) > 0) {
+  /* Until killed: report the store's flushes and merges; now and then merge as the policy says
+   * or compact everything (merge all, checkpoint, WAL rotation) while the writers go on: the
+   * size-tiered policy alone merges little in a run this short. */
+  for (uint64_t tick = 1; atomic_load(&state.writers_left) > 0; tick++) {
     usleep(STATS_EVERY_US);
+    sl_status status = SL_OK;
+    if (tick % MAINTENANCE_EVERY_TICKS == 0) {
+      status = tick / MAINTENANCE_EVERY_TICKS % 2 == 1 ? sl_tsdb_merge_all(sl_stream_engine_store(state.engine), false, &err)
+                                                          : sl_stream_engine_compact(state.engine, &err);
+    }
+    if (status != SL_OK) {
+      fprintf(stderr, "child: merge or compaction failed: %s\n", err.message);
+      _exit(EXIT_WRITE_FAILED);
+    }
     sl_engine_stats stats;
     sl_stream_engine_stats(state.engine, &stats);
     send_message(pipe_fd, MESSAGE_FLUSHES, stats.store.flushes);
@@ -344,10 +358,10 @@ typedef struct totals {
 static void one_run(const sl_catalog *catalog, const char *dir, int run, uint64_t seed, totals *sums) {
   uint64_t *committed = NULL;
   size_t committed_count = 0;
-  for (int cycle = 0; cycle < 2; cycle++) {
-    uint64_t cycle_seed = sb_mix(seed * 1000 + (uint64_t)run * 2 + (uint64_t)cycle);
+  for (int cycle = 0; cycle < KILLS_PER_RUN; cycle++) {
+    uint64_t cycle_seed = sb_mix(seed * 1000 + (uint64_t)run * KILLS_PER_RUN + (uint64_t)cycle);
     long delay_us = MIN_DELAY_US + (long)(cycle_seed % (MAX_DELAY_US - MIN_DELAY_US));
-    uint64_t cycle_tag = (uint64_t)run * 2 + (uint64_t)cycle + 1;
+    uint64_t cycle_tag = (uint64_t)run * (KILLS_PER_RUN + 1) + (uint64_t)cycle + 1;
     cycle_result result = {0};
     run_child_and_kill(catalog, dir, cycle_tag, delay_us, &result);
     sums->flushes += result.flushes;
@@ -386,7 +400,7 @@ static void one_run(const sl_catalog *catalog, const char *dir, int run, uint64_
     committed = present;
     committed_count = present_count;
     sl_error err;
-    assert_int_equal(sl_stream_engine_close(engine, cycle == 1, &err), SL_OK);
+    assert_int_equal(sl_stream_engine_close(engine, cycle == KILLS_PER_RUN - 1, &err), SL_OK);
     free(result.acks);
   }
   /* Recovery after recovery: write more, close without a flush, replay again. */
@@ -400,7 +414,7 @@ static void one_run(const sl_catalog *catalog, const char *dir, int run, uint64_
   committed = realloc(committed, (committed_count + PARENT_BATCHES + 1) * sizeof *committed);
   assert_non_null(committed);
   for (uint64_t i = 0; i < PARENT_BATCHES; i++) {
-    uint64_t batch = batch_number((uint64_t)run * 2 + 3, PARENT_THREAD, i);
+    uint64_t batch = batch_number((uint64_t)run * (KILLS_PER_RUN + 1) + KILLS_PER_RUN + 1, PARENT_THREAD, i);
     sb_batch made;
     assert_true(sb_batch_make(&tags, batch, &made));
     if (sl_stream_engine_write(engine, made.elements, made.count, &err) != SL_OK) {
