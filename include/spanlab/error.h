@@ -46,6 +46,12 @@ const char *sl_status_name(sl_status status);
 sl_status sl_error_set(sl_error *err, sl_status status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+#ifdef __clang_analyzer__
+/* For the static analyzer only: sl_error_set returns its status argument, so a
+ * path that set an error does not look like success (no change to the code built). */
+#define sl_error_set(err, status, ...) (sl_error_set((err), (status), __VA_ARGS__), (status))
+#endif
+
 /* Prepends "prefix: " to an error that is already set, keeping its status. */
 sl_status sl_error_prefix(sl_error *err, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
