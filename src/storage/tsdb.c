@@ -1455,6 +1455,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
   if (status == SL_OK) {
     status = sl_tsdb_apply_retention(db, err);
   }
+  /* The replay callback routes through this store (segment starts, TTL, part
+   * ids): the caller's handle is set before the replay, cleared on failure. */
+  *out = db;
   if (status == SL_OK && db->options.wal_enabled) {
     if (db->options.replay == NULL) {
       status = sl_error_set(err, SL_ERR_INTERNAL, "store: a WAL needs a replay callback");
@@ -1493,11 +1496,11 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     }
   }
   if (status != SL_OK) {
+    *out = NULL;
     sl_error ignored;
     sl_tsdb_close(db, false, &ignored);
     return sl_error_prefix(err, "store %s", options->directory);
   }
-  *out = db;
   return SL_OK;
 }
 

@@ -106,7 +106,10 @@ typedef struct sl_tsdb sl_tsdb;
 void sl_tsdb_options_default(sl_tsdb_options *options);
 
 /* Opens or creates the store, recovers (table snapshots, WAL replay through
- * options->replay), removes expired segments and parts no snapshot lists. */
+ * options->replay), removes expired segments and parts no snapshot lists.
+ * *out is set before the replay (the callback may call sl_tsdb_segment_start,
+ * sl_tsdb_segment_expired and sl_tsdb_next_part_id through it) and is NULL
+ * again when the open fails. */
 sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *err);
 /* Flushes memory parts (when flush is true), stops threads, frees. */
 sl_status sl_tsdb_close(sl_tsdb *db, bool flush, sl_error *err);
