@@ -20,7 +20,7 @@ static void usage(FILE *out) {
           "Loads a span file (NDJSON or binary, detected from its first bytes) into the store in DIR,\n"
           "creating it from the catalog if absent, in batches of %d spans. When SPANS.manifest.json\n"
           "is beside the file, the store's span count and checksum are compared with it.\n"
-          "Models: stream and trace are the embedded engines (issues #4, #5); sqlite is the baseline,\n"
+          "Models: stream and trace are the embedded engines (stream: issue #4); sqlite is the baseline,\n"
           "shaped like the stream model.\n"
           "  --schemas DIR   schema set (default: the shipped schemas/stream-vs-trace)\n"
           "  --quiet         no progress\n",
@@ -84,9 +84,8 @@ int cmd_load(int argc, char **argv) {
     fprintf(stderr, "spanlab load: --model, --data and --input are required (see --help)\n");
     return CLI_EXIT_USAGE;
   }
-  if (strcmp(model, "stream") == 0 || strcmp(model, "trace") == 0) {
-    return cli_not_yet("load --model stream|trace", strcmp(model, "stream") == 0 ? 4 : 5,
-                       "The embedded engine");
+  if (strcmp(model, "stream") == 0) {
+    return cli_not_yet("load --model stream", 4, "The embedded engine");
   }
   sl_diag *problems = sl_diag_new();
   sl_catalog *catalog = NULL;

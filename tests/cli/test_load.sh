@@ -16,6 +16,13 @@ for format in ndjson bin; do
   grep -q "the store matches the manifest: 2500 spans" <<<"$out" || fail "load $format not checked against the manifest: $out"
 done
 
+# The Trace engine: the same spans, the same manifest check.
+out=$("$spanlab" load --model trace --data "$scratch/store-trace" --input "$scratch/s.bin" --quiet 2>&1) \
+  || fail "load into the Trace engine: $out"
+grep -q "the store matches the manifest: 2500 spans" <<<"$out" || fail "trace load not checked against the manifest: $out"
+[[ -f "$scratch/store-trace/store.json" ]] && grep -q '"model": "trace"' "$scratch/store-trace/store.json" \
+  || fail "the trace store has no store.json of model trace"
+
 # A damaged file: error names the file and the record; acknowledged spans are reported.
 head -c 300000 "$scratch/s.bin" >"$scratch/cut.bin"
 err=$("$spanlab" load --model sqlite --data "$scratch/store-cut" --input "$scratch/cut.bin" --quiet 2>&1); rc=$?
