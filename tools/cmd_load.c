@@ -20,8 +20,8 @@ static void usage(FILE *out) {
           "Loads a span file (NDJSON or binary, detected from its first bytes) into the store in DIR,\n"
           "creating it from the catalog if absent, in batches of %d spans. When SPANS.manifest.json\n"
           "is beside the file, the store's span count and checksum are compared with it.\n"
-          "Models: stream and trace are the embedded engines (stream: issue #4); sqlite is the baseline,\n"
-          "shaped like the stream model.\n"
+          "Models: stream and trace are the embedded engines; sqlite is the baseline, shaped like the\n"
+          "stream model. A store holds one model: reopen it with the same --model and schema set.\n"
           "  --schemas DIR   schema set (default: the shipped schemas/stream-vs-trace)\n"
           "  --quiet         no progress\n",
           BATCH_SPANS);
@@ -84,9 +84,6 @@ int cmd_load(int argc, char **argv) {
     fprintf(stderr, "spanlab load: --model, --data and --input are required (see --help)\n");
     return CLI_EXIT_USAGE;
   }
-  if (strcmp(model, "stream") == 0) {
-    return cli_not_yet("load --model stream", 4, "The embedded engine");
-  }
   sl_diag *problems = sl_diag_new();
   sl_catalog *catalog = NULL;
   if (sl_catalog_load_dir(schemas, NULL, &catalog, problems) != SL_OK) {
@@ -105,8 +102,13 @@ int cmd_load(int argc, char **argv) {
     sl_catalog_free(catalog);
     return CLI_EXIT_FAILED;
   }
-  sl_backend_options options = {.catalog = catalog, .directory = data, .shape = SL_SHAPE_STREAM,
+  sl_backend_options options = {.catalog = catalog, .directory = data,
+                                .shape = strcmp(model, "trace") == 0 ? SL_SHAPE_TRACE : SL_SHAPE_STREAM,
                                 .sync_mode = sync, .sync_interval_ms = 1000};
+  struct stat existing;
+  char meta[4200];
+  snprintf(meta, sizeof meta, "%s/store.json", data);
+  bool had_store = stat(meta, &existing) == 0 || stat(data, &existing) == 0;
   sl_backend *backend = NULL;
   if (sl_backend_open(model, &options, &backend, &err) != SL_OK) {
     fprintf(stderr, "spanlab load: %s\n", err.message);
@@ -116,6 +118,16 @@ int cmd_load(int argc, char **argv) {
   }
   uint64_t expected_spans = 0, expected_checksum = 0;
   bool have_manifest = read_manifest(input, &expected_spans, &expected_checksum);
+  /* A store that already holds spans: the manifest is compared with what this load added (the
+   * checksum is a wrapping sum, so differences add up). */
+  uint64_t before_spans = 0, before_checksum = 0;
+  if (have_manifest && had_store && sl_backend_count(backend, &before_spans, &before_checksum, &err) != SL_OK) {
+    fprintf(stderr, "spanlab load: %s\n", err.message);
+    sl_backend_close(backend);
+    sl_spanfile_close(reader);
+    sl_catalog_free(catalog);
+    return CLI_EXIT_FAILED;
+  }
   struct stat info;
   uint64_t file_bytes = stat(input, &info) == 0 ? (uint64_t)info.st_size : 0;
   sl_progress progress;
@@ -184,14 +196,14 @@ int cmd_load(int argc, char **argv) {
       if (sl_backend_count(backend, &stored, &checksum, &err) != SL_OK) {
         fprintf(stderr, "spanlab load: %s\n", err.message);
         exit_code = CLI_EXIT_FAILED;
-      } else if (stored != expected_spans || checksum != expected_checksum) {
-        fprintf(stderr, "spanlab load: the store holds %llu spans (checksum %016llx); the manifest says %llu (%016llx)\n",
-                (unsigned long long)stored, (unsigned long long)checksum, (unsigned long long)expected_spans,
-                (unsigned long long)expected_checksum);
+      } else if (stored - before_spans != expected_spans || checksum - before_checksum != expected_checksum) {
+        fprintf(stderr, "spanlab load: the store gained %llu spans (checksum %016llx); the manifest says %llu (%016llx)\n",
+                (unsigned long long)(stored - before_spans), (unsigned long long)(checksum - before_checksum),
+                (unsigned long long)expected_spans, (unsigned long long)expected_checksum);
         exit_code = CLI_EXIT_FAILED;
       } else {
-        printf("the store matches the manifest: %llu spans, checksum %016llx\n", (unsigned long long)stored,
-               (unsigned long long)checksum);
+        printf("the spans loaded match the manifest: %llu spans, checksum %016llx%s\n", (unsigned long long)expected_spans,
+               (unsigned long long)expected_checksum, before_spans > 0 ? " (added to those already stored)" : "");
       }
     }
   }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "spanlab/catalog.h"
 #include "spanlab/error.h"
@@ -77,6 +78,11 @@ sl_status sl_backend_write(sl_backend *backend, const sl_span *spans, size_t cou
  * query-ready state (a baseline runs ANALYZE here). */
 sl_status sl_backend_flush(sl_backend *backend, sl_error *err);
 
+/* Brings the store to its final, fully merged state (engines: flush, merge
+ * every table's parts into one, empty the WAL; SQLite: VACUUM).
+ * SL_ERR_UNSUPPORTED when the backend has no such step. */
+sl_status sl_backend_compact(sl_backend *backend, sl_error *err);
+
 /* Number of spans stored, and the order-independent checksum over them
  * (wrapping sum of sl_span_digest over the spans), to compare with a generator manifest. */
 sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *checksum,
@@ -120,9 +126,18 @@ void sl_backend_answer_free(sl_backend_answer *answer);
 sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl_backend_answer *answer,
                            sl_error *err);
 
+/* Answers a QueryRequest and prints BanyanDB's QueryResponse protojson to
+ * out (the embedded engines; SL_ERR_UNSUPPORTED for baselines). */
+sl_status sl_backend_print_query(sl_backend *backend, const struct sl_query *query, FILE *out, sl_error *err);
+
 /* Drops the store's caches and advises its files out of the OS page cache, so
  * the next query runs cold.  SL_ERR_UNSUPPORTED when the backend cannot. */
 sl_status sl_backend_drop_caches(sl_backend *backend, sl_error *err);
+
+/* The store's disk use broken down (docs/RESULTS.md "storage": by_tag,
+ * by_type, by_file_kind, shards, merges ...) as JSON text in *json_out, which
+ * the caller frees.  SL_ERR_UNSUPPORTED when the backend cannot tell. */
+sl_status sl_backend_storage_json(sl_backend *backend, char **json_out, sl_error *err);
 
 /* Bytes on disk under the backend's directory. */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);

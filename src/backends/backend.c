@@ -115,6 +115,23 @@ sl_status sl_backend_flush(sl_backend *backend, sl_error *err) {
   return backend->vtable->flush(backend->state, err);
 }
 
+sl_status sl_backend_compact(sl_backend *backend, sl_error *err) {
+  assert(backend != NULL);
+  if (backend->vtable->compact == NULL) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s has no compaction step", backend->vtable->kind);
+  }
+  return backend->vtable->compact(backend->state, err);
+}
+
+sl_status sl_backend_storage_json(sl_backend *backend, char **json_out, sl_error *err) {
+  assert(backend != NULL && json_out != NULL);
+  *json_out = NULL;
+  if (backend->vtable->storage_json == NULL) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s does not break its storage down", backend->vtable->kind);
+  }
+  return backend->vtable->storage_json(backend->state, json_out, err);
+}
+
 sl_status sl_backend_count(sl_backend *backend, uint64_t *span_count, uint64_t *checksum,
                            sl_error *err) {
   assert(backend != NULL && span_count != NULL && checksum != NULL);
@@ -147,6 +164,15 @@ sl_status sl_backend_query(sl_backend *backend, const struct sl_query *query, sl
     return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s answers no queries", backend->vtable->kind);
   }
   return backend->vtable->query(backend->state, query, answer, err);
+}
+
+sl_status sl_backend_print_query(sl_backend *backend, const struct sl_query *query, FILE *out, sl_error *err) {
+  assert(backend != NULL && query != NULL && out != NULL);
+  if (backend->vtable->print_query == NULL) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "backend %s does not print BanyanDB responses (use --model stream or trace)",
+                        backend->vtable->kind);
+  }
+  return backend->vtable->print_query(backend->state, query, out, err);
 }
 
 sl_status sl_backend_drop_caches(sl_backend *backend, sl_error *err) {

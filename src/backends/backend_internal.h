@@ -13,6 +13,9 @@ typedef struct sl_backend_vtable {
   sl_status (*count)(void *state, uint64_t *span_count, uint64_t *checksum, sl_error *err);
   sl_status (*query)(void *state, const struct sl_query *query, sl_backend_answer *answer, sl_error *err);
   sl_status (*drop_caches)(void *state, sl_error *err); /* may be NULL */
+  sl_status (*compact)(void *state, sl_error *err); /* may be NULL */
+  sl_status (*storage_json)(void *state, char **json_out, sl_error *err); /* may be NULL */
+  sl_status (*print_query)(void *state, const struct sl_query *query, FILE *out, sl_error *err); /* may be NULL */
   void (*close)(void *state);
 } sl_backend_vtable;
 

@@ -138,6 +138,19 @@ static sl_status engine_flush(void *opaque, sl_error *err) {
   return state->stream ? sl_stream_engine_flush(state->stream_engine, err) : sl_trace_engine_flush(state->trace_engine, err);
 }
 
+static sl_status engine_compact(void *opaque, sl_error *err) {
+  engine_state *state = opaque;
+  return state->stream ? sl_stream_engine_compact(state->stream_engine, err)
+                       : sl_trace_engine_compact(state->trace_engine, err);
+}
+
+static sl_status engine_storage_json(void *opaque, char **json_out, sl_error *err) {
+  engine_state *state = opaque;
+  *json_out = state->stream ? sl_stream_engine_storage_json(state->stream_engine)
+                            : sl_trace_engine_storage_json(state->trace_engine);
+  return *json_out != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory breaking the storage down");
+}
+
 typedef struct count_context {
   const engine_state *state;
   uint64_t spans;
@@ -250,6 +263,30 @@ static sl_status engine_query(void *opaque, const struct sl_query *query, sl_bac
   return status;
 }
 
+static sl_status engine_print_query(void *opaque, const struct sl_query *query, FILE *out, sl_error *err) {
+  engine_state *state = opaque;
+  if (state->stream) {
+    if (query->model != SL_QUERY_STREAM || query->stream != sl_stream_engine_schema(state->stream_engine)) {
+      return sl_error_set(err, SL_ERR_INVALID, "this store holds stream %s; the query asks for %s %s", state->name,
+                          query->model == SL_QUERY_STREAM ? "stream" : "trace", query->name);
+    }
+    sl_stream_answer result;
+    SL_TRY(sl_stream_engine_query(state->stream_engine, query, NULL, 0, &result, err));
+    sl_status status = sl_query_print_response(query, result.rows, &result.result, out, err);
+    sl_stream_answer_free(&result);
+    return status;
+  }
+  if (query->model != SL_QUERY_TRACE || query->trace != sl_trace_engine_schema(state->trace_engine)) {
+    return sl_error_set(err, SL_ERR_INVALID, "this store holds trace %s; the query asks for %s %s", state->name,
+                        query->model == SL_QUERY_STREAM ? "stream" : "trace", query->name);
+  }
+  sl_trace_answer result;
+  SL_TRY(sl_trace_engine_query(state->trace_engine, query, NULL, 0, &result, err));
+  sl_status status = sl_query_print_response(query, result.rows, &result.result, out, err);
+  sl_trace_answer_free(&result);
+  return status;
+}
+
 static sl_status engine_drop_caches(void *opaque, sl_error *err) {
   (void)err;
   engine_state *state = opaque;
@@ -281,6 +318,9 @@ const sl_backend_vtable sl_stream_backend = {
     .count = engine_count,
     .query = engine_query,
     .drop_caches = engine_drop_caches,
+    .print_query = engine_print_query,
+    .compact = engine_compact,
+    .storage_json = engine_storage_json,
     .close = engine_close,
 };
 
@@ -293,5 +333,8 @@ const sl_backend_vtable sl_trace_backend = {
     .count = engine_count,
     .query = engine_query,
     .drop_caches = engine_drop_caches,
+    .print_query = engine_print_query,
+    .compact = engine_compact,
+    .storage_json = engine_storage_json,
     .close = engine_close,
 };

@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backends/backend_internal.h"
 #include "common/timeutil.h"
@@ -691,6 +693,67 @@ static void sqlite_close(void *opaque) {
   free(state);
 }
 
+/* Pages per table and index (SQLite's dbstat), the WAL file beside. */
+static sl_status sqlite_storage_json(void *opaque, char **json_out, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sqlite3_stmt *statement = NULL;
+  sl_status status = SL_OK;
+  if (sqlite3_prepare_v2(state->db,
+                         "SELECT s.name, m.type, sum(s.pgsize) FROM dbstat s LEFT JOIN sqlite_schema m ON m.name = s.name "
+                         "GROUP BY s.name",
+                         -1, &statement, NULL) != SQLITE_OK) {
+    status = sl_error_set(err, SL_ERR_UNSUPPORTED, "sqlite: no dbstat table in this SQLite build: %s",
+                          sqlite3_errmsg(state->db));
+  }
+  json_t *indexes = json_object();
+  double data = 0, index = 0, metadata = 0;
+  int rc = SQLITE_DONE;
+  while (status == SL_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(statement, 0);
+    const char *type = (const char *)sqlite3_column_text(statement, 1);
+    double bytes = (double)sqlite3_column_int64(statement, 2);
+    if (type != NULL && strcmp(type, "index") == 0) {
+      index += bytes;
+      json_object_set_new(indexes, name != NULL ? name : "?", json_pack("{s:f}", "bytes", bytes));
+    } else if (type != NULL && strcmp(type, "table") == 0 && name != NULL && strncmp(name, "sqlite_", 7) != 0) {
+      data += bytes;
+    } else {
+      metadata += bytes;
+    }
+  }
+  sqlite3_finalize(statement);
+  pthread_mutex_unlock(&state->mutex);
+  if (status != SL_OK) {
+    json_decref(indexes);
+    return status;
+  }
+  char wal_path[4200];
+  snprintf(wal_path, sizeof wal_path, "%s-wal", state->path);
+  struct stat info;
+  double wal = stat(wal_path, &info) == 0 ? (double)info.st_size : 0;
+  json_t *root = json_pack("{s:s, s:{s:f, s:f, s:f, s:f}, s:o, s:f, s:f}", "model", "sqlite", "by_file_kind", "data", data,
+                           "index", index, "metadata", metadata, "wal", wal, "by_index_kind", indexes, "stored_bytes",
+                           data + index + metadata, "index_share", data + index + metadata > 0 ? index / (data + index + metadata) : 0.0);
+  *json_out = root != NULL ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  return *json_out != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+}
+
+static sl_status sqlite_compact(void *opaque, sl_error *err) {
+  sqlite_state *state = opaque;
+  pthread_mutex_lock(&state->mutex);
+  sl_status status = exec(state, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+  if (status == SL_OK) {
+    status = exec(state, "VACUUM", err);
+  }
+  if (status == SL_OK) {
+    status = exec(state, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+  }
+  pthread_mutex_unlock(&state->mutex);
+  return status;
+}
+
 const sl_backend_vtable sl_sqlite_backend = {
     .kind = "sqlite",
     .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = true},
@@ -698,6 +761,8 @@ const sl_backend_vtable sl_sqlite_backend = {
     .write = sqlite_write,
     .flush = sqlite_flush,
     .count = sqlite_count,
+    .compact = sqlite_compact,
+    .storage_json = sqlite_storage_json,
     .query = sqlite_query,
     .drop_caches = sqlite_drop_caches,
     .close = sqlite_close,

@@ -4,6 +4,7 @@
 #include "bench/runner.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <regex.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ static void on_signal(int signal_number) {
 
 typedef struct run {
   const sl_bench_options *options;
+  sl_backend_query_stats query_cache; /* block metadata cache hits and misses over a query phase */
   sl_monitor *monitor; /* NULL unless the memory label is on */
   sl_gen_profile profile;
   sl_catalog *catalog;
@@ -93,6 +95,51 @@ static int64_t peak_rss_bytes(void) {
   }
   fclose(file);
   return kib < 0 ? -1 : kib * 1024;
+}
+
+/* A /proc/self/status figure in bytes (kB lines), -1 when absent. */
+static int64_t status_bytes(const char *key) {
+  FILE *file = fopen("/proc/self/status", "r");
+  if (file == NULL) {
+    return -1;
+  }
+  char line[256];
+  long long kib = -1;
+  size_t key_length = strlen(key);
+  while (fgets(line, sizeof line, file) != NULL) {
+    if (strncmp(line, key, key_length) == 0 && line[key_length] == ':') {
+      kib = strtoll(line + key_length + 1, NULL, 10);
+      break;
+    }
+  }
+  fclose(file);
+  return kib < 0 ? -1 : kib * 1024;
+}
+
+/* Memory of a phase beyond its peak: anonymous and file-mapped resident bytes
+ * now, the allocator's live bytes, and fragmentation = anonymous RSS / live
+ * bytes (what the allocator holds that the program does not use). */
+static void record_memory_detail(run *state, const char *benchmark, const char *model, int iteration,
+                                 const sl_backend_query_stats *cache) {
+  struct mallinfo2 info = mallinfo2();
+  int64_t anon = status_bytes("RssAnon"), file = status_bytes("RssFile");
+  double live = (double)info.uordblks + (double)info.hblkhd;
+  sl_error err;
+  if (anon >= 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "rss_anon_bytes", "bytes", false, iteration, (double)anon, &err);
+    if (live > 0) {
+      sl_results_record(state->results, benchmark, "memory", model, "fragmentation_ratio", "ratio", false, iteration,
+                        (double)anon / live, &err);
+    }
+  }
+  if (file >= 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "rss_file_bytes", "bytes", false, iteration, (double)file, &err);
+  }
+  sl_results_record(state->results, benchmark, "memory", model, "allocator_live_bytes", "bytes", false, iteration, live, &err);
+  if (cache != NULL && cache->cache_hits + cache->cache_misses > 0) {
+    sl_results_record(state->results, benchmark, "memory", model, "block_cache_hit_rate", "ratio", true, iteration,
+                      (double)cache->cache_hits / (double)(cache->cache_hits + cache->cache_misses), &err);
+  }
 }
 
 static bool wanted(const run *state, unsigned label, const char *benchmark) {
@@ -253,6 +300,40 @@ static sl_status keep_for_oracle(run *state, const sl_span *spans, size_t count,
 
 /* The whole data set, in time order, one writer, LOAD_BATCH_SPANS a batch.
  * Only the time inside the backend is measured (the generator's is not). */
+/* The backend's storage breakdown (docs/RESULTS.md "storage") into
+ * storage.MODEL (after the final merge: its members; after the load: .after_load). */
+static void record_breakdown(run *state, const char *model, sl_backend *backend, const char *when, int iteration) {
+  if (iteration != 0) {
+    return; /* the layout repeats across iterations: keep the first */
+  }
+  char *text = NULL;
+  sl_error err;
+  if (sl_backend_storage_json(backend, &text, &err) != SL_OK) {
+    return;
+  }
+  json_t *breakdown = json_loads(text, 0, NULL);
+  free(text);
+  if (breakdown == NULL) {
+    return;
+  }
+  json_t *section = sl_results_section(state->results, "storage");
+  json_t *entry = json_object_get(section, model);
+  if (entry == NULL) {
+    entry = json_object();
+    json_object_set_new(section, model, entry);
+  }
+  if (strcmp(when, "final") == 0) {
+    json_object_update(entry, breakdown);
+    json_decref(breakdown);
+  } else {
+    json_object_set_new(entry, when, breakdown);
+    if (json_object_get(entry, "by_tag") == NULL) {
+      /* until a final merge replaces them, the after-load figures are the backend's */
+      json_object_update_missing(entry, json_object_get(entry, when));
+    }
+  }
+}
+
 static sl_status sequential_load(run *state, const char *model, int iteration, sl_error *err) {
   char store[4200];
   snprintf(store, sizeof store, "%s/stores/%s", state->out_dir, model);
@@ -314,6 +395,7 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
       sl_results_record(state->results, "memory/load", "memory", model, "peak_rss_bytes", "bytes", false,
                         iteration, (double)peak, err);
     }
+    record_memory_detail(state, "memory/load", model, iteration, NULL);
   }
   if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
     state->oracle_ready = true;
@@ -369,16 +451,43 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
                       iteration, (double)bytes, err);
     sl_results_record(state->results, "storage/size", "storage", model, "stored_share_of_raw", "ratio",
                       false, iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
+    record_breakdown(state, model, backend, "after_load", iteration);
   }
   if (status == SL_OK && !interrupted && (state->options->labels & SL_LABEL_QUERY)) {
     snprintf(phase, sizeof phase, "query/%s", model);
     sl_monitor_mark_phase(state->monitor, phase);
     phase_start();
+    memset(&state->query_cache, 0, sizeof state->query_cache);
     status = query_benchmarks(state, model, backend, iteration, err);
     int64_t peak = peak_rss_bytes();
     if (status == SL_OK && peak > 0 && wanted(state, SL_LABEL_MEMORY, "memory/query")) {
       sl_results_record(state->results, "memory/query", "memory", model, "peak_rss_bytes", "bytes", false,
                         iteration, (double)peak, err);
+    }
+    if (status == SL_OK && wanted(state, SL_LABEL_MEMORY, "memory/query")) {
+      record_memory_detail(state, "memory/query", model, iteration, &state->query_cache);
+    }
+  }
+  if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_STORAGE, "storage/final")) {
+    /* The final merge: every table's parts into one (SQLite: VACUUM), then the same figures. */
+    int64_t started = sl_monotonic_ns();
+    sl_status compacted = sl_backend_compact(backend, err);
+    double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
+    if (compacted == SL_ERR_UNSUPPORTED) {
+      sl_results_unsupported(state->results, "storage/final", "storage", model, err->message, err);
+    } else if (compacted != SL_OK) {
+      status = compacted;
+    } else {
+      uint64_t stored_bytes = sl_backend_disk_bytes(backend);
+      sl_results_record(state->results, "storage/final", "storage", model, "stored_bytes", "bytes", false,
+                        iteration, (double)stored_bytes, err);
+      sl_results_record(state->results, "storage/final", "storage", model, "stored_share_of_raw", "ratio", false,
+                        iteration, bytes ? (double)stored_bytes / (double)bytes : 0, err);
+      sl_results_record(state->results, "storage/final", "storage", model, "compression_ratio", "ratio", true,
+                        iteration, stored_bytes ? (double)bytes / (double)stored_bytes : 0, err);
+      sl_results_record(state->results, "storage/final", "storage", model, "final_merge_seconds", "s", false,
+                        iteration, seconds, err);
+      record_breakdown(state, model, backend, "final", iteration);
     }
   }
   free(spans);
@@ -895,6 +1004,8 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
         int64_t one = sl_monotonic_ns();
         status = sl_backend_query(backend, query, &again, err);
         sl_histogram_record(&latency, sl_monotonic_ns() - one);
+        state->query_cache.cache_hits += again.stats.cache_hits;
+        state->query_cache.cache_misses += again.stats.cache_misses;
         sl_backend_answer_free(&again);
       }
       double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
@@ -917,6 +1028,22 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
       json_t *details = sl_results_details(state->results, warm, model, iteration);
       json_object_set_new(details, "query", json_string(queries[q].json));
       json_object_set_new(details, "repetitions", json_integer(repetitions));
+      if (got.stats.valid) {
+        /* Index utilisation of one run of the query (the engines' own counters). */
+        const sl_backend_query_stats *used = &got.stats;
+        json_object_set_new(details, "index_utilisation",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                                      "blocks_read", (json_int_t)used->blocks_read, "blocks_skipped",
+                                      (json_int_t)used->blocks_skipped, "postings_read", (json_int_t)used->postings_read,
+                                      "rows_examined", (json_int_t)used->rows_examined, "rows_returned",
+                                      (json_int_t)used->rows_returned, "bytes_decompressed",
+                                      (json_int_t)used->bytes_decompressed, "cache_hits", (json_int_t)used->cache_hits,
+                                      "cache_misses", (json_int_t)used->cache_misses, "bloom_checks",
+                                      (json_int_t)used->bloom_checks, "bloom_negatives", (json_int_t)used->bloom_negatives,
+                                      "sidx_rows_scanned", (json_int_t)used->sidx_rows_scanned,
+                                      "rows_examined_per_row_returned",
+                                      used->rows_returned > 0 ? (double)used->rows_examined / (double)used->rows_returned : 0.0));
+      }
       /* Cold: caches dropped and files advised out of the page cache before each run. */
       char cold[96];
       snprintf(cold, sizeof cold, "%s/cold", queries[q].name);

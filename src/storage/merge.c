@@ -668,6 +668,7 @@ sl_status sl_parts_merge(sl_part *const *inputs, size_t input_count, const char 
   sl_part *merged = NULL;
   if (status == SL_OK) {
     sl_part_writer *writer = state.writer;
+    state.stats.compress_ns = sl_part_writer_compress_ns(writer);
     state.writer = NULL;
     status = sl_part_writer_finish(writer, &merged, err);
   }
@@ -682,6 +683,9 @@ sl_status sl_parts_merge(sl_part *const *inputs, size_t input_count, const char 
       *stats = state.stats;
     }
     *out = merged;
+  }
+  for (size_t i = 0; i < input_count; i++) {
+    sl_part_release_pages(inputs[i]);
   }
   state_free(&state);
   return status;

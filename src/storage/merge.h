@@ -23,6 +23,7 @@ typedef struct sl_merge_stats {
   uint64_t bytes_in;          /* sizes of the inputs */
   uint64_t bytes_out;         /* size of the output */
   int64_t elapsed_ns;
+  uint64_t compress_ns;       /* of which zstd */
 } sl_merge_stats;
 
 /* Merges inputs (oldest first) into a new part: a file part in dir (which must

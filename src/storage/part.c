@@ -351,6 +351,72 @@ void sl_read_context_free(sl_read_context *context) {
   memset(context, 0, sizeof *context);
 }
 
+enum { POOL_KEEP = 16 };
+
+struct sl_context_pool {
+  pthread_mutex_t lock;
+  sl_read_context *free_list[POOL_KEEP];
+  size_t count;
+};
+
+sl_context_pool *sl_context_pool_new(void) {
+  sl_context_pool *pool = calloc(1, sizeof *pool);
+  if (pool != NULL && pthread_mutex_init(&pool->lock, NULL) != 0) {
+    free(pool);
+    return NULL;
+  }
+  return pool;
+}
+
+void sl_context_pool_free(sl_context_pool *pool) {
+  if (pool == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < pool->count; i++) {
+    sl_read_context_free(pool->free_list[i]);
+    free(pool->free_list[i]);
+  }
+  pthread_mutex_destroy(&pool->lock);
+  free(pool);
+}
+
+sl_status sl_context_pool_take(sl_context_pool *pool, sl_read_context **out, sl_error *err) {
+  pthread_mutex_lock(&pool->lock);
+  sl_read_context *context = pool->count > 0 ? pool->free_list[--pool->count] : NULL;
+  pthread_mutex_unlock(&pool->lock);
+  if (context == NULL) {
+    context = malloc(sizeof *context);
+    if (context == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    sl_status status = sl_read_context_init(context, err);
+    if (status != SL_OK) {
+      free(context);
+      return status;
+    }
+  }
+  *out = context;
+  return SL_OK;
+}
+
+void sl_context_pool_give(sl_context_pool *pool, sl_read_context *context) {
+  if (context == NULL) {
+    return;
+  }
+  sl_read_context_reset(context);
+  memset(&context->stats, 0, sizeof context->stats);
+  pthread_mutex_lock(&pool->lock);
+  bool kept = pool->count < POOL_KEEP;
+  if (kept) {
+    pool->free_list[pool->count++] = context;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  if (!kept) {
+    sl_read_context_free(context);
+    free(context);
+  }
+}
+
 /* ------------------------------------------------------------------ the part */
 
 typedef struct loaded_chunk {
@@ -522,6 +588,17 @@ void sl_part_unref(sl_part *part) {
 }
 
 void sl_part_mark_obsolete(sl_part *part) { atomic_store(&part->obsolete, true); }
+
+void sl_part_release_pages(sl_part *part) {
+  for (uint32_t f = 0; f < part->layout.file_count; f++) {
+    if (part->column_maps[f] != NULL) {
+      (void)madvise((void *)part->column_maps[f], (size_t)part->column_file_bytes[f], MADV_DONTNEED);
+    }
+  }
+  if (part->primary_map != NULL) {
+    (void)madvise((void *)part->primary_map, (size_t)part->fixed_bytes[SL_PART_FILE_PRIMARY], MADV_DONTNEED);
+  }
+}
 
 const sl_part_layout *sl_part_layout_of(const sl_part *part) { return &part->layout; }
 sl_part_info sl_part_info_of(const sl_part *part) { return part->info; }
@@ -1570,6 +1647,7 @@ struct sl_part_writer {
   size_t block_capacity;
   sl_buffer encode_scratch;
   sl_buffer frame_scratch;
+  uint64_t compress_ns;
 };
 
 static sl_status out_file_open(out_file *file, const char *dir, const char *name, sl_error *err) {
@@ -1700,6 +1778,7 @@ void sl_part_writer_set_sequences(sl_part_writer *writer, uint64_t first_sequenc
 }
 
 uint64_t sl_part_writer_rows(const sl_part_writer *writer) { return writer->rows; }
+uint64_t sl_part_writer_compress_ns(const sl_part_writer *writer) { return writer->compress_ns; }
 
 static sl_status flush_chunk(sl_part_writer *writer, sl_error *err) {
   if (writer->pending_blocks == 0) {
@@ -1982,6 +2061,7 @@ sl_status sl_part_writer_add_block(sl_part_writer *writer, sl_bytes key, const s
       ref->offset = out_file_offset(&writer->files[file]);
       ref->size = writer->frame_scratch.size;
       writer->stats[c].stored_bytes += writer->frame_scratch.size;
+      writer->compress_ns += stats.compress_ns;
       SL_TRY(out_file_write(&writer->files[file], writer->frame_scratch.data, writer->frame_scratch.size, err));
       continue;
     }

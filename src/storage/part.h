@@ -202,6 +202,15 @@ sl_status sl_read_context_init(sl_read_context *context, sl_error *err);
 void sl_read_context_reset(sl_read_context *context); /* frees decoded columns */
 void sl_read_context_free(sl_read_context *context);
 
+/* A pool of read contexts, so that each query does not create zstd contexts
+ * anew.  Thread-safe.  Owns the contexts it holds; a taken context is the
+ * taker's until given back (its arena reset and its statistics zeroed). */
+typedef struct sl_context_pool sl_context_pool;
+sl_context_pool *sl_context_pool_new(void);
+void sl_context_pool_free(sl_context_pool *pool);
+sl_status sl_context_pool_take(sl_context_pool *pool, sl_read_context **out, sl_error *err);
+void sl_context_pool_give(sl_context_pool *pool, sl_read_context *context);
+
 typedef struct sl_part sl_part;
 
 /* A decoded column of one block. */
@@ -230,6 +239,10 @@ void sl_part_ref(sl_part *part);
 void sl_part_unref(sl_part *part);
 /* The last unref removes the part's directory (a merged-away file part). */
 void sl_part_mark_obsolete(sl_part *part);
+/* Unmaps the pages of the part's files from this process (they stay in the
+ * page cache): after a merge read them, so the merge's reads do not count as
+ * this process's memory. */
+void sl_part_release_pages(sl_part *part);
 
 const sl_part_layout *sl_part_layout_of(const sl_part *part);
 sl_part_info sl_part_info_of(const sl_part *part);
@@ -313,6 +326,8 @@ sl_status sl_part_writer_add_term(sl_part_writer *writer, uint32_t index, sl_byt
 void sl_part_writer_set_sequences(sl_part_writer *writer, uint64_t first_sequence, uint64_t last_sequence);
 /* Raw bytes the column values had before encoding, when copying blocks (kept from the source). */
 uint64_t sl_part_writer_rows(const sl_part_writer *writer);
+/* Time spent in zstd so far (file writers). */
+uint64_t sl_part_writer_compress_ns(const sl_part_writer *writer);
 /* Writes everything, fsyncs every file and the directory; *out is the new part
  * (opened).  The writer is freed in every case. */
 sl_status sl_part_writer_finish(sl_part_writer *writer, sl_part **out, sl_error *err);

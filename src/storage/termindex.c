@@ -465,20 +465,22 @@ static sl_status build_postings(const uint64_t *pairs, size_t pair_count, uint32
 
 static sl_status finish_into(sl_term_builder *builder, sl_term_list *list, sl_error *err) {
   size_t count = builder->term_count;
+  size_t pointer_bytes = sizeof(const roaring_bitmap_t *);
   list->count = count;
+  list->memory_bytes += sizeof *list + builder->term_bytes.size +
+                        (count + 1) * (sizeof(uint64_t) + pointer_bytes);
   list->term_bytes = malloc(builder->term_bytes.size + 1);
-  list->term_starts = malloc((count + 1) * sizeof *list->term_starts);
-  list->postings = calloc(count + 1, sizeof *list->postings);
+  list->term_starts = malloc((count + 1) * sizeof(uint64_t));
+  list->postings = calloc(count + 1, pointer_bytes);
   uint32_t *rank = malloc((count + 1) * sizeof *rank);
   uint64_t *temp = malloc((builder->pair_count + 1) * sizeof *temp);
-  sl_status status = SL_OK;
   if (list->term_bytes == NULL || list->term_starts == NULL || list->postings == NULL ||
       rank == NULL || temp == NULL) {
-    status = builder_nomem(err, "term list");
+    free(rank);
+    free(temp);
+    return builder_nomem(err, "term list");
   }
-  if (status == SL_OK) {
-    status = sort_terms(builder, list, rank, err);
-  }
+  sl_status status = sort_terms(builder, list, rank, err);
   if (status == SL_OK) {
     for (size_t i = 0; i < builder->pair_count; i++) {
       uint32_t id = (uint32_t)(builder->pairs[i] >> 32);
@@ -489,8 +491,6 @@ static sl_status finish_into(sl_term_builder *builder, sl_term_list *list, sl_er
   }
   free(rank);
   free(temp);
-  list->memory_bytes += sizeof *list + builder->term_bytes.size +
-                        (count + 1) * (sizeof *list->term_starts + sizeof *list->postings);
   return status;
 }
 

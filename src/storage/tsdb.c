@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/timeutil.h"
 #include "storage/fileio.h"
 #include "storage/snapshot.h"
@@ -520,6 +522,7 @@ static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
       db->memory_parts -= count;
       db->stats.flushes++;
       db->stats.flush_bytes += stats.bytes_out;
+      db->stats.flush_compress_ns += stats.compress_ns;
     }
     pthread_mutex_unlock(&db->lock);
     if (expired) {
@@ -573,6 +576,37 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
 }
 
 sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err) { return flush_cycle(db, err); }
+
+sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err) {
+  SL_TRY(flush_cycle(db, err));
+  pthread_mutex_lock(&db->flush_lock);
+  pthread_mutex_lock(&db->lock);
+  uint64_t watermark = db->introduced;
+  bool clean = db->memory_parts == 0;
+  pthread_mutex_unlock(&db->lock);
+  sl_status status = SL_OK;
+  if (clean && db->wal != NULL) {
+    status = sl_wal_rotate(db->wal, err);
+  }
+  /* Twice: both kept store snapshots then cover every record, so the WAL empties. */
+  for (int i = 0; i < SNAPSHOTS_KEPT && status == SL_OK && clean; i++) {
+    status = write_store_snapshot(db, watermark, err);
+  }
+  pthread_mutex_unlock(&db->flush_lock);
+  /* Likewise each table that merged parts away: once no kept snapshot names them, they go. */
+  size_t count = 0;
+  table **tables = status == SL_OK ? all_tables(db, &count) : NULL;
+  for (size_t i = 0; i < count && status == SL_OK; i++) {
+    table *t = tables[i];
+    pthread_mutex_lock(&t->maintenance);
+    for (int k = 0; k < SNAPSHOTS_KEPT && status == SL_OK && (t->left_recent_count > 0 || t->left_old_count > 0); k++) {
+      status = write_table_snapshot(db, t, err);
+    }
+    pthread_mutex_unlock(&t->maintenance);
+  }
+  free(tables);
+  return status;
+}
 
 /* Merges too many small memory parts of a table into one memory part. */
 static sl_status compact_memory(sl_tsdb *db, table *t, sl_error *err) {
@@ -697,6 +731,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
       db->stats.merges++;
       db->stats.merge_bytes_in += stats.bytes_in;
       db->stats.merge_bytes_out += stats.bytes_out;
+      db->stats.merge_compress_ns += stats.compress_ns;
       db->stats.blocks_copied += stats.blocks_copied;
       db->stats.blocks_rewritten += stats.blocks_rewritten;
       pthread_mutex_unlock(&db->lock);
@@ -952,8 +987,12 @@ static void *merger_main(void *opaque) {
       bool merged = false;
       pthread_mutex_lock(&db->lock);
       bool stop = db->stop;
+      /* Ingest first: while memory parts wait for the flusher, merges wait too, unless the
+       * table already holds more file parts than the bound. */
+      size_t files = tables[i]->part_count - tables[i]->memory_part_count;
+      bool busy = db->memory_bytes >= db->options.memory_bytes_limit / 2 && files <= db->options.max_file_parts;
       pthread_mutex_unlock(&db->lock);
-      if (!stop) {
+      if (!stop && !busy) {
         status = merge_table(db, tables[i], false, &merged, &err);
       }
     }
@@ -1366,7 +1405,7 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
   sl_tsdb *db = state->db;
   sl_tsdb_target *targets = NULL;
   size_t count = 0;
-  SL_TRY(db->options.replay(db->options.replay_context, sequence, payload, size, &targets, &count, err));
+  SL_TRY(db->options.replay(db->options.replay_context, db, sequence, payload, size, &targets, &count, err));
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
   for (size_t i = 0; i < count; i++) {
@@ -1457,9 +1496,6 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
   if (status == SL_OK) {
     status = sl_tsdb_apply_retention(db, err);
   }
-  /* The replay callback routes through this store (segment starts, TTL, part
-   * ids): the caller's handle is set before the replay, cleared on failure. */
-  *out = db;
   if (status == SL_OK && db->options.wal_enabled) {
     if (db->options.replay == NULL) {
       status = sl_error_set(err, SL_ERR_INTERNAL, "store: a WAL needs a replay callback");
@@ -1476,6 +1512,7 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
       wal_options.sync_mode = db->options.sync_mode;
       wal_options.interval_ms = db->options.sync_interval_ms > 0 ? db->options.sync_interval_ms : 100;
       wal_options.min_next_sequence = db->checkpoint + 1;
+      wal_options.segment_size_bytes = 16ULL << 20; /* small enough that flushed records leave soon */
       status = sl_wal_open(db->wal_dir, &wal_options, &db->wal, err);
     }
     if (status == SL_OK) {
@@ -1498,11 +1535,11 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     }
   }
   if (status != SL_OK) {
-    *out = NULL;
     sl_error ignored;
     sl_tsdb_close(db, false, &ignored);
     return sl_error_prefix(err, "store %s", options->directory);
   }
+  *out = db;
   return SL_OK;
 }
 
@@ -1557,4 +1594,187 @@ sl_status sl_tsdb_close(sl_tsdb *db, bool flush, sl_error *err) {
   pthread_cond_destroy(&db->wake);
   free(db);
   return status;
+}
+
+/* ------------------------------------------------------------------ storage breakdown */
+
+static const char *column_type_name(sl_column_type type) {
+  switch (type) {
+    case SL_COLUMN_INT64: return "int64";
+    case SL_COLUMN_TIMESTAMP: return "timestamp";
+    case SL_COLUMN_STRING: return "string";
+    default: return "binary";
+  }
+}
+
+static void add_number(json_t *object, const char *key, double value) {
+  json_t *old = json_object_get(object, key);
+  json_object_set_new(object, key, json_real((old != NULL ? json_number_value(old) : 0) + value));
+}
+
+static void add_figures(json_t *parent, const char *key, const char *type, const sl_column_stats *stats) {
+  json_t *entry = json_object_get(parent, key);
+  if (entry == NULL) {
+    entry = json_object();
+    json_object_set_new(parent, key, entry);
+    if (type != NULL) {
+      json_object_set_new(entry, "type", json_string(type));
+    }
+  }
+  add_number(entry, "raw_bytes", (double)stats->raw_bytes);
+  add_number(entry, "encoded_bytes", (double)stats->encoded_bytes);
+  add_number(entry, "stored_bytes", (double)stats->stored_bytes);
+}
+
+static void finish_ratios(json_t *group) {
+  const char *key;
+  json_t *entry;
+  json_object_foreach(group, key, entry) {
+    double raw = json_number_value(json_object_get(entry, "raw_bytes"));
+    double stored = json_number_value(json_object_get(entry, "stored_bytes"));
+    json_object_set_new(entry, "compression_ratio", json_real(stored > 0 ? raw / stored : 0));
+    json_object_set_new(entry, "stored_share_of_raw", json_real(raw > 0 ? stored / raw : 0));
+  }
+}
+
+static uint64_t snapshot_bytes(const char *dir) {
+  DIR *handle = opendir(dir);
+  uint64_t total = 0;
+  for (struct dirent *entry = handle != NULL ? readdir(handle) : NULL; entry != NULL; entry = readdir(handle)) {
+    if (strstr(entry->d_name, ".snp") != NULL || strcmp(entry->d_name, "store.json") == 0) {
+      char path[PATH_BYTES];
+      struct stat info;
+      if (sl_fileio_path(path, sizeof path, "%s/%s", dir, entry->d_name) && stat(path, &info) == 0) {
+        total += (uint64_t)info.st_size;
+      }
+    }
+  }
+  if (handle != NULL) {
+    closedir(handle);
+  }
+  return total;
+}
+
+json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
+  sl_tsdb_view *view = NULL;
+  sl_error err;
+  if (sl_tsdb_acquire(db, INT64_MIN, INT64_MAX, UINT32_MAX, &view, &err) != SL_OK) {
+    return NULL;
+  }
+  json_t *root = json_object();
+  json_t *by_column = json_object(), *by_type = json_object(), *by_kind = json_object(), *tables = json_array();
+  uint64_t files[8] = {0}; /* data, index, bloom, metadata */
+  uint64_t shard_bytes[SL_TSDB_MAX_SHARDS] = {0}, shard_rows[SL_TSDB_MAX_SHARDS] = {0};
+  uint64_t parts = 0, memory_parts = 0, memory_bytes = 0, rows = 0;
+  for (size_t t = 0; t < sl_tsdb_view_count(view); t++) {
+    const sl_tsdb_table_view *entry_view = sl_tsdb_view_at(view, t);
+    const sl_part_layout *layout = &db->options.layouts[entry_view->kind];
+    uint64_t table_rows = 0, table_bytes = 0, table_parts = 0;
+    for (size_t p = 0; p < entry_view->part_count; p++) {
+      sl_part *part = entry_view->parts[p];
+      sl_part_info info = sl_part_info_of(part);
+      if (info.in_memory) {
+        memory_parts++;
+        memory_bytes += info.size_bytes;
+        continue;
+      }
+      table_parts++;
+      table_rows += info.rows;
+      table_bytes += info.size_bytes;
+      const sl_column_stats *stats = sl_part_column_stats(part);
+      for (uint32_t c = 0; c < layout->column_count; c++) {
+        char name[2 * SL_PART_NAME_BYTES + 2];
+        if (entry_view->kind == 0 || kind_names == NULL || kind_names[entry_view->kind] == NULL) {
+          snprintf(name, sizeof name, "%s", layout->columns[c].name);
+        } else {
+          snprintf(name, sizeof name, "%s/%s", kind_names[entry_view->kind], layout->columns[c].name);
+        }
+        add_figures(by_column, name, column_type_name(layout->columns[c].type), &stats[c]);
+        add_figures(by_type, column_type_name(layout->columns[c].type), NULL, &stats[c]);
+      }
+      for (uint32_t f = 0; f < layout->file_count; f++) {
+        files[0] += sl_part_file_bytes(part, SL_PART_FILE_COLUMNS, f);
+      }
+      for (uint32_t i = 0; i < layout->index_count; i++) {
+        files[1] += sl_part_file_bytes(part, SL_PART_FILE_INDEX, i);
+      }
+      files[2] += sl_part_file_bytes(part, SL_PART_FILE_BLOOM, 0);
+      files[3] += sl_part_file_bytes(part, SL_PART_FILE_METADATA, 0) + sl_part_file_bytes(part, SL_PART_FILE_META, 0) +
+                  sl_part_file_bytes(part, SL_PART_FILE_PRIMARY, 0) + sl_part_file_bytes(part, SL_PART_FILE_SERIES, 0);
+      if (entry_view->kind > 0) {
+        char key[SL_PART_NAME_BYTES + 8];
+        snprintf(key, sizeof key, "%s", kind_names != NULL && kind_names[entry_view->kind] != NULL ? kind_names[entry_view->kind] : "kind");
+        json_t *kind_entry = json_object_get(by_kind, key);
+        if (kind_entry == NULL) {
+          kind_entry = json_object();
+          json_object_set_new(by_kind, key, kind_entry);
+        }
+        add_number(kind_entry, "rows", (double)info.rows);
+        add_number(kind_entry, "bytes", (double)info.size_bytes);
+      }
+    }
+    parts += table_parts;
+    if (entry_view->kind == 0) {
+      rows += table_rows;
+      shard_bytes[entry_view->shard] += table_bytes;
+      shard_rows[entry_view->shard] += table_rows;
+    }
+    char segment_label[32];
+    segment_name(db, entry_view->segment_start_ms, segment_label, sizeof segment_label);
+    json_array_append_new(tables, json_pack("{s:s, s:i, s:s, s:I, s:I, s:I}", "segment", segment_label, "shard", (int)entry_view->shard,
+                                            "kind", entry_view->kind == 0 ? "main" : (kind_names != NULL && kind_names[entry_view->kind] ? kind_names[entry_view->kind] : "kind"),
+                                            "parts", (json_int_t)table_parts, "rows", (json_int_t)table_rows,
+                                            "bytes", (json_int_t)table_bytes));
+  }
+  sl_tsdb_release(view);
+  finish_ratios(by_column);
+  finish_ratios(by_type);
+  /* Snapshot files of the store and of every table. */
+  uint64_t snapshots = snapshot_bytes(db->dir);
+  pthread_mutex_lock(&db->lock);
+  for (size_t s = 0; s < db->segment_count; s++) {
+    for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
+      if (db->segments[s]->tables[k] != NULL) {
+        snapshots += snapshot_bytes(db->segments[s]->tables[k]->dir);
+      }
+    }
+  }
+  sl_tsdb_stats stats = db->stats;
+  pthread_mutex_unlock(&db->lock);
+  uint64_t wal = directory_bytes(db->wal_dir);
+  json_t *file_kinds = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "data", (json_int_t)files[0], "index", (json_int_t)files[1],
+                                 "bloom", (json_int_t)files[2], "metadata", (json_int_t)files[3], "snapshots",
+                                 (json_int_t)snapshots, "wal", (json_int_t)wal);
+  uint64_t total = files[0] + files[1] + files[2] + files[3] + snapshots;
+  double mean = 0, max = 0;
+  json_t *shards = json_array();
+  for (uint32_t s = 0; s < db->options.shard_count; s++) {
+    mean += (double)shard_bytes[s] / db->options.shard_count;
+    max = (double)shard_bytes[s] > max ? (double)shard_bytes[s] : max;
+    json_array_append_new(shards, json_pack("{s:i, s:I, s:I}", "shard", (int)s, "rows", (json_int_t)shard_rows[s], "bytes",
+                                            (json_int_t)shard_bytes[s]));
+  }
+  uint64_t written = stats.flush_bytes + stats.merge_bytes_out;
+  json_object_set_new(root, "by_tag", by_column);
+  json_object_set_new(root, "by_type", by_type);
+  json_object_set_new(root, "by_file_kind", file_kinds);
+  json_object_set_new(root, "by_index_kind", by_kind);
+  json_object_set_new(root, "stored_bytes", json_integer((json_int_t)total));
+  json_object_set_new(root, "index_share", json_real(total > 0 ? (double)(files[1] + files[2]) / (double)total : 0));
+  json_object_set_new(root, "rows", json_integer((json_int_t)rows));
+  json_object_set_new(root, "parts", json_integer((json_int_t)parts));
+  json_object_set_new(root, "memory_parts", json_integer((json_int_t)memory_parts));
+  json_object_set_new(root, "memory_part_bytes", json_integer((json_int_t)memory_bytes));
+  json_object_set_new(root, "shards", shards);
+  json_object_set_new(root, "shard_skew", json_real(mean > 0 ? max / mean : 0));
+  json_object_set_new(root, "tables", tables);
+  json_object_set_new(root, "merges",
+                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "flushes", (json_int_t)stats.flushes,
+                                "flush_bytes", (json_int_t)stats.flush_bytes, "merges", (json_int_t)stats.merges,
+                                "bytes_rewritten", (json_int_t)stats.merge_bytes_out, "blocks_copied",
+                                (json_int_t)stats.blocks_copied, "blocks_rewritten", (json_int_t)stats.blocks_rewritten,
+                                "write_amplification", total > 0 ? (double)written / (double)total : 0.0,
+                                "flush_compress_seconds", (double)stats.flush_compress_ns / 1e9,
+                                "merge_compress_seconds", (double)stats.merge_compress_ns / 1e9));
+  return root;
 }

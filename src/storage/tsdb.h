@@ -51,10 +51,15 @@ typedef struct sl_tsdb_target {
   sl_part *part; /* a memory part; its reference passes to the store */
 } sl_tsdb_target;
 
+typedef struct sl_tsdb sl_tsdb;
+
 /* Rebuilds the targets of one WAL record (as the write that logged it did).
- * *targets is malloc'ed by the callback (the store frees it). */
-typedef sl_status (*sl_tsdb_replay_fn)(void *context, uint64_t sequence, const uint8_t *payload, size_t payload_bytes,
-                                       sl_tsdb_target **targets, size_t *target_count, sl_error *err);
+ * *targets is malloc'ed by the callback (the store frees it).  db is the store
+ * being opened: sl_tsdb_open has not returned it yet, and routing needs it
+ * (segment starts, expiry, part ids). */
+typedef sl_status (*sl_tsdb_replay_fn)(void *context, sl_tsdb *db, uint64_t sequence, const uint8_t *payload,
+                                       size_t payload_bytes, sl_tsdb_target **targets, size_t *target_count,
+                                       sl_error *err);
 
 typedef struct sl_tsdb_options {
   const char *directory;
@@ -87,6 +92,8 @@ typedef struct sl_tsdb_stats {
   uint64_t rows;               /* rows in all parts now */
   uint64_t flushes;            /* memory parts flushed to file parts (tables) */
   uint64_t flush_bytes;        /* bytes written by flushes */
+  uint64_t flush_compress_ns;  /* zstd time in flushes */
+  uint64_t merge_compress_ns;  /* zstd time in merges */
   uint64_t memory_compactions;
   uint64_t merges;
   uint64_t merge_bytes_in;     /* bytes read by merges */
@@ -101,15 +108,11 @@ typedef struct sl_tsdb_stats {
   sl_wal_stats wal;
 } sl_tsdb_stats;
 
-typedef struct sl_tsdb sl_tsdb;
 
 void sl_tsdb_options_default(sl_tsdb_options *options);
 
 /* Opens or creates the store, recovers (table snapshots, WAL replay through
- * options->replay), removes expired segments and parts no snapshot lists.
- * *out is set before the replay (the callback may call sl_tsdb_segment_start,
- * sl_tsdb_segment_expired and sl_tsdb_next_part_id through it) and is NULL
- * again when the open fails. */
+ * options->replay), removes expired segments and parts no snapshot lists. */
 sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *err);
 /* Flushes memory parts (when flush is true), stops threads, frees. */
 sl_status sl_tsdb_close(sl_tsdb *db, bool flush, sl_error *err);
@@ -131,6 +134,9 @@ uint64_t sl_tsdb_expired_rows(const sl_tsdb *db);
 
 /* Flushes every memory part to disk and publishes snapshots (synchronously). */
 sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err);
+/* Flushes, then (nothing left in memory) seals the WAL segment and publishes
+ * store snapshots covering everything, so the WAL holds no redundant record. */
+sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err);
 /* Merges until the policy chooses nothing (synchronously). */
 sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err);
 /* Applies TTL now. */
@@ -161,6 +167,14 @@ const sl_tsdb_table_view *sl_tsdb_view_at(const sl_tsdb_view *view, size_t index
 void sl_tsdb_release(sl_tsdb_view *view);
 
 void sl_tsdb_stats_get(sl_tsdb *db, sl_tsdb_stats *out);
+
+/* The store's disk use broken down (docs/RESULTS.md "storage"): by column (per
+ * table kind: kind_names[k] prefixes the columns of kinds above 0), by column
+ * type, by file kind (data, index, bloom, metadata, snapshots, wal), by table,
+ * shard skew, and the merge counters.  A new JSON object the caller frees
+ * with json_decref; NULL when out of memory. */
+struct json_t;
+struct json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names);
 const char *sl_tsdb_directory(const sl_tsdb *db);
 
 #endif

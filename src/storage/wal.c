@@ -924,6 +924,29 @@ sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl
   return status;
 }
 
+sl_status sl_wal_rotate(sl_wal *wal, sl_error *err) {
+  assert(wal != NULL);
+  lock(wal);
+  if (wal->failed) {
+    if (err != NULL) {
+      *err = wal->failure;
+    }
+    unlock(wal);
+    return wal->failure.status != SL_OK ? wal->failure.status : SL_ERR_IO;
+  }
+  acquire_io(wal);
+  unlock(wal);
+  bool sticky = false;
+  sl_status status = wal->segment_record_count > 0 ? rotate(wal, wal->written_sequence + 1, &sticky, err) : SL_OK;
+  lock(wal);
+  if (sticky) {
+    fail_sticky(wal, err);
+  }
+  release_io(wal);
+  unlock(wal);
+  return status;
+}
+
 uint64_t sl_wal_last_sequence(sl_wal *wal) {
   assert(wal != NULL);
   lock(wal);

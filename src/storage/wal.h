@@ -103,6 +103,10 @@ sl_status sl_wal_sync(sl_wal *wal, sl_error *err);
  * first_needed_sequence. */
 sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl_error *err);
 
+/* Seals the current segment and starts an empty one when it holds records, so that
+ * sl_wal_truncate_before can delete everything a snapshot covers.  A failed fdatasync is sticky. */
+sl_status sl_wal_rotate(sl_wal *wal, sl_error *err);
+
 /* The sequence of the last acknowledged record (or the chain end at open), 0 if none. */
 uint64_t sl_wal_last_sequence(sl_wal *wal);
 

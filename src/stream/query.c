@@ -261,7 +261,8 @@ typedef struct query_state {
   const sl_query *query;
   const sl_query_plan *plan;
   sl_tsdb_view *view;
-  sl_read_context context;
+  sl_read_context *reader;
+
   sl_arena *arena; /* the answer's */
   candidate *candidates;
   size_t count;
@@ -273,6 +274,9 @@ typedef struct query_state {
   size_t filter_tag_count;
   const sl_tag_spec *order_tag;
   sl_query_stats stats;
+  size_t bound;    /* 0: keep every match; else the K best (offset + limit) */
+  bool descending;
+  bool dropped;    /* matches were dropped by the bound */
 } query_state;
 
 static void mark_filter_tags(query_state *state, const sl_filter_node *node, int depth) {
@@ -291,7 +295,72 @@ static void mark_filter_tags(query_state *state, const sl_filter_node *node, int
   mark_filter_tags(state, node->right, depth + 1);
 }
 
+static int compare_keys(const sl_value *a, const sl_value *b) {
+  bool a_null = a->kind == SL_VALUE_NULL, b_null = b->kind == SL_VALUE_NULL;
+  if (a_null || b_null) {
+    return a_null == b_null ? 0 : a_null ? 1 : -1;
+  }
+  bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
+  bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
+  if (a_int && b_int) {
+    return a->as.int_value < b->as.int_value ? -1 : a->as.int_value > b->as.int_value;
+  }
+  if (!a_int && !b_int) {
+    return sl_bytes_compare(a->as.str, b->as.str);
+  }
+  return a_int ? -1 : 1;
+}
+
+/* Answer order: by key (missing keys last whichever the direction, as the
+ * evaluator orders them), then time, then place; DESC reverses all but nulls. */
+static int compare_entry(const candidate *x, const candidate *y, bool descending) {
+  int keys = compare_keys(&x->key, &y->key);
+  if (keys != 0 && (x->key.kind == SL_VALUE_NULL || y->key.kind == SL_VALUE_NULL)) {
+    return keys;
+  }
+  int order = keys;
+  if (order == 0) {
+    order = x->timestamp_ns < y->timestamp_ns ? -1 : x->timestamp_ns > y->timestamp_ns;
+  }
+  if (order == 0) {
+    uint64_t px = x->block->first_row + x->row, py = y->block->first_row + y->row;
+    order = x->table != y->table ? (x->table < y->table ? -1 : 1)
+            : x->part != y->part ? (x->part < y->part ? -1 : 1)
+                                 : (px < py ? -1 : px > py);
+  }
+  return descending ? -order : order;
+}
+
+/* With a bound K (offset + limit), the candidates are a heap of the K best so
+ * far, the worst at the root; a match that cannot make the window is dropped. */
+static void sift_down(candidate *heap, size_t count, size_t at, bool descending) {
+  for (;;) {
+    size_t worst = at, left = 2 * at + 1, right = left + 1;
+    if (left < count && compare_entry(&heap[left], &heap[worst], descending) > 0) {
+      worst = left;
+    }
+    if (right < count && compare_entry(&heap[right], &heap[worst], descending) > 0) {
+      worst = right;
+    }
+    if (worst == at) {
+      return;
+    }
+    candidate swap = heap[at];
+    heap[at] = heap[worst];
+    heap[worst] = swap;
+    at = worst;
+  }
+}
+
 static sl_status add_candidate(query_state *state, const candidate *entry, sl_error *err) {
+  if (state->bound > 0 && state->count == state->bound) {
+    state->dropped = true;
+    if (compare_entry(entry, &state->candidates[0], state->descending) < 0) {
+      state->candidates[0] = *entry;
+      sift_down(state->candidates, state->count, 0, state->descending);
+    }
+    return SL_OK;
+  }
   if (state->count == state->capacity) {
     size_t capacity = state->capacity == 0 ? 256 : state->capacity * 2;
     candidate *grown = realloc(state->candidates, capacity * sizeof *grown);
@@ -302,6 +371,18 @@ static sl_status add_candidate(query_state *state, const candidate *entry, sl_er
     state->capacity = capacity;
   }
   state->candidates[state->count++] = *entry;
+  if (state->bound > 0) {
+    for (size_t at = state->count - 1; at > 0;) {
+      size_t parent = (at - 1) / 2;
+      if (compare_entry(&state->candidates[at], &state->candidates[parent], state->descending) <= 0) {
+        break;
+      }
+      candidate swap = state->candidates[at];
+      state->candidates[at] = state->candidates[parent];
+      state->candidates[parent] = swap;
+      at = parent;
+    }
+  }
   return SL_OK;
 }
 
@@ -324,10 +405,10 @@ static sl_status scan_block(query_state *state, uint32_t table, uint32_t part_in
                             const index_result *candidates, sl_error *err) {
   sl_stream_engine *engine = state->engine;
   const sl_stream_schema *schema = engine->schema;
-  sl_read_context *context = &state->context;
+  sl_read_context *context = state->reader;
   sl_column_view timestamps, hashes;
   SL_TRY(sl_part_read_column(part, block, engine->timestamp_column, context, &timestamps, err));
-  SL_TRY(sl_part_read_column(part, block, engine->element_column, context, &hashes, err));
+  (void)hashes; /* element ids are read later, for the matches that make the window */
   sl_column_view filter_columns[SL_STREAM_MAX_TAGS];
   bool need_filter = !candidates->exact && sl_query_plan_filter(state->plan) != NULL;
   bool decoded[SL_STREAM_MAX_TAGS] = {false};
@@ -366,7 +447,7 @@ static sl_status scan_block(query_state *state, uint32_t table, uint32_t part_in
         continue;
       }
     }
-    candidate entry = {.timestamp_ns = ts, .element_hash = (uint64_t)hashes.ints[r], .table = table,
+    candidate entry = {.timestamp_ns = ts, .table = table,
                        .part = part_index, .block = block, .row = r, .series = series};
     if (state->order_tag == NULL) {
       entry.key = sl_value_int(ts);
@@ -448,7 +529,7 @@ static sl_status scan_part(query_state *state, uint32_t table, uint32_t part_ind
       continue;
     }
     if (!index_done) {
-      status = node_index(engine, part, sl_query_plan_filter(state->plan), &state->context, &candidates, 0, err);
+      status = node_index(engine, part, sl_query_plan_filter(state->plan), state->reader, &candidates, 0, err);
       index_done = true;
       if (status != SL_OK) {
         break;
@@ -467,7 +548,7 @@ static sl_status scan_part(query_state *state, uint32_t table, uint32_t part_ind
       if (sl_bytes_compare(info_chunk->first_key, series->key) > 0) {
         break;
       }
-      status = sl_part_chunk_blocks(part, chunk, &state->context, &blocks, &count, err);
+      status = sl_part_chunk_blocks(part, chunk, state->reader, &blocks, &count, err);
       for (size_t b = 0; b < count && status == SL_OK; b++) {
         int order = sl_bytes_compare(blocks[b].key, series->key);
         if (order < 0) {
@@ -486,7 +567,7 @@ static sl_status scan_part(query_state *state, uint32_t table, uint32_t part_ind
           continue;
         }
         status = scan_block(state, table, part_index, part, block, series, entity, &candidates, err);
-        sl_read_context_reset(&state->context);
+        sl_read_context_reset(state->reader);
       }
     }
   }
@@ -504,92 +585,102 @@ typedef struct sort_context {
   bool descending;
 } sort_context;
 
-static int compare_keys(const sl_value *a, const sl_value *b) {
-  bool a_null = a->kind == SL_VALUE_NULL, b_null = b->kind == SL_VALUE_NULL;
-  if (a_null || b_null) {
-    return a_null == b_null ? 0 : a_null ? 1 : -1;
-  }
-  bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
-  bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
-  if (a_int && b_int) {
-    return a->as.int_value < b->as.int_value ? -1 : a->as.int_value > b->as.int_value;
-  }
-  if (!a_int && !b_int) {
-    return sl_bytes_compare(a->as.str, b->as.str);
-  }
-  return a_int ? -1 : 1;
-}
-
 static int compare_candidates(const void *a, const void *b, void *opaque) {
   const sort_context *context = opaque;
-  const candidate *x = &context->candidates[*(const size_t *)a];
-  const candidate *y = &context->candidates[*(const size_t *)b];
-  int order = compare_keys(&x->key, &y->key);
-  bool nulls = x->key.kind == SL_VALUE_NULL || y->key.kind == SL_VALUE_NULL;
-  if (order == 0) {
-    order = x->timestamp_ns < y->timestamp_ns ? -1 : x->timestamp_ns > y->timestamp_ns;
-  }
-  if (order == 0) {
-    uint64_t px = x->block->first_row + x->row, py = y->block->first_row + y->row;
-    order = x->table != y->table ? (x->table < y->table ? -1 : 1)
-            : x->part != y->part ? (x->part < y->part ? -1 : 1)
-                                 : (px < py ? -1 : px > py);
-  }
-  /* Missing keys stay last whichever the direction, as the evaluator orders them. */
-  if (nulls && compare_keys(&x->key, &y->key) != 0) {
-    return compare_keys(&x->key, &y->key);
-  }
-  return context->descending ? -order : order;
+  return compare_entry(&context->candidates[*(const size_t *)a], &context->candidates[*(const size_t *)b],
+                       context->descending);
 }
 
-/* Duplicate element ids: the later write (the newer part) wins. */
-static void deduplicate(query_state *state) {
-  size_t count = state->count;
-  if (count < 2) {
-    return;
-  }
-  size_t capacity = 16;
-  while (capacity < count * 2) {
-    capacity *= 2;
-  }
-  size_t *slots = calloc(capacity, sizeof *slots); /* candidate index + 1 */
-  if (slots == NULL) {
-    return;
-  }
-  bool *dropped = calloc(count, sizeof *dropped);
-  size_t removed = 0;
-  for (size_t i = 0; dropped != NULL && i < count; i++) {
-    uint64_t hash = state->candidates[i].element_hash;
-    size_t slot = (size_t)(hash * 0x9E3779B97F4A7C15ULL) & (capacity - 1);
-    while (slots[slot] != 0 && state->candidates[slots[slot] - 1].element_hash != hash) {
-      slot = (slot + 1) & (capacity - 1);
+/* The element ids of the matches, each block's column read once, as the walk needs it. */
+typedef struct hash_slot {
+  const sl_block_meta *block;
+  const int64_t *hashes;
+} hash_slot;
+
+typedef struct hash_cache {
+  hash_slot *slots;
+  size_t capacity;
+  size_t used;
+} hash_cache;
+
+static sl_status element_hash_of(query_state *state, hash_cache *cache, candidate *entry, sl_error *err) {
+  if (cache->used * 2 >= cache->capacity) {
+    size_t capacity = cache->capacity == 0 ? 64 : cache->capacity * 2;
+    hash_slot *slots = calloc(capacity, sizeof *slots);
+    if (slots == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
-    if (slots[slot] == 0) {
-      slots[slot] = i + 1;
-      continue;
-    }
-    size_t other = slots[slot] - 1;
-    const candidate *a = &state->candidates[other], *b = &state->candidates[i];
-    bool newer = b->table > a->table || (b->table == a->table && b->part >= a->part);
-    if (newer) {
-      dropped[other] = true;
-      slots[slot] = i + 1;
-    } else {
-      dropped[i] = true;
-    }
-    removed++;
-  }
-  if (dropped != NULL && removed > 0) {
-    size_t write = 0;
-    for (size_t i = 0; i < count; i++) {
-      if (!dropped[i]) {
-        state->candidates[write++] = state->candidates[i];
+    for (size_t i = 0; i < cache->capacity; i++) {
+      if (cache->slots[i].block != NULL) {
+        size_t slot = ((uintptr_t)cache->slots[i].block >> 4) * 0x9E3779B97F4A7C15ULL & (capacity - 1);
+        while (slots[slot].block != NULL) {
+          slot = (slot + 1) & (capacity - 1);
+        }
+        slots[slot] = cache->slots[i];
       }
     }
-    state->count = write;
+    free(cache->slots);
+    cache->slots = slots;
+    cache->capacity = capacity;
   }
-  free(dropped);
-  free(slots);
+  size_t slot = ((uintptr_t)entry->block >> 4) * 0x9E3779B97F4A7C15ULL & (cache->capacity - 1);
+  while (cache->slots[slot].block != NULL && cache->slots[slot].block != entry->block) {
+    slot = (slot + 1) & (cache->capacity - 1);
+  }
+  if (cache->slots[slot].block == NULL) {
+    sl_part *part = sl_tsdb_view_at(state->view, entry->table)->parts[entry->part];
+    sl_column_view view;
+    SL_TRY(sl_part_read_column(part, entry->block, state->engine->element_column, state->reader, &view, err));
+    cache->slots[slot] = (hash_slot){.block = entry->block, .hashes = view.ints};
+    cache->used++;
+  }
+  entry->element_hash = (uint64_t)cache->slots[slot].hashes[entry->row];
+  return SL_OK;
+}
+
+/* Walks the matches in answer order and keeps the first offset + limit with
+ * distinct element ids (a duplicate id is returned once: the first met, as
+ * BanyanDB's merge keeps it).  order[0..*kept) is the result. */
+static sl_status walk_distinct(query_state *state, size_t *order, size_t wanted, size_t *kept, sl_error *err) {
+  size_t capacity = 64;
+  while (capacity < wanted * 2 + 2) {
+    capacity *= 2;
+  }
+  uint64_t *seen = calloc(capacity, sizeof *seen); /* hash, 0 = empty (hash 0 stored as flag) */
+  bool zero_seen = false;
+  if (seen == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  hash_cache cache = {0};
+  size_t count = 0;
+  sl_status status = SL_OK;
+  for (size_t i = 0; i < state->count && count < wanted && status == SL_OK; i++) {
+    candidate *entry = &state->candidates[order[i]];
+    status = element_hash_of(state, &cache, entry, err);
+    if (status != SL_OK) {
+      break;
+    }
+    uint64_t hash = entry->element_hash;
+    bool duplicate = false;
+    if (hash == 0) {
+      duplicate = zero_seen;
+      zero_seen = true;
+    } else {
+      size_t slot = (size_t)(hash * 0x9E3779B97F4A7C15ULL) & (capacity - 1);
+      while (seen[slot] != 0 && seen[slot] != hash) {
+        slot = (slot + 1) & (capacity - 1);
+      }
+      duplicate = seen[slot] == hash;
+      seen[slot] = hash;
+    }
+    if (!duplicate) {
+      order[count++] = order[i];
+    }
+  }
+  free(seen);
+  free(cache.slots);
+  *kept = count;
+  return status;
 }
 
 typedef struct wanted_tags {
@@ -676,12 +767,12 @@ static sl_status materialize(query_state *state, const size_t *selected, size_t 
     const candidate *entry = &state->candidates[selected[i]];
     sl_part *part = sl_tsdb_view_at(state->view, entry->table)->parts[entry->part];
     if (entry->block != current) {
-      sl_read_context_reset(&state->context);
+      sl_read_context_reset(state->reader);
       current = entry->block;
       for (size_t t = 0; t < schema->tag_count && status == SL_OK; t++) {
         int32_t column = engine->column_of_tag[t];
         if (wanted->tag[t] && column >= 0) {
-          status = sl_part_read_column(part, entry->block, (uint32_t)column, &state->context, &views[t], err);
+          status = sl_part_read_column(part, entry->block, (uint32_t)column, state->reader, &views[t], err);
         }
       }
     }
@@ -707,7 +798,26 @@ static sl_status materialize(query_state *state, const size_t *selected, size_t 
                                      .element_hash = entry->element_hash};
   }
   free(order);
-  sl_read_context_reset(&state->context);
+  sl_read_context_reset(state->reader);
+  return status;
+}
+
+/* Every table and part of the view (shards pruned), into state->candidates. */
+static sl_status collect(query_state *state, sl_error *err) {
+  sl_stream_engine *engine = state->engine;
+  bool shards[SL_TSDB_MAX_SHARDS];
+  allowed_shards(state, shards, engine->group->shard_num);
+  sl_status status = SL_OK;
+  for (size_t t = 0; t < sl_tsdb_view_count(state->view) && status == SL_OK; t++) {
+    const sl_tsdb_table_view *table = sl_tsdb_view_at(state->view, t);
+    if (table->shard >= engine->group->shard_num || !shards[table->shard]) {
+      continue;
+    }
+    for (size_t p = 0; p < table->part_count && status == SL_OK; p++) {
+      status = scan_part(state, (uint32_t)t, (uint32_t)p, table->parts[p], err);
+      sl_read_context_reset(state->reader);
+    }
+  }
   return status;
 }
 
@@ -725,7 +835,7 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
   }
   query_state state = {.engine = engine, .query = query, .arena = answer->arena};
   sl_query_plan *plan = NULL;
-  sl_status status = sl_read_context_init(&state.context, err);
+  sl_status status = sl_context_pool_take(engine->contexts, &state.reader, err);
   if (status == SL_OK) {
     status = sl_query_plan_make(query, &plan, err);
   }
@@ -744,38 +854,41 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
     int64_t end_ms = state.end_ns == INT64_MAX ? INT64_MAX : state.end_ns / 1000000 + 1;
     status = sl_tsdb_acquire(engine->db, begin_ms, end_ms, 0, &state.view, err);
   }
-  if (status == SL_OK && !nothing) {
-    bool shards[SL_TSDB_MAX_SHARDS];
-    allowed_shards(&state, shards, engine->group->shard_num);
-    for (size_t t = 0; t < sl_tsdb_view_count(state.view) && status == SL_OK; t++) {
-      const sl_tsdb_table_view *table = sl_tsdb_view_at(state.view, t);
-      if (table->shard >= engine->group->shard_num || !shards[table->shard]) {
-        continue;
-      }
-      for (size_t p = 0; p < table->part_count && status == SL_OK; p++) {
-        status = scan_part(&state, (uint32_t)t, (uint32_t)p, table->parts[p], err);
-        sl_read_context_reset(&state.context);
-      }
-    }
-  }
+  uint32_t limit = query->limit == 0 ? 20 : query->limit;
+  size_t wanted_count = (size_t)query->offset + limit;
+  state.descending = query->sort == SL_SORT_DESC;
+  state.bound = wanted_count <= SL_STREAM_MAX_BOUND ? wanted_count : 0;
   size_t *order = NULL;
-  if (status == SL_OK) {
-    deduplicate(&state);
-    order = malloc((state.count + 1) * sizeof *order);
-    if (order == NULL) {
+  size_t first = 0, count = 0, distinct = 0;
+  for (int attempt = 0; attempt < 2 && status == SL_OK; attempt++) {
+    if (!nothing) {
+      status = collect(&state, err);
+    }
+    free(order);
+    order = status == SL_OK ? malloc((state.count + 1) * sizeof *order) : NULL;
+    if (status == SL_OK && order == NULL) {
       status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
-  }
-  size_t first = 0, count = 0;
-  if (status == SL_OK) {
+    if (status != SL_OK) {
+      break;
+    }
     for (size_t i = 0; i < state.count; i++) {
       order[i] = i;
     }
-    sort_context sorting = {.candidates = state.candidates, .descending = query->sort == SL_SORT_DESC};
+    sort_context sorting = {.candidates = state.candidates, .descending = state.descending};
     qsort_r(order, state.count, sizeof *order, compare_candidates, &sorting);
-    uint32_t limit = query->limit == 0 ? 20 : query->limit;
-    first = query->offset < state.count ? query->offset : state.count;
-    count = state.count - first < limit ? state.count - first : limit;
+    status = walk_distinct(&state, order, wanted_count, &distinct, err);
+    if (status != SL_OK || distinct >= wanted_count || !state.dropped) {
+      break;
+    }
+    /* Duplicate element ids left the bounded window short: keep every match this time. */
+    state.bound = 0;
+    state.count = 0;
+    state.dropped = false;
+  }
+  if (status == SL_OK) {
+    first = query->offset < distinct ? query->offset : distinct;
+    count = distinct - first < limit ? distinct - first : limit;
     wanted_tags wanted = {0};
     for (size_t f = 0; f < query->family_count; f++) {
       for (size_t t = 0; t < query->families[f].tag_count; t++) {
@@ -788,7 +901,9 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
         wanted.tag[tag->tag_index] = true;
       }
     }
-    status = materialize(&state, order + first, count, &wanted, answer, err);
+    if (status == SL_OK) {
+      status = materialize(&state, order + first, count, &wanted, answer, err);
+    }
   }
   if (status == SL_OK) {
     answer->row_count = count;
@@ -804,13 +919,15 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
     answer->result.row_count = count;
   }
   state.stats.rows_returned = count;
-  sl_query_stats_add_read(&state.stats, &state.context.stats);
+  if (state.reader != NULL) {
+    sl_query_stats_add_read(&state.stats, &state.reader->stats);
+  }
   answer->stats = state.stats;
   free(order);
   free(state.candidates);
   sl_tsdb_release(state.view);
   sl_query_plan_free(plan);
-  sl_read_context_free(&state.context);
+  sl_context_pool_give(engine->contexts, state.reader);
   if (status != SL_OK) {
     sl_stream_answer_free(answer);
   }

@@ -317,9 +317,11 @@ sl_status sl_stream_route(sl_stream_engine *engine, const sl_element *elements, 
   return status;
 }
 
-static sl_status replay(void *context, uint64_t sequence, const uint8_t *payload, size_t size, sl_tsdb_target **targets,
-                        size_t *count, sl_error *err) {
+static sl_status replay(void *context, sl_tsdb *db, uint64_t sequence, const uint8_t *payload, size_t size,
+                        sl_tsdb_target **targets, size_t *count, sl_error *err) {
   sl_stream_engine *engine = context;
+  /* Called from inside sl_tsdb_open, before it hands the store back: routing needs it now. */
+  engine->db = db;
   sl_arena *arena = sl_arena_new(64 * 1024);
   if (arena == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -408,6 +410,11 @@ sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engi
     store.replay_context = engine;
     status = sl_tsdb_open(&store, &engine->db, err);
   }
+  if (status == SL_OK && (engine->contexts = sl_context_pool_new()) == NULL) {
+    status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    sl_error ignored;
+    sl_tsdb_close(engine->db, false, &ignored);
+  }
   if (status != SL_OK) {
     free(engine);
     return status;
@@ -421,6 +428,7 @@ sl_status sl_stream_engine_close(sl_stream_engine *engine, bool flush, sl_error 
     return SL_OK;
   }
   sl_status status = sl_tsdb_close(engine->db, flush, err);
+  sl_context_pool_free(engine->contexts);
   free(engine);
   return status;
 }
@@ -464,11 +472,14 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
   return status;
 }
 
-sl_status sl_stream_engine_flush(sl_stream_engine *engine, sl_error *err) { return sl_tsdb_flush(engine->db, err); }
+/* Everything written goes to file parts, and the WAL keeps nothing they cover (as SQLite's
+ * checkpoint after a load): the store's on-disk size is then its data. */
+sl_status sl_stream_engine_flush(sl_stream_engine *engine, sl_error *err) { return sl_tsdb_checkpoint(engine->db, err); }
 
 sl_status sl_stream_engine_compact(sl_stream_engine *engine, sl_error *err) {
   SL_TRY(sl_tsdb_flush(engine->db, err));
-  return sl_tsdb_merge_all(engine->db, true, err);
+  SL_TRY(sl_tsdb_merge_all(engine->db, true, err));
+  return sl_tsdb_checkpoint(engine->db, err);
 }
 
 void sl_stream_engine_drop_caches(sl_stream_engine *engine) { sl_tsdb_drop_caches(engine->db); }
@@ -479,4 +490,30 @@ void sl_stream_engine_stats(sl_stream_engine *engine, sl_engine_stats *out) {
   out->elements_written = atomic_load(&engine->elements_written);
   out->elements_expired = atomic_load(&engine->elements_expired);
   out->raw_bytes_written = atomic_load(&engine->raw_bytes_written);
+}
+
+char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
+  json_t *root = sl_tsdb_storage_json(engine->db, NULL);
+  if (root == NULL) {
+    return NULL;
+  }
+  /* Tag types beside the column figures; the entity lives in the series metadata. */
+  json_t *by_tag = json_object_get(root, "by_tag");
+  for (size_t t = 0; t < engine->schema->tag_count; t++) {
+    json_t *entry = json_object_get(by_tag, engine->schema->tags[t].name);
+    if (entry != NULL) {
+      json_object_set_new(entry, "tag_type", json_string(sl_tag_type_name(engine->schema->tags[t].type)));
+    }
+  }
+  json_t *entity = json_array();
+  for (size_t e = 0; e < engine->schema->entity_count; e++) {
+    json_array_append_new(entity, json_string(engine->schema->entity_tags[e]));
+  }
+  json_object_set_new(root, "model", json_string("stream"));
+  json_object_set_new(root, "entity_in_series_metadata", entity);
+  json_object_set_new(root, "elements_written", json_integer((json_int_t)atomic_load(&engine->elements_written)));
+  json_object_set_new(root, "raw_bytes_written", json_integer((json_int_t)atomic_load(&engine->raw_bytes_written)));
+  char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+  json_decref(root);
+  return text;
 }

@@ -71,6 +71,8 @@ typedef sl_status (*sl_row_visit_fn)(void *context, int64_t timestamp_ns, const 
 sl_status sl_stream_engine_scan(sl_stream_engine *engine, sl_row_visit_fn visit, void *context, sl_error *err);
 
 void sl_stream_engine_stats(sl_stream_engine *engine, sl_engine_stats *out);
+/* The storage breakdown (docs/RESULTS.md "storage") as JSON text, malloc'ed; NULL when out of memory. */
+char *sl_stream_engine_storage_json(sl_stream_engine *engine);
 sl_tsdb *sl_stream_engine_store(sl_stream_engine *engine);
 
 #endif

@@ -12,7 +12,8 @@
 enum {
   SL_STREAM_MAX_TAGS = 128,
   SL_STREAM_MAX_RULES = 64,
-  SL_STREAM_MAX_BLOCK_BYTES = 2 << 20 /* BanyanDB's maxUncompressedBlockSize */
+  SL_STREAM_MAX_BLOCK_BYTES = 2 << 20, /* BanyanDB's maxUncompressedBlockSize */
+  SL_STREAM_MAX_BOUND = 1 << 20        /* windows up to this keep a bounded heap of matches */
 };
 
 /* Owns the store; borrows the catalog. */
@@ -30,6 +31,7 @@ struct sl_stream_engine {
   int32_t entity_position[SL_STREAM_MAX_TAGS];  /* 1 + position in the entity, 0 if not */
   uint32_t entity_tags[SL_PART_MAX_SERIES_VALUES];
   sl_tsdb *db;
+  sl_context_pool *contexts; /* read contexts for queries */
   atomic_uint_fast64_t elements_written;
   atomic_uint_fast64_t elements_expired;
   atomic_uint_fast64_t raw_bytes_written;

@@ -513,9 +513,11 @@ static sl_status route(sl_trace_engine *engine, const sl_element *spans, size_t 
   return status;
 }
 
-static sl_status replay(void *context, uint64_t sequence, const uint8_t *payload, size_t size, sl_tsdb_target **targets,
-                        size_t *count, sl_error *err) {
+static sl_status replay(void *context, sl_tsdb *db, uint64_t sequence, const uint8_t *payload, size_t size,
+                        sl_tsdb_target **targets, size_t *count, sl_error *err) {
   sl_trace_engine *engine = context;
+  /* Called from inside sl_tsdb_open, before it hands the store back: routing needs it now. */
+  engine->db = db;
   sl_arena *arena = sl_arena_new(64 * 1024);
   if (arena == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -704,4 +706,9 @@ void sl_trace_engine_stats(sl_trace_engine *engine, sl_trace_stats *out) {
     }
     sl_tsdb_release(view);
   }
+}
+
+char *sl_trace_engine_storage_json(sl_trace_engine *engine) {
+  (void)engine;
+  return NULL;
 }

@@ -68,6 +68,8 @@ typedef sl_status (*sl_span_visit_fn)(void *context, int64_t timestamp_ns, const
 sl_status sl_trace_engine_scan(sl_trace_engine *engine, sl_span_visit_fn visit, void *context, sl_error *err);
 
 void sl_trace_engine_stats(sl_trace_engine *engine, sl_trace_stats *out);
+/* The storage breakdown (docs/RESULTS.md "storage") as JSON text, malloc'ed; NULL when out of memory. */
+char *sl_trace_engine_storage_json(sl_trace_engine *engine);
 sl_tsdb *sl_trace_engine_store(sl_trace_engine *engine);
 
 #endif

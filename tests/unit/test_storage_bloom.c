@@ -78,11 +78,89 @@ static void postings_round_trip(void **state) {
   sl_buffer_free(&bytes);
 }
 
+/* Frames serialized roaring bytes as a posting list and decodes them. */
+static sl_status decode_roaring(const uint8_t *roaring, size_t size, sl_error *err) {
+  sl_buffer framed = {0};
+  uint8_t length[SL_VARINT_MAX_BYTES];
+  assert_int_equal(sl_buffer_append(&framed, length, sl_varint_put(length, size), NULL), SL_OK);
+  assert_int_equal(sl_buffer_append(&framed, roaring, size, NULL), SL_OK);
+  size_t offset = 0;
+  roaring_bitmap_t *bitmap = NULL;
+  sl_status status = sl_postings_decode(framed.data, framed.size, &offset, &bitmap, err);
+  assert_true(status == SL_OK ? bitmap != NULL : bitmap == NULL);
+  if (bitmap != NULL) {
+    roaring_bitmap_free(bitmap);
+  }
+  sl_buffer_free(&framed);
+  return status;
+}
+
+/* CRoaring 0.2.66's deserialize_safe bounds its reads but accepts containers that break its own
+ * invariants; a run past 65535, for one, makes a later union write past a 64 Kbit bitset.  Such
+ * bitmaps are corrupt data, not bitmaps. */
+static void invalid_containers_are_corrupt(void **state) {
+  (void)state;
+  /* Run containers (cookie 12347, one container, run flag bit, key 0, cardinality - 1, runs). */
+  const uint8_t run_past_65535[] = {0x3b, 0x30, 0, 0, 0x01, 0, 0, 0xe7, 0x03, 1, 0, 0xe8, 0xfd, 0xe7, 0x03};
+  const uint8_t overlapping_runs[] = {0x3b, 0x30, 0, 0, 0x01, 0, 0, 0x0a, 0, 2, 0, 10, 0, 9, 0, 15, 0, 0, 0};
+  const uint8_t adjacent_runs[] = {0x3b, 0x30, 0, 0, 0x01, 0, 0, 0x0a, 0, 2, 0, 10, 0, 9, 0, 20, 0, 0, 0};
+  const uint8_t no_runs[] = {0x3b, 0x30, 0, 0, 0x01, 0, 0, 0, 0, 0, 0};
+  /* Array containers (cookie 12346, count, key and cardinality - 1, offset, values). */
+  const uint8_t unsorted_array[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 16, 0, 0, 0, 5, 0, 3, 0};
+  const uint8_t repeated_value[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 16, 0, 0, 0, 3, 0, 3, 0};
+  const uint8_t keys_out_of_order[] = {0x3a, 0x30, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                                       24, 0, 0, 0, 26, 0, 0, 0, 7, 0, 7, 0};
+  const struct {
+    const char *name;
+    const uint8_t *bytes;
+    size_t size;
+  } cases[] = {{"run past 65535", run_past_65535, sizeof run_past_65535},
+               {"overlapping runs", overlapping_runs, sizeof overlapping_runs},
+               {"adjacent runs", adjacent_runs, sizeof adjacent_runs},
+               {"no runs", no_runs, sizeof no_runs},
+               {"unsorted array", unsorted_array, sizeof unsorted_array},
+               {"repeated value", repeated_value, sizeof repeated_value},
+               {"keys out of order", keys_out_of_order, sizeof keys_out_of_order}};
+  sl_error err;
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    if (decode_roaring(cases[c].bytes, cases[c].size, &err) != SL_ERR_CORRUPT) {
+      fail_msg("%s: decoded", cases[c].name);
+    }
+    assert_non_null(strstr(err.message, "invalid"));
+  }
+  /* A bitset container whose cardinality (4097) is not its bit count (4096). */
+  uint8_t bitset[16 + 8192];
+  const uint8_t header[16] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 0x00, 0x10, 16, 0, 0, 0};
+  memcpy(bitset, header, sizeof header);
+  memset(bitset + 16, 0, 8192);
+  memset(bitset + 16, 0xff, 512); /* 4096 bits */
+  assert_int_equal(decode_roaring(bitset, sizeof bitset, &err), SL_ERR_CORRUPT);
+  bitset[16 + 512] = 1; /* now 4097: valid */
+  assert_int_equal(decode_roaring(bitset, sizeof bitset, &err), SL_OK);
+  /* Valid runs, up to the last value of a container, still decode. */
+  const uint8_t run_to_65535[] = {0x3b, 0x30, 0, 0, 0x01, 0, 0, 0x17, 0x02, 1, 0, 0xe8, 0xfd, 0x17, 0x02};
+  assert_int_equal(decode_roaring(run_to_65535, sizeof run_to_65535, &err), SL_OK);
+  roaring_bitmap_t *runs = roaring_bitmap_create();
+  roaring_bitmap_add_range(runs, 10, 70000);
+  roaring_bitmap_add_range(runs, 200000, 200005);
+  roaring_bitmap_run_optimize(runs);
+  sl_buffer bytes = {0};
+  assert_int_equal(sl_postings_encode(runs, &bytes, NULL), SL_OK);
+  size_t offset = 0;
+  roaring_bitmap_t *back = NULL;
+  assert_int_equal(sl_postings_decode(bytes.data, bytes.size, &offset, &back, &err), SL_OK);
+  assert_true(roaring_bitmap_equals(runs, back));
+  roaring_bitmap_free(runs);
+  roaring_bitmap_free(back);
+  sl_buffer_free(&bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(no_false_negatives_and_a_low_false_positive_rate),
       cmocka_unit_test(bad_bloom_bytes_are_errors),
       cmocka_unit_test(postings_round_trip),
+      cmocka_unit_test(invalid_containers_are_corrupt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
