@@ -673,9 +673,11 @@ sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans
 
 sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err) { return sl_tsdb_flush(engine->db, err); }
 
+/* The final merge: one part per table, then a checkpoint (the WAL emptied, merged-away parts deleted). */
 sl_status sl_trace_engine_compact(sl_trace_engine *engine, sl_error *err) {
   SL_TRY(sl_tsdb_flush(engine->db, err));
-  return sl_tsdb_merge_all(engine->db, true, err);
+  SL_TRY(sl_tsdb_merge_all(engine->db, true, err));
+  return sl_tsdb_checkpoint(engine->db, err);
 }
 
 void sl_trace_engine_drop_caches(sl_trace_engine *engine) { sl_tsdb_drop_caches(engine->db); }
@@ -709,6 +711,38 @@ void sl_trace_engine_stats(sl_trace_engine *engine, sl_trace_stats *out) {
 }
 
 char *sl_trace_engine_storage_json(sl_trace_engine *engine) {
-  (void)engine;
-  return NULL;
+  /* Columns of the sidx kinds are named "sidx-RULE/COLUMN". */
+  const char *kind_names[SL_TSDB_MAX_KINDS] = {"trace"};
+  char names[SL_TSDB_MAX_KINDS][SL_PART_NAME_BYTES];
+  for (size_t r = 0; r < engine->sidx_count; r++) {
+    snprintf(names[r + 1], sizeof names[r + 1], "sidx-%.80s", engine->sidx[r].rule->name);
+    kind_names[r + 1] = names[r + 1];
+  }
+  json_t *root = sl_tsdb_storage_json(engine->db, kind_names);
+  if (root == NULL) {
+    return NULL;
+  }
+  json_t *by_tag = json_object_get(root, "by_tag");
+  for (size_t t = 0; t < engine->schema->tag_count; t++) {
+    json_t *entry = json_object_get(by_tag, engine->schema->tags[t].name);
+    if (entry != NULL) {
+      json_object_set_new(entry, "tag_type", json_string(sl_tag_type_name(engine->schema->tags[t].type)));
+    }
+  }
+  uint64_t spans = atomic_load(&engine->spans_written);
+  json_t *sidx = json_array();
+  sl_trace_stats stats;
+  sl_trace_engine_stats(engine, &stats);
+  for (size_t r = 0; r < stats.sidx_count; r++) {
+    json_array_append_new(sidx, json_pack("{s:s, s:I, s:I}", "rule", stats.sidx_names[r], "rows",
+                                          (json_int_t)stats.sidx_rows[r], "file_bytes", (json_int_t)stats.sidx_bytes[r]));
+  }
+  json_object_set_new(root, "model", json_string("trace"));
+  json_object_set_new(root, "trace_id_in_block_key", json_string(engine->schema->trace_id_tag));
+  json_object_set_new(root, "sidx", sidx);
+  json_object_set_new(root, "spans_written", json_integer((json_int_t)spans));
+  json_object_set_new(root, "raw_bytes_written", json_integer((json_int_t)atomic_load(&engine->raw_bytes_written)));
+  char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+  json_decref(root);
+  return text;
 }
