@@ -709,6 +709,7 @@ static sl_status decode_chunk(sl_part *part, size_t chunk_index, const uint8_t *
   sl_bytes previous = {0};
   for (size_t b = 0; b < count && r.status == SL_OK; b++) {
     sl_block_meta *block = &loaded->blocks[b];
+    memset(block, 0, sizeof *block);
     block->columns = refs + b * columns;
     uint64_t first_row = 0;
     read_bytes(&r, &block->key, SL_PART_MAX_KEY_BYTES);
@@ -1255,7 +1256,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
   char path[4096];
   path_of(part, "metadata.bin", path, sizeof path);
   reader r = {.data = data, .size = size, .path = path, .what = "part metadata", .err = err};
-  uint8_t fixed[8];
+  uint8_t fixed[8] = {0};
   if (!read_fixed(&r, fixed, 8)) {
     return r.status;
   }
@@ -1314,7 +1315,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     read_bytes(&r, &name, SL_PART_NAME_BYTES);
     read_varint(&r, &bytes);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.file_names[f]) ||
-                              memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0)) {
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0))) {
       reader_fail(&r, "a file name differs from the store's layout");
     }
     part->column_file_bytes[f] = bytes;
@@ -1331,7 +1332,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     read_u32_bounded(&r, &column, SL_PART_MAX_COLUMNS);
     read_varint(&r, &part->indexes[i].terms);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.indexes[i].name) ||
-                              memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0 ||
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0) ||
                               column != part->layout.indexes[i].column)) {
       reader_fail(&r, "a term index differs from the store's layout");
     }
@@ -2579,6 +2580,9 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
   if (row_count > UINT32_MAX / 2) {
     return sl_error_set(err, SL_ERR_INVALID, "a batch of %zu rows is over the limit", row_count);
   }
+  if (layout->column_count == 0) {
+    return sl_error_set(err, SL_ERR_INTERNAL, "a memory part needs a layout with columns");
+  }
   for (size_t i = 0; i < row_count; i++) {
     for (uint32_t c = 0; c < layout->column_count; c++) {
       sl_value_kind kind = rows[i].values[c].kind;
@@ -2590,7 +2594,7 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
       }
     }
   }
-  size_t *order = malloc(row_count * sizeof *order);
+  size_t *order = malloc((row_count + 1) * sizeof *order);
   int64_t *ints = malloc((row_count + 1) * sizeof *ints * layout->column_count);
   sl_bytes *bytes = malloc((row_count + 1) * sizeof *bytes * layout->column_count);
   uint8_t *nulls = malloc((row_count + 1) * layout->column_count);

@@ -236,7 +236,7 @@ static sl_status ensure_dirs(const table *t, const sl_tsdb *db, sl_error *err) {
 static sl_status table_append(table *t, sl_part *part, sl_error *err) {
   if (t->part_count == t->part_capacity) {
     size_t capacity = t->part_capacity == 0 ? 16 : t->part_capacity * 2;
-    sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+    sl_part **grown = realloc(t->parts, capacity * sizeof(sl_part *));
     if (grown == NULL) {
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -255,7 +255,7 @@ static sl_status reserve_parts(table *t, size_t more, sl_error *err) {
   while (capacity < t->part_count + more) {
     capacity *= 2;
   }
-  sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+  sl_part **grown = realloc(t->parts, capacity * sizeof(sl_part *));
   if (grown == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -282,7 +282,7 @@ static segment *find_segment(sl_tsdb *db, int64_t start_ms) {
 
 static sl_status add_segment(sl_tsdb *db, int64_t start_ms, segment **out, sl_error *err) {
   segment *seg = calloc(1, sizeof *seg);
-  table **tables = calloc((size_t)db->options.shard_count * db->options.kind_count, sizeof *tables);
+  table **tables = calloc((size_t)db->options.shard_count * db->options.kind_count, sizeof(table *));
   if (seg == NULL || tables == NULL) {
     free(seg);
     free(tables);
@@ -290,7 +290,7 @@ static sl_status add_segment(sl_tsdb *db, int64_t start_ms, segment **out, sl_er
   }
   if (db->segment_count == db->segment_capacity) {
     size_t capacity = db->segment_capacity == 0 ? 8 : db->segment_capacity * 2;
-    segment **grown = realloc(db->segments, capacity * sizeof *grown);
+    segment **grown = realloc(db->segments, capacity * sizeof(segment *));
     if (grown == NULL) {
       free(seg);
       free(tables);
@@ -381,7 +381,7 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
 }
 
 static sl_status note_left(table *t, sl_part *part, sl_error *err) {
-  sl_part **grown = realloc(t->left_recent, (t->left_recent_count + 1) * sizeof *grown);
+  sl_part **grown = realloc(t->left_recent, (t->left_recent_count + 1) * sizeof(sl_part *));
   if (grown == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -495,7 +495,7 @@ static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
   uint64_t watermark = db->introduced;
   size_t count = 0;
   uint64_t bytes = 0;
-  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof(sl_part *));
   for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
     sl_part_info info = sl_part_info_of(t->parts[p]);
     if (info.in_memory) {
@@ -613,7 +613,7 @@ static sl_status compact_memory(sl_tsdb *db, table *t, sl_error *err) {
   pthread_mutex_lock(&t->maintenance);
   pthread_mutex_lock(&db->lock);
   size_t count = 0;
-  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof(sl_part *));
   uint64_t bytes = 0;
   for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
     if (sl_part_info_of(t->parts[p]).in_memory) {
@@ -654,7 +654,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
   pthread_mutex_lock(&t->maintenance);
   pthread_mutex_lock(&db->lock);
   size_t count = 0;
-  sl_part **files = malloc((t->part_count + 1) * sizeof *files);
+  sl_part **files = malloc((t->part_count + 1) * sizeof(sl_part *));
   for (size_t p = 0; files != NULL && p < t->part_count; p++) {
     if (!sl_part_info_of(t->parts[p]).in_memory) {
       files[count++] = t->parts[p];
@@ -713,7 +713,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
         }
       }
     }
-    sl_part **inputs = malloc(chosen_count * sizeof *inputs);
+    sl_part **inputs = malloc(chosen_count * sizeof(sl_part *));
     if (inputs == NULL) {
       status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -761,7 +761,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
 static table **all_tables(sl_tsdb *db, size_t *count) {
   pthread_mutex_lock(&db->lock);
   size_t per_segment = (size_t)db->options.shard_count * db->options.kind_count;
-  table **list = malloc((db->segment_count * per_segment + 1) * sizeof *list);
+  table **list = malloc((db->segment_count * per_segment + 1) * sizeof(table *));
   *count = 0;
   for (size_t s = 0; list != NULL && s < db->segment_count; s++) {
     for (size_t k = 0; k < per_segment; k++) {
@@ -836,7 +836,7 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
   for (size_t v = 0; v < victim_count; v++) {
     db->stats.segments_expired++;
   }
-  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof *grown) : db->dead;
+  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof(segment *)) : db->dead;
   if (grown != NULL) {
     db->dead = grown;
     for (size_t v = 0; v < victim_count; v++) {
@@ -1012,7 +1012,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
                         size_t target_count, sl_error *err) {
   assert(db != NULL && (targets != NULL || target_count == 0));
   table *stack_tables[16];
-  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof *tables);
+  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof(table *));
   sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   pthread_mutex_lock(&db->lock);
   if (status == SL_OK && db->background_failed) {
@@ -1123,7 +1123,7 @@ sl_status sl_tsdb_acquire(sl_tsdb *db, int64_t begin_ms, int64_t end_ms, uint32_
         continue;
       }
       sl_tsdb_table_view *entry = &view->tables[view->count];
-      entry->parts = malloc(t->part_count * sizeof *entry->parts);
+      entry->parts = malloc(t->part_count * sizeof(sl_part *));
       if (entry->parts == NULL) {
         status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
         break;
@@ -1269,6 +1269,14 @@ static sl_status listed_parts(const char *dir, char ***names, size_t *count, sl_
     sl_snapshot_free(&snapshot);
   }
   closedir(handle);
+  if (status != SL_OK) {
+    for (size_t i = 0; i < *count; i++) {
+      free((*names)[i]);
+    }
+    free(*names);
+    *names = NULL;
+    *count = 0;
+  }
   return status;
 }
 

@@ -530,7 +530,7 @@ static bool heap_before(const cursor_heap *heap, const sidx_cursor *a, const sid
 static sl_status heap_push(cursor_heap *heap, sidx_cursor *cursor, sl_error *err) {
   if (heap->count == heap->capacity) {
     size_t capacity = heap->capacity == 0 ? 64 : heap->capacity * 2;
-    sidx_cursor **grown = realloc(heap->items, capacity * sizeof *grown);
+    sidx_cursor **grown = realloc(heap->items, capacity * sizeof(sidx_cursor *));
     if (grown == NULL) {
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -684,7 +684,7 @@ static sl_status open_cursor(query_state *state, sl_part *part, sl_bytes series_
   }
   if (set->count == set->capacity) {
     size_t capacity = set->capacity == 0 ? 64 : set->capacity * 2;
-    sidx_cursor **grown = realloc(set->items, capacity * sizeof *grown);
+    sidx_cursor **grown = realloc(set->items, capacity * sizeof(sidx_cursor *));
     if (grown == NULL) {
       free(cursor);
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -716,7 +716,7 @@ static sl_status open_cursor(query_state *state, sl_part *part, sl_bytes series_
       }
       if (cursor->block_count == capacity) {
         capacity = capacity == 0 ? 4 : capacity * 2;
-        const sl_block_meta **grown = realloc(cursor->blocks, capacity * sizeof *grown);
+        const sl_block_meta **grown = realloc(cursor->blocks, capacity * sizeof(const sl_block_meta *));
         if (grown == NULL) {
           return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
         }
@@ -799,6 +799,9 @@ static sl_status best_offer(accepted_list *list, int64_t key, sl_error *err) {
     list->best_capacity = capacity;
   }
   int64_t *heap = list->best;
+  if (heap == NULL) {
+    return SL_OK; /* wanted is 0: nothing to keep */
+  }
   if (list->best_count < list->wanted) {
     size_t at = list->best_count++;
     heap[at] = key;
