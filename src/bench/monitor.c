@@ -285,6 +285,7 @@ static void sample_locked(sl_monitor *monitor) {
 }
 
 static void *monitor_main(void *opaque) {
+  pthread_setname_np(pthread_self(), "monitor");
   sl_monitor *monitor = opaque;
   pthread_mutex_lock(&monitor->mutex);
   while (!monitor->stop) {

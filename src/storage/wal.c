@@ -1002,6 +1002,7 @@ static void interval_sync_once(sl_wal *wal) {
 }
 
 static void *interval_main(void *argument) {
+  pthread_setname_np(pthread_self(), "wal-sync");
   sl_wal *wal = argument;
   lock(wal);
   while (!wal->stopping) {

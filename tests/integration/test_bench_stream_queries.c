@@ -28,11 +28,11 @@ typedef struct fixture {
   sl_value tags[ROWS][16];
   char ids[ROWS][48];
   char traces[ROWS][24];
-  char spans[ROWS][8];
-  char services[SERVICES][16];
-  char instances[SERVICES * 3][24];
+  char spans[ROWS][16];
+  char services[SERVICES][24];
+  char instances[SERVICES * 3][40];
   char operations[OPERATIONS][24];
-  char payload[ROWS][16];
+  char payload[ROWS][24];
   uint64_t rng;
 } fixture;
 
