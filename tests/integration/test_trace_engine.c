@@ -437,6 +437,14 @@ static void check_query(sl_trace_engine *engine, const sl_catalog *catalog, cons
   totals->traces += answer.result.trace_count;
   assert_int_equal(answer.stats.traces_returned, answer.result.trace_count);
   assert_int_equal(answer.stats.rows_returned, answer.row_count);
+  if (answer.result.trace_count > 0) { /* the statistics say which index answered */
+    assert_true(answer.stats.blocks_read > 0 && answer.stats.rows_examined >= answer.row_count);
+    if (query->trace_id_count > 0) {
+      assert_true(answer.stats.bloom_checks > 0);
+    } else {
+      assert_true(answer.stats.sidx_rows_scanned >= answer.result.trace_count);
+    }
+  }
   /* The printer takes the answer as the evaluator's result. */
   FILE *sink = fopen("/dev/null", "w");
   assert_non_null(sink);
