@@ -746,7 +746,7 @@ static void bloom_never_gives_a_false_negative(void **state) {
   generate(&data, 11, 2000, 3, true);
   const char *dir = test_temp_dir("trace-bloom");
   sl_trace_engine *engine = open_trace(catalog, dir, 16 << 20, false);
-  load_shuffled(engine, &data, 5, 150, 20);
+  load_shuffled(engine, &data, 5, 150, 50);
   sl_tsdb_view *view = NULL;
   sl_error err;
   assert_int_equal(sl_tsdb_acquire(sl_trace_engine_store(engine), INT64_MIN, INT64_MAX, 0, &view, &err), SL_OK);
@@ -813,7 +813,7 @@ static void random_queries_agree_with_the_evaluator(void **state) {
     char path[4096];
     snprintf(path, sizeof path, "%s", dir);
     sl_trace_engine *engine = open_trace(catalog, path, 16 << 20, false);
-    load_shuffled(engine, &data, seeds[s] + 1, 90, 25);
+    load_shuffled(engine, &data, seeds[s] + 1, 90, 40);
     check_scan(engine, &data);
     run_random_queries(engine, catalog, &data, seeds[s] + 2, 250, &totals);
     /* No flush: what is still in memory parts comes back from the WAL. */
