@@ -1315,7 +1315,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     read_bytes(&r, &name, SL_PART_NAME_BYTES);
     read_varint(&r, &bytes);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.file_names[f]) ||
-                              memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0)) {
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0))) {
       reader_fail(&r, "a file name differs from the store's layout");
     }
     part->column_file_bytes[f] = bytes;
@@ -1332,7 +1332,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     read_u32_bounded(&r, &column, SL_PART_MAX_COLUMNS);
     read_varint(&r, &part->indexes[i].terms);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.indexes[i].name) ||
-                              memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0 ||
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0) ||
                               column != part->layout.indexes[i].column)) {
       reader_fail(&r, "a term index differs from the store's layout");
     }

@@ -1297,6 +1297,8 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   table *t = NULL;
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
   seg->tables[table_slot(db, shard, kind)] = t;
+  /* A crash between creating the table directory and its parts/ leaves no parts/: flushes need it. */
+  SL_TRY(ensure_dirs(t, db, err));
   sl_snapshot snapshot = {0};
   sl_snapshot_load_result result = {0};
   SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
