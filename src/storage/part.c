@@ -175,7 +175,7 @@ static bool read_fixed(reader *r, void *out, size_t size) {
 static sl_bytes arena_copy_bytes(sl_arena *arena, sl_bytes in, bool *ok) {
   sl_bytes out = {.data = "", .size_bytes = in.size_bytes};
   if (in.size_bytes > 0) {
-    char *copy = sl_arena_alloc(arena, in.size_bytes);
+    char *copy = sl_arena_alloc_uninit(arena, in.size_bytes);
     if (copy == NULL) {
       *ok = false;
       return (sl_bytes){0};
@@ -918,12 +918,12 @@ sl_status sl_part_read_column(sl_part *part, const sl_block_meta *block, uint32_
     raw_size -= bitmap_bytes;
   }
   size_t present = rows - nulls;
-  int64_t *ints = is_int_column(type) ? sl_arena_alloc(context->arena, (rows + 1) * sizeof(int64_t)) : NULL;
-  sl_bytes *bytes = !is_int_column(type) ? sl_arena_alloc(context->arena, (rows + 1) * sizeof(sl_bytes)) : NULL;
+  int64_t *ints = is_int_column(type) ? sl_arena_alloc_uninit(context->arena, (rows + 1) * sizeof(int64_t)) : NULL;
+  sl_bytes *bytes = !is_int_column(type) ? sl_arena_alloc_uninit(context->arena, (rows + 1) * sizeof(sl_bytes)) : NULL;
   /* Strings point into the decoded bytes: into the file map when stored raw, else into the
    * decompression buffer, which the next read reuses: keep a copy of those in the arena. */
   bool decompressed = raw_size > 0 && raw >= context->scratch2.data && raw < context->scratch2.data + context->scratch2.capacity;
-  uint8_t *keep = !is_int_column(type) && decompressed ? sl_arena_alloc(context->arena, raw_size) : NULL;
+  uint8_t *keep = !is_int_column(type) && decompressed ? sl_arena_alloc_uninit(context->arena, raw_size) : NULL;
   uint8_t *flags = nulls > 0 ? sl_arena_alloc(context->arena, rows) : NULL;
   if ((ints == NULL && bytes == NULL) || (!is_int_column(type) && decompressed && keep == NULL) ||
       (nulls > 0 && flags == NULL)) {

@@ -1777,7 +1777,8 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
   json_object_set_new(root, "shard_skew", json_real(mean > 0 ? max / mean : 0));
   json_object_set_new(root, "tables", tables);
   json_object_set_new(root, "merges",
-                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "flushes", (json_int_t)stats.flushes,
+                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "write_stalls",
+                                (json_int_t)stats.write_stalls, "flushes", (json_int_t)stats.flushes,
                                 "flush_bytes", (json_int_t)stats.flush_bytes, "merges", (json_int_t)stats.merges,
                                 "bytes_rewritten", (json_int_t)stats.merge_bytes_out, "blocks_copied",
                                 (json_int_t)stats.blocks_copied, "blocks_rewritten", (json_int_t)stats.blocks_rewritten,
