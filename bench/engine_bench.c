@@ -200,6 +200,18 @@ int main(int argc, char **argv) {
   printf("load: %.3f s = %.2fx the reference (target <= 2x); %.0f spans/s (of which the final flush %.3f s)\n", load_s,
          load_s / zstd_s, (double)spans / load_s, (double)flush_ns / 1e9);
   printf("peak RSS while loading: %.1f MB\n", (double)peak_load / 1e6);
+  char *breakdown = NULL;
+  if (sl_backend_storage_json(backend, &breakdown, &err) == SL_OK && breakdown != NULL) {
+    const char *stalls = strstr(breakdown, "\"write_stalls\"");
+    if (stalls != NULL) {
+      printf("%.*s\n", (int)(strchr(stalls, ',') - stalls), stalls);
+    }
+    const char *at = strstr(breakdown, "\"write_seconds\"");
+    if (at != NULL) {
+      printf("where write time went: %.*s\n", (int)(strchr(at, '}') - at + 1), at);
+    }
+    free(breakdown);
+  }
   uint64_t stored_load = tree_bytes(dir, true);
   printf("stored after load (parts, WAL apart): %.1f MB = %.1f%% of raw; WAL %.1f MB\n", (double)stored_load / 1e6,
          100.0 * (double)stored_load / (double)raw, (double)(tree_bytes(dir, false) - stored_load) / 1e6);

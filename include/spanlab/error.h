@@ -45,6 +45,12 @@ const char *sl_status_name(sl_status status);
  * `return sl_error_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));` */
 sl_status sl_error_set(sl_error *err, sl_status status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
+#ifdef __clang_analyzer__
+/* clang-tidy's analyzer cannot see across files that sl_error_set returns its
+ * status argument; without this it follows `ok ? SL_OK : sl_error_set(...)`
+ * down impossible paths (a failed allocation "returning" SL_OK). */
+#define sl_error_set(err, status, ...) (sl_error_set((err), (status), __VA_ARGS__), (status))
+#endif
 
 /* Prepends "prefix: " to an error that is already set, keeping its status. */
 sl_status sl_error_prefix(sl_error *err, const char *format, ...)

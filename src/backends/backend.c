@@ -12,9 +12,9 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
-/* The trace backend joins the registry with the Trace engine (issue #5). */
-static const sl_backend_vtable *const registry[] = {&sl_stream_backend, &sl_sqlite_backend, &sl_null_backend};
-static const char *const kind_names[] = {"stream", "sqlite", "null", NULL};
+static const sl_backend_vtable *const registry[] = {&sl_stream_backend, &sl_trace_backend, &sl_sqlite_backend,
+                                                    &sl_null_backend};
+static const char *const kind_names[] = {"stream", "trace", "sqlite", "null", NULL};
 
 const char *const *sl_backend_kinds(void) { return kind_names; }
 
@@ -77,7 +77,7 @@ sl_status sl_backend_open(const char *kind, const sl_backend_options *options, s
     }
   }
   if (vtable == NULL) {
-    return sl_error_set(err, SL_ERR_INVALID, "unknown backend \"%s\"; this build has: stream, sqlite, null", kind);
+    return sl_error_set(err, SL_ERR_INVALID, "unknown backend \"%s\"; this build has: stream, trace, sqlite, null", kind);
   }
   SL_TRY(make_directory(options->directory, err));
   sl_backend *backend = calloc(1, sizeof *backend);

@@ -324,7 +324,6 @@ const sl_backend_vtable sl_stream_backend = {
     .close = engine_close,
 };
 
-// NOLINTNEXTLINE(misc-use-internal-linkage)
 const sl_backend_vtable sl_trace_backend = {
     .kind = "trace",
     .capabilities = {.concurrent_writes = true, .trace_queries = true, .stream_queries = false},

@@ -708,8 +708,7 @@ static sl_status sqlite_storage_json(void *opaque, char **json_out, sl_error *er
   }
   json_t *indexes = json_object();
   double data = 0, index = 0, metadata = 0;
-  int rc = SQLITE_DONE;
-  while (status == SL_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
+  while (status == SL_OK && sqlite3_step(statement) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(statement, 0);
     const char *type = (const char *)sqlite3_column_text(statement, 1);
     double bytes = (double)sqlite3_column_int64(statement, 2);

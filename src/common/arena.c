@@ -42,7 +42,7 @@ void sl_arena_free(sl_arena *arena) {
   free(arena);
 }
 
-void *sl_arena_alloc(sl_arena *arena, size_t size_bytes) {
+void *sl_arena_alloc_uninit(sl_arena *arena, size_t size_bytes) {
   assert(arena != NULL);
   const size_t align = alignof(max_align_t);
   size_t rounded = (size_bytes + align - 1) & ~(align - 1);
@@ -65,15 +65,25 @@ void *sl_arena_alloc(sl_arena *arena, size_t size_bytes) {
   void *memory = block->data + block->used_bytes;
   block->used_bytes += rounded;
   assert(block->used_bytes <= block->capacity_bytes);
-  memset(memory, 0, size_bytes);
+  return memory;
+}
+
+void *sl_arena_alloc(sl_arena *arena, size_t size_bytes) {
+  void *memory = sl_arena_alloc_uninit(arena, size_bytes);
+  if (memory != NULL) {
+    memset(memory, 0, size_bytes);
+  }
   return memory;
 }
 
 char *sl_arena_strndup(sl_arena *arena, const char *text, size_t size_bytes) {
   assert(text != NULL || size_bytes == 0);
-  char *copy = sl_arena_alloc(arena, size_bytes + 1);
-  if (copy != NULL && size_bytes > 0) {
-    memcpy(copy, text, size_bytes);
+  char *copy = sl_arena_alloc_uninit(arena, size_bytes + 1);
+  if (copy != NULL) {
+    if (size_bytes > 0) {
+      memcpy(copy, text, size_bytes);
+    }
+    copy[size_bytes] = '\0';
   }
   return copy;
 }

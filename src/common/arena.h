@@ -13,6 +13,8 @@ void sl_arena_free(sl_arena *arena);
 
 /* size_bytes of zeroed memory aligned for any type; NULL when out of memory. */
 void *sl_arena_alloc(sl_arena *arena, size_t size_bytes);
+/* The same without zeroing, for memory the caller fills at once (copies). */
+void *sl_arena_alloc_uninit(sl_arena *arena, size_t size_bytes);
 /* A NUL-terminated copy of size_bytes bytes of text. */
 char *sl_arena_strndup(sl_arena *arena, const char *text, size_t size_bytes);
 char *sl_arena_strdup(sl_arena *arena, const char *text);

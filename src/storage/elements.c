@@ -34,9 +34,32 @@ sl_status sl_array_encode(const sl_value *value, sl_buffer *out, sl_error *err) 
   return sl_error_set(err, SL_ERR_INTERNAL, "not an array value");
 }
 
+/* An upper bound of the encoded size, so the payload is reserved once. */
+static size_t encoded_bound(const sl_element *elements, size_t count, size_t value_count) {
+  size_t bytes = 4 + 2 * SL_VARINT_MAX_BYTES;
+  for (size_t e = 0; e < count; e++) {
+    bytes += 2 * SL_VARINT_MAX_BYTES + elements[e].data.size_bytes;
+    for (size_t v = 0; v < value_count; v++) {
+      const sl_value *value = &elements[e].values[v];
+      bytes += 1 + SL_VARINT_MAX_BYTES;
+      if (value->kind == SL_VALUE_STR || value->kind == SL_VALUE_BINARY) {
+        bytes += value->as.str.size_bytes;
+      } else if (value->kind == SL_VALUE_STR_ARRAY) {
+        for (size_t i = 0; i < value->as.str_array.count; i++) {
+          bytes += SL_VARINT_MAX_BYTES + value->as.str_array.items[i].size_bytes;
+        }
+      } else if (value->kind == SL_VALUE_INT_ARRAY) {
+        bytes += value->as.int_array.count * SL_VARINT_MAX_BYTES;
+      }
+    }
+  }
+  return bytes;
+}
+
 sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t value_count, sl_buffer *out,
                              sl_error *err) {
   assert(value_count <= SL_ELEMENTS_MAX_VALUES);
+  SL_TRY(sl_buffer_reserve(out, encoded_bound(elements, count, value_count), err));
   uint8_t magic[4] = {(uint8_t)SL_ELEMENTS_MAGIC, (uint8_t)(SL_ELEMENTS_MAGIC >> 8), (uint8_t)(SL_ELEMENTS_MAGIC >> 16),
                       (uint8_t)(SL_ELEMENTS_MAGIC >> 24)};
   SL_TRY(sl_buffer_append(out, magic, 4, err));

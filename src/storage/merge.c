@@ -537,10 +537,10 @@ static sl_status merge_series(merge_state *state, sl_error *err) {
 /* Term index i: k-way merge of the inputs' terms, postings remapped. */
 static sl_status merge_index(merge_state *state, uint32_t index, sl_error *err) {
   size_t n = state->input_count;
-  sl_part_term_cursor **cursors = calloc(n + 1, sizeof *cursors);
+  sl_part_term_cursor **cursors = calloc(n + 1, sizeof(sl_part_term_cursor *));
   bool *valid = calloc(n + 1, sizeof *valid);
   sl_bytes *terms = calloc(n + 1, sizeof *terms);
-  roaring_bitmap_t **postings = calloc(n + 1, sizeof *postings);
+  roaring_bitmap_t **postings = calloc(n + 1, sizeof(roaring_bitmap_t *));
   uint32_t *positions = NULL;
   size_t positions_capacity = 0;
   uint8_t *current = malloc(SL_PART_MAX_KEY_BYTES + 1);

@@ -175,7 +175,7 @@ static bool read_fixed(reader *r, void *out, size_t size) {
 static sl_bytes arena_copy_bytes(sl_arena *arena, sl_bytes in, bool *ok) {
   sl_bytes out = {.data = "", .size_bytes = in.size_bytes};
   if (in.size_bytes > 0) {
-    char *copy = sl_arena_alloc(arena, in.size_bytes);
+    char *copy = sl_arena_alloc_uninit(arena, in.size_bytes);
     if (copy == NULL) {
       *ok = false;
       return (sl_bytes){0};
@@ -709,6 +709,7 @@ static sl_status decode_chunk(sl_part *part, size_t chunk_index, const uint8_t *
   sl_bytes previous = {0};
   for (size_t b = 0; b < count && r.status == SL_OK; b++) {
     sl_block_meta *block = &loaded->blocks[b];
+    memset(block, 0, sizeof *block);
     block->columns = refs + b * columns;
     uint64_t first_row = 0;
     read_bytes(&r, &block->key, SL_PART_MAX_KEY_BYTES);
@@ -917,13 +918,13 @@ sl_status sl_part_read_column(sl_part *part, const sl_block_meta *block, uint32_
     raw_size -= bitmap_bytes;
   }
   size_t present = rows - nulls;
-  int64_t *ints = is_int_column(type) ? sl_arena_alloc(context->arena, (rows + 1) * sizeof(int64_t)) : NULL;
-  sl_bytes *bytes = !is_int_column(type) ? sl_arena_alloc(context->arena, (rows + 1) * sizeof(sl_bytes)) : NULL;
+  int64_t *ints = is_int_column(type) ? sl_arena_alloc_uninit(context->arena, (rows + 1) * sizeof(int64_t)) : NULL;
+  sl_bytes *bytes = !is_int_column(type) ? sl_arena_alloc_uninit(context->arena, (rows + 1) * sizeof(sl_bytes)) : NULL;
   /* Strings point into the decoded bytes: into the file map when stored raw, else into the
    * decompression buffer, which the next read reuses: keep a copy of those in the arena. */
   bool decompressed = raw_size > 0 && context->scratch2.data != NULL && raw >= context->scratch2.data &&
                       raw < context->scratch2.data + context->scratch2.capacity; /* no arithmetic on NULL (UB) */
-  uint8_t *keep = !is_int_column(type) && decompressed ? sl_arena_alloc(context->arena, raw_size) : NULL;
+  uint8_t *keep = !is_int_column(type) && decompressed ? sl_arena_alloc_uninit(context->arena, raw_size) : NULL;
   uint8_t *flags = nulls > 0 ? sl_arena_alloc(context->arena, rows) : NULL;
   if ((ints == NULL && bytes == NULL) || (!is_int_column(type) && decompressed && keep == NULL) ||
       (nulls > 0 && flags == NULL)) {
@@ -1256,7 +1257,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
   char path[4096];
   path_of(part, "metadata.bin", path, sizeof path);
   reader r = {.data = data, .size = size, .path = path, .what = "part metadata", .err = err};
-  uint8_t fixed[8];
+  uint8_t fixed[8] = {0};
   if (!read_fixed(&r, fixed, 8)) {
     return r.status;
   }
@@ -1288,7 +1289,7 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     reader_fail(&r, "the part's columns differ from the store's layout");
   }
   for (uint32_t c = 0; c < columns && r.status == SL_OK; c++) {
-    sl_bytes name = {0};
+    sl_bytes name = {.data = "", .size_bytes = 0};
     uint8_t type = 0;
     uint32_t file = 0;
     read_bytes(&r, &name, SL_PART_NAME_BYTES);
@@ -1310,12 +1311,12 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     reader_fail(&r, "the part's files differ from the store's layout");
   }
   for (uint32_t f = 0; f < files && r.status == SL_OK; f++) {
-    sl_bytes name = {0};
+    sl_bytes name = {.data = "", .size_bytes = 0};
     uint64_t bytes = 0;
     read_bytes(&r, &name, SL_PART_NAME_BYTES);
     read_varint(&r, &bytes);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.file_names[f]) ||
-                              memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0)) {
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.file_names[f], name.size_bytes) != 0))) {
       reader_fail(&r, "a file name differs from the store's layout");
     }
     part->column_file_bytes[f] = bytes;
@@ -1326,13 +1327,13 @@ static sl_status parse_metadata(sl_part *part, const uint8_t *data, size_t size,
     reader_fail(&r, "the part's term indexes differ from the store's layout");
   }
   for (uint32_t i = 0; i < indexes && r.status == SL_OK; i++) {
-    sl_bytes name = {0};
+    sl_bytes name = {.data = "", .size_bytes = 0};
     uint32_t column = 0;
     read_bytes(&r, &name, SL_PART_NAME_BYTES);
     read_u32_bounded(&r, &column, SL_PART_MAX_COLUMNS);
     read_varint(&r, &part->indexes[i].terms);
     if (r.status == SL_OK && (name.size_bytes != strlen(part->layout.indexes[i].name) ||
-                              memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0 ||
+                              (name.size_bytes > 0 && memcmp(name.data, part->layout.indexes[i].name, name.size_bytes) != 0) ||
                               column != part->layout.indexes[i].column)) {
       reader_fail(&r, "a term index differs from the store's layout");
     }
@@ -2590,6 +2591,9 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
   if (row_count > UINT32_MAX / 2) {
     return sl_error_set(err, SL_ERR_INVALID, "a batch of %zu rows is over the limit", row_count);
   }
+  if (layout->column_count == 0) {
+    return sl_error_set(err, SL_ERR_INTERNAL, "a part layout without columns");
+  }
   for (size_t i = 0; i < row_count; i++) {
     for (uint32_t c = 0; c < layout->column_count; c++) {
       sl_value_kind kind = rows[i].values[c].kind;
@@ -2601,7 +2605,7 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
       }
     }
   }
-  size_t *order = malloc(row_count * sizeof *order);
+  size_t *order = malloc((row_count + 1) * sizeof *order);
   int64_t *ints = malloc((row_count + 1) * sizeof *ints * layout->column_count);
   sl_bytes *bytes = malloc((row_count + 1) * sizeof *bytes * layout->column_count);
   uint8_t *nulls = malloc((row_count + 1) * layout->column_count);

@@ -237,7 +237,7 @@ static sl_status ensure_dirs(const table *t, const sl_tsdb *db, sl_error *err) {
 static sl_status table_append(table *t, sl_part *part, sl_error *err) {
   if (t->part_count == t->part_capacity) {
     size_t capacity = t->part_capacity == 0 ? 16 : t->part_capacity * 2;
-    sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+    sl_part **grown = realloc(t->parts, capacity * sizeof(sl_part *));
     if (grown == NULL) {
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -256,7 +256,7 @@ static sl_status reserve_parts(table *t, size_t more, sl_error *err) {
   while (capacity < t->part_count + more) {
     capacity *= 2;
   }
-  sl_part **grown = realloc(t->parts, capacity * sizeof *grown);
+  sl_part **grown = realloc(t->parts, capacity * sizeof(sl_part *));
   if (grown == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -283,7 +283,7 @@ static segment *find_segment(sl_tsdb *db, int64_t start_ms) {
 
 static sl_status add_segment(sl_tsdb *db, int64_t start_ms, segment **out, sl_error *err) {
   segment *seg = calloc(1, sizeof *seg);
-  table **tables = calloc((size_t)db->options.shard_count * db->options.kind_count, sizeof *tables);
+  table **tables = calloc((size_t)db->options.shard_count * db->options.kind_count, sizeof(table *));
   if (seg == NULL || tables == NULL) {
     free(seg);
     free(tables);
@@ -291,7 +291,7 @@ static sl_status add_segment(sl_tsdb *db, int64_t start_ms, segment **out, sl_er
   }
   if (db->segment_count == db->segment_capacity) {
     size_t capacity = db->segment_capacity == 0 ? 8 : db->segment_capacity * 2;
-    segment **grown = realloc(db->segments, capacity * sizeof *grown);
+    segment **grown = realloc(db->segments, capacity * sizeof(segment *));
     if (grown == NULL) {
       free(seg);
       free(tables);
@@ -388,7 +388,7 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
 }
 
 static sl_status note_left(table *t, sl_part *part, sl_error *err) {
-  sl_part **grown = realloc(t->left_recent, (t->left_recent_count + 1) * sizeof *grown);
+  sl_part **grown = realloc(t->left_recent, (t->left_recent_count + 1) * sizeof(sl_part *));
   if (grown == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -502,7 +502,7 @@ static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
   uint64_t watermark = db->introduced;
   size_t count = 0;
   uint64_t bytes = 0;
-  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof(sl_part *));
   for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
     sl_part_info info = sl_part_info_of(t->parts[p]);
     if (info.in_memory) {
@@ -627,7 +627,7 @@ static sl_status compact_memory(sl_tsdb *db, table *t, sl_error *err) {
   pthread_mutex_lock(&t->maintenance);
   pthread_mutex_lock(&db->lock);
   size_t count = 0;
-  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof *inputs);
+  sl_part **inputs = malloc((t->memory_part_count + 1) * sizeof(sl_part *));
   uint64_t bytes = 0;
   for (size_t p = 0; inputs != NULL && p < t->part_count; p++) {
     if (sl_part_info_of(t->parts[p]).in_memory) {
@@ -668,7 +668,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
   pthread_mutex_lock(&t->maintenance);
   pthread_mutex_lock(&db->lock);
   size_t count = 0;
-  sl_part **files = malloc((t->part_count + 1) * sizeof *files);
+  sl_part **files = malloc((t->part_count + 1) * sizeof(sl_part *));
   for (size_t p = 0; files != NULL && p < t->part_count; p++) {
     if (!sl_part_info_of(t->parts[p]).in_memory) {
       files[count++] = t->parts[p];
@@ -727,7 +727,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
         }
       }
     }
-    sl_part **inputs = malloc(chosen_count * sizeof *inputs);
+    sl_part **inputs = malloc(chosen_count * sizeof(sl_part *));
     if (inputs == NULL) {
       status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
@@ -775,7 +775,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
 static table **all_tables(sl_tsdb *db, size_t *count) {
   pthread_mutex_lock(&db->lock);
   size_t per_segment = (size_t)db->options.shard_count * db->options.kind_count;
-  table **list = malloc((db->segment_count * per_segment + 1) * sizeof *list);
+  table **list = malloc((db->segment_count * per_segment + 1) * sizeof(table *));
   *count = 0;
   for (size_t s = 0; list != NULL && s < db->segment_count; s++) {
     for (size_t k = 0; k < per_segment; k++) {
@@ -850,7 +850,7 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
   for (size_t v = 0; v < victim_count; v++) {
     db->stats.segments_expired++;
   }
-  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof *grown) : db->dead;
+  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof(segment *)) : db->dead;
   if (grown != NULL) {
     db->dead = grown;
     for (size_t v = 0; v < victim_count; v++) {
@@ -1026,7 +1026,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
                         size_t target_count, sl_error *err) {
   assert(db != NULL && (targets != NULL || target_count == 0));
   table *stack_tables[16];
-  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof *tables);
+  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof(table *));
   sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   pthread_mutex_lock(&db->lock);
   if (status == SL_OK && db->background_failed) {
@@ -1142,7 +1142,7 @@ sl_status sl_tsdb_acquire(sl_tsdb *db, int64_t begin_ms, int64_t end_ms, uint32_
         continue;
       }
       sl_tsdb_table_view *entry = &view->tables[view->count];
-      entry->parts = malloc(t->part_count * sizeof *entry->parts);
+      entry->parts = malloc(t->part_count * sizeof(sl_part *));
       if (entry->parts == NULL) {
         status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
         break;
@@ -1272,7 +1272,7 @@ static sl_status listed_parts(const char *dir, char ***names, size_t *count, sl_
       continue; /* a corrupt snapshot names nothing we must keep */
     }
     for (size_t p = 0; p < snapshot.part_count && status == SL_OK; p++) {
-      char **grown = realloc(*names, (*count + 1) * sizeof *grown);
+      char **grown = realloc(*names, (*count + 1) * sizeof(char *));
       char *copy = strdup(snapshot.parts[p].name);
       if (grown == NULL || copy == NULL) {
         free(copy);
@@ -1288,6 +1288,14 @@ static sl_status listed_parts(const char *dir, char ***names, size_t *count, sl_
     sl_snapshot_free(&snapshot);
   }
   closedir(handle);
+  if (status != SL_OK) {
+    for (size_t i = 0; i < *count; i++) {
+      free((*names)[i]);
+    }
+    free(*names);
+    *names = NULL;
+    *count = 0;
+  }
   return status;
 }
 
@@ -1308,9 +1316,8 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   table *t = NULL;
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
   seg->tables[table_slot(db, shard, kind)] = t;
-  /* A table directory may lack parts/ when the write that created it failed half-way (a failed
-   * fsync of a new directory): flushes need it. */
-  SL_TRY(sl_fileio_ensure_dir(t->parts_dir, err));
+  /* A crash between creating the table directory and its parts/ leaves no parts/: flushes need it. */
+  SL_TRY(ensure_dirs(t, db, err));
   sl_snapshot snapshot = {0};
   sl_snapshot_load_result result = {0};
   SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
@@ -1789,7 +1796,8 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
   json_object_set_new(root, "shard_skew", json_real(mean > 0 ? max / mean : 0));
   json_object_set_new(root, "tables", tables);
   json_object_set_new(root, "merges",
-                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "flushes", (json_int_t)stats.flushes,
+                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "write_stalls",
+                                (json_int_t)stats.write_stalls, "flushes", (json_int_t)stats.flushes,
                                 "flush_bytes", (json_int_t)stats.flush_bytes, "merges", (json_int_t)stats.merges,
                                 "bytes_rewritten", (json_int_t)stats.merge_bytes_out, "blocks_copied",
                                 (json_int_t)stats.blocks_copied, "blocks_rewritten", (json_int_t)stats.blocks_rewritten,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timeutil.h"
 #include "query/query_internal.h"
 #include "storage/series.h"
 #include "stream/stream_internal.h"
@@ -441,10 +442,12 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
   if (count == 0) {
     return SL_OK;
   }
+  int64_t began = sl_monotonic_ns();
   SL_TRY(sl_stream_check_elements(engine, elements, count, err));
   sl_tsdb_target *targets = NULL;
   size_t target_count = 0;
   SL_TRY(sl_stream_route(engine, elements, count, &targets, &target_count, err));
+  int64_t built = sl_monotonic_ns();
   sl_buffer payload = {0};
   sl_status status = SL_OK;
   if (engine->db != NULL) {
@@ -462,12 +465,16 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
   for (size_t t = 0; t < target_count; t++) {
     raw += sl_part_info_of(targets[t].part).raw_bytes;
   }
+  int64_t encoded = sl_monotonic_ns();
   status = sl_tsdb_write(engine->db, payload.data, payload.size, targets, target_count, err);
   free(targets);
   sl_buffer_free(&payload);
   if (status == SL_OK) {
     atomic_fetch_add(&engine->elements_written, count);
     atomic_fetch_add(&engine->raw_bytes_written, raw);
+    atomic_fetch_add(&engine->build_ns, (uint64_t)(built - began));
+    atomic_fetch_add(&engine->encode_ns, (uint64_t)(encoded - built));
+    atomic_fetch_add(&engine->log_ns, (uint64_t)(sl_monotonic_ns() - encoded));
   }
   return status;
 }
@@ -490,6 +497,9 @@ void sl_stream_engine_stats(sl_stream_engine *engine, sl_engine_stats *out) {
   out->elements_written = atomic_load(&engine->elements_written);
   out->elements_expired = atomic_load(&engine->elements_expired);
   out->raw_bytes_written = atomic_load(&engine->raw_bytes_written);
+  out->build_ns = atomic_load(&engine->build_ns);
+  out->encode_ns = atomic_load(&engine->encode_ns);
+  out->log_ns = atomic_load(&engine->log_ns);
 }
 
 char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
@@ -513,6 +523,10 @@ char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
   json_object_set_new(root, "entity_in_series_metadata", entity);
   json_object_set_new(root, "elements_written", json_integer((json_int_t)atomic_load(&engine->elements_written)));
   json_object_set_new(root, "raw_bytes_written", json_integer((json_int_t)atomic_load(&engine->raw_bytes_written)));
+  json_object_set_new(root, "write_seconds",
+                      json_pack("{s:f, s:f, s:f}", "build", (double)atomic_load(&engine->build_ns) / 1e9, "encode",
+                                (double)atomic_load(&engine->encode_ns) / 1e9, "log",
+                                (double)atomic_load(&engine->log_ns) / 1e9));
   char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
   json_decref(root);
   return text;

@@ -35,6 +35,9 @@ struct sl_stream_engine {
   atomic_uint_fast64_t elements_written;
   atomic_uint_fast64_t elements_expired;
   atomic_uint_fast64_t raw_bytes_written;
+  atomic_uint_fast64_t build_ns;  /* write time: checking and building memory parts */
+  atomic_uint_fast64_t encode_ns; /* ... encoding the WAL payload */
+  atomic_uint_fast64_t log_ns;    /* ... the WAL (and waiting for memory) and making it visible */
 };
 
 sl_status sl_stream_check_elements(const sl_stream_engine *engine, const sl_element *elements, size_t count,

@@ -1,13 +1,13 @@
 /*
  * trace.h: the embedded Trace engine, BanyanDB's trace model (docs/MODELS.md
- * "Trace"): spans grouped by trace id (shard = XXH64(trace id) mod shards),
+ * "Trace model"): spans grouped by trace id (shard = XXH64(trace id) mod shards),
  * parts sorted by trace, one trace per block, a trace-id bloom filter and a
  * sparse primary index per part, and one secondary index (sidx) per bound
  * rule: rows (series = hash of the rule's leading tags, key = int64 of its
  * last tag, trace reference) sorted by (series, key) with their own parts.
  *
  * Ownership and threads: as the Stream engine (stream.h).  An answer owns its
- * rows (one arena) until sl_trace_answer_free.
+ * rows (an array and one arena) until sl_trace_answer_free.
  */
 #ifndef SPANLAB_TRACE_TRACE_H
 #define SPANLAB_TRACE_TRACE_H
@@ -39,8 +39,8 @@ typedef struct sl_trace_stats {
   uint64_t raw_bytes_written;
   uint64_t bloom_lookups;         /* part bloom checks for trace ids */
   uint64_t bloom_false_positives; /* checks that said maybe for a trace the part lacks */
-  uint64_t sidx_rows[SL_TSDB_MAX_KINDS];  /* per rule (kind 1..), rows stored */
-  uint64_t sidx_bytes[SL_TSDB_MAX_KINDS]; /* per rule, bytes of its file parts */
+  uint64_t sidx_rows[SL_TSDB_MAX_KINDS];  /* [r]: rule r's sidx (table kind r + 1), rows in all its parts */
+  uint64_t sidx_bytes[SL_TSDB_MAX_KINDS]; /* [r]: bytes of its file parts */
   char sidx_names[SL_TSDB_MAX_KINDS][SL_PART_NAME_BYTES];
   size_t sidx_count;
 } sl_trace_stats;
@@ -52,7 +52,9 @@ const sl_trace_schema *sl_trace_engine_schema(const sl_trace_engine *engine);
 
 /* Writes spans: element data = the span payload (may be empty), values in the
  * trace schema's tag order; the trace-id tag a non-empty string, the
- * timestamp tag positive whole milliseconds (int ms or timestamp ns). */
+ * timestamp tag positive whole milliseconds (int ms or timestamp ns).  The
+ * timestamp tag places a span (segment, order); element timestamp_ns is only
+ * logged.  A bad span fails the whole batch, naming the span and the tag. */
 sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans, size_t count, sl_error *err);
 sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err);
 sl_status sl_trace_engine_compact(sl_trace_engine *engine, sl_error *err);

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 for format in ndjson bin; do
   "$spanlab" generate --scale small --spans 2500 --payload-bytes 400 --format $format --out "$scratch/s.$format" --quiet >/dev/null \
     || fail "generate $format"
-  for model in sqlite stream; do
+  for model in sqlite stream trace; do
     out=$("$spanlab" load --model $model --data "$scratch/store-$model-$format" --input "$scratch/s.$format" --quiet 2>&1) \
       || fail "load $model $format: $out"
     grep -q "2500 spans from" <<<"$out" || fail "load $model $format summary: $out"
@@ -19,6 +19,9 @@ for format in ndjson bin; do
   done
 done
 
+# The Trace engine's store says what it holds.
+[[ -f "$scratch/store-trace-bin/store.json" ]] && grep -q '"model": "trace"' "$scratch/store-trace-bin/store.json" \
+  || fail "the trace store has no store.json of model trace"
 # Loading more into an existing store: the manifest is checked against what was added.
 out=$("$spanlab" load --model stream --data "$scratch/store-stream-bin" --input "$scratch/s.ndjson" --quiet 2>&1) \
   || fail "second load: $out"
