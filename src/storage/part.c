@@ -882,6 +882,7 @@ sl_status sl_part_read_column(sl_part *part, const sl_block_meta *block, uint32_
     out->ints = part->ints[column] != NULL ? part->ints[column] + first : NULL;
     out->bytes = part->bytes[column] != NULL ? part->bytes[column] + first : NULL;
     out->is_null = block->columns[column].null_count > 0 ? part->nulls[column] + first : NULL;
+    context->stats.blocks_read++; /* read, not decoded: index utilisation counts it as file parts' */
     return SL_OK;
   }
   uint32_t file = part->layout.columns[column].file;

@@ -178,7 +178,7 @@ typedef struct sl_part_info {
 
 /* Per-thread reading state and the query statistics it counts. */
 typedef struct sl_read_stats {
-  uint64_t blocks_read;       /* column blocks decoded */
+  uint64_t blocks_read;       /* column blocks read: decoded from a file part or taken from a memory part */
   uint64_t blocks_skipped;    /* maintained by callers (engines) */
   uint64_t chunks_loaded;     /* primary chunks read from primary.bin */
   uint64_t chunk_cache_hits;
