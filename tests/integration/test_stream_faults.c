@@ -16,7 +16,7 @@
  *    every acknowledged batch is there whole, no batch is partial or doubled, only batches whose
  *    write failed may be missing, and that the engine takes writes again.
  *
- * A sweep tries every call of the workload (444 pwrites, 586 fsyncs; on tmpfs when there is one,
+ * A sweep tries every call of the workload (about 450 pwrites, 600 fsyncs; on tmpfs when there is one,
  * about 30 s for both), or 60 spread evenly when CI=true; FAULT_STRIDE=N tries every N-th. */
 #include <errno.h>
 #include <limits.h>
