@@ -33,8 +33,11 @@ typedef struct table {
   size_t part_capacity;
   size_t memory_part_count;
   bool unpublished; /* holds file parts its last snapshot may not name (a snapshot write failed) */
-  /* guarded by maintenance */
+  /* maintenance: flushes, memory compactions, snapshot writes and the leaving lists, one at a
+   * time; a merge of file parts holds merge_lock while it reads and writes (long) and takes
+   * maintenance only to swap its parts in, so a flush never waits for a merge to finish. */
   pthread_mutex_t maintenance;
+  pthread_mutex_t merge_lock;
   uint64_t covered;
   uint64_t epoch;
   sl_part **left_recent; /* removed since the previous snapshot: still named by it */
@@ -189,7 +192,7 @@ static void table_dir(const sl_tsdb *db, const segment *seg, uint32_t shard, uin
 
 static sl_status table_new(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t kind, table **out, sl_error *err) {
   table *t = calloc(1, sizeof *t);
-  if (t == NULL || pthread_mutex_init(&t->maintenance, NULL) != 0) {
+  if (t == NULL || pthread_mutex_init(&t->maintenance, NULL) != 0 || pthread_mutex_init(&t->merge_lock, NULL) != 0) {
     free(t);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -219,6 +222,7 @@ static void table_free(table *t) {
   free(t->left_recent);
   free(t->left_old);
   pthread_mutex_destroy(&t->maintenance);
+  pthread_mutex_destroy(&t->merge_lock);
   free(t);
 }
 
@@ -665,7 +669,7 @@ static sl_status compact_memory(sl_tsdb *db, table *t, sl_error *err) {
 /* One merge of a table's file parts, if the policy chooses one.  *merged_any set when it did. */
 static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merged_any, sl_error *err) {
   *merged_any = false;
-  pthread_mutex_lock(&t->maintenance);
+  pthread_mutex_lock(&t->merge_lock);
   pthread_mutex_lock(&db->lock);
   size_t count = 0;
   sl_part **files = malloc((t->part_count + 1) * sizeof(sl_part *));
@@ -739,8 +743,19 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
     if (status == SL_OK) {
       status = merge_to_file(db, t, inputs, chosen_count, &stats, &merged, err);
     }
+    bool swapped = false;
     if (status == SL_OK) {
+      pthread_mutex_lock(&t->maintenance);
       pthread_mutex_lock(&db->lock);
+      swapped = !t->segment->expired;
+    }
+    if (status == SL_OK && !swapped) {
+      pthread_mutex_unlock(&db->lock);
+      pthread_mutex_unlock(&t->maintenance);
+      sl_part_mark_obsolete(merged); /* the segment expired meanwhile */
+      sl_part_unref(merged);
+    }
+    if (status == SL_OK && swapped) {
       replace_parts(t, inputs, chosen_count, merged);
       db->stats.merges++;
       db->stats.merge_bytes_in += stats.bytes_in;
@@ -757,6 +772,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
       if (status == SL_OK) {
         status = write_table_snapshot(db, t, err);
       }
+      pthread_mutex_unlock(&t->maintenance);
       *merged_any = status == SL_OK;
     }
     free(inputs);
@@ -767,7 +783,7 @@ static sl_status merge_table(sl_tsdb *db, table *t, bool everything, bool *merge
   free(files);
   free(chosen);
   free(sizes);
-  pthread_mutex_unlock(&t->maintenance);
+  pthread_mutex_unlock(&t->merge_lock);
   return status;
 }
 
