@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -590,6 +591,11 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
   pthread_cond_broadcast(&db->drained);
   pthread_mutex_unlock(&db->lock);
   pthread_mutex_unlock(&db->flush_lock);
+#ifdef __GLIBC__
+  /* The flushed memory parts were freed: give the heap back, so the process's memory stays set by
+   * the memory limit (glibc keeps freed heap otherwise, and RSS would follow the data loaded). */
+  malloc_trim(0);
+#endif
   return status;
 }
 
