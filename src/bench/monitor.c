@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "common/timeutil.h"
 
 /* Counters read in one sample; rates come from two consecutive readings. */
@@ -29,9 +31,11 @@ typedef struct reading {
   double load1, load5, load15;
   uint64_t voluntary, involuntary;
   uint64_t threads;
+  uint64_t progress; /* items the runner reported done (spans written, queries answered) */
 } reading;
 
 struct sl_monitor {
+  _Atomic uint64_t progress;
   pthread_t thread;
   pthread_mutex_t mutex;
   pthread_cond_t wake;
@@ -189,8 +193,8 @@ static void read_network(reading *now) {
   }
 }
 
-static reading take_reading(const sl_monitor *monitor) {
-  reading now = {.at_ns = sl_monotonic_ns()};
+static reading take_reading(sl_monitor *monitor) {
+  reading now = {.at_ns = sl_monotonic_ns(), .progress = atomic_load(&monitor->progress)};
   char text[8192];
   read_text("/proc/self/stat", text, sizeof text);
   uint64_t rss_pages = 0;
@@ -239,6 +243,7 @@ static json_t *sample_json(const sl_monitor *monitor, const reading *before, con
     const char *name;
     double value;
   } figures[] = {
+      {"throughput_per_s", seconds > 0 && now->progress >= before->progress ? (double)(now->progress - before->progress) / seconds : 0},
       {"cpu_user_pct", seconds > 0 ? 100 * (now->process_user_s - before->process_user_s) / seconds : 0},
       {"cpu_system_pct", seconds > 0 ? 100 * (now->process_system_s - before->process_system_s) / seconds : 0},
       {"system_user_pct", system_ticks > 0 ? 100 * (double)(now->system_user - before->system_user) / system_ticks : 0},
@@ -465,6 +470,35 @@ static void summarize_phases(json_t *phases, json_t *samples) {
     }
     json_object_set_new(phase, "samples", json_integer((json_int_t)count));
     json_object_set_new(phase, "summary", summary);
+    /* How the phase's throughput moved with its resources, sample by sample (Pearson). */
+    static const char *const against[] = {"cpu_user_pct", "cpu_system_pct", "disk_write_bytes_per_s",
+                                          "disk_read_bytes_per_s", "rss_bytes"};
+    double *x = count > 0 ? calloc(count, sizeof *x) : NULL;
+    double *y = count > 0 ? calloc(count, sizeof *y) : NULL;
+    json_t *correlations = json_object();
+    for (size_t a = 0; x != NULL && y != NULL && a < sizeof against / sizeof against[0]; a++) {
+      size_t n = 0;
+      json_array_foreach(samples, s, sample) {
+        if (strcmp(json_string_value(json_object_get(sample, "phase")), name) == 0 && n < count) {
+          x[n] = json_real_value(json_object_get(sample, "throughput_per_s"));
+          y[n] = json_real_value(json_object_get(sample, against[a]));
+          n++;
+        }
+      }
+      double r = n >= 3 ? sl_correlation(x, y, n) : 0;
+      if (r == r) { /* not NaN: a constant series has no correlation */
+        json_object_set_new(correlations, against[a], json_real(r));
+      }
+    }
+    free(x);
+    free(y);
+    json_object_set_new(phase, "throughput_correlation", correlations);
+  }
+}
+
+void sl_monitor_add_progress(sl_monitor *monitor, uint64_t items) {
+  if (monitor != NULL) {
+    atomic_fetch_add(&monitor->progress, items);
   }
 }
 

@@ -30,6 +30,11 @@ sl_status sl_monitor_start(const sl_monitor_options *options, sl_monitor **out, 
 /* Starts a phase; samples from now on carry its name (copied). */
 void sl_monitor_mark_phase(sl_monitor *monitor, const char *phase);
 
+/* Counts items done (the runner: spans written, queries answered); each sample's
+ * throughput_per_s is their rate, and each phase reports how it correlates with
+ * CPU, disk and RSS (Pearson over the phase's samples). */
+void sl_monitor_add_progress(sl_monitor *monitor, uint64_t items);
+
 /* Takes one sample now (tests use it to avoid waiting for the interval). */
 void sl_monitor_sample_now(sl_monitor *monitor);
 

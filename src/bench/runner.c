@@ -381,6 +381,7 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     inside_ns += elapsed;
     sl_histogram_record(&latency, elapsed);
     done += count;
+    sl_monitor_add_progress(state->monitor, count);
     sl_progress_update(&progress, done);
   }
   if (status == SL_OK && !interrupted) {
@@ -1014,6 +1015,7 @@ static sl_status query_benchmarks(run *state, const char *model, sl_backend *bac
         int64_t one = sl_monotonic_ns();
         status = sl_backend_query(backend, query, &again, err);
         sl_histogram_record(&latency, sl_monotonic_ns() - one);
+        sl_monitor_add_progress(state->monitor, 1);
         state->query_cache.cache_hits += again.stats.cache_hits;
         state->query_cache.cache_misses += again.stats.cache_misses;
         sl_backend_answer_free(&again);

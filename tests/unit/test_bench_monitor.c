@@ -169,10 +169,49 @@ static void threads_are_grouped_by_name(void **state) {
   json_decref(report);
 }
 
+/* Progress counted at a known rate shows as that throughput; while progress and RSS grow together
+ * sample by sample, their correlation is strongly positive. */
+static void throughput_follows_progress_and_correlates(void **state) {
+  (void)state;
+  sl_monitor_options options = {.interval_ms = 1000000}; /* samples only when asked */
+  sl_monitor *monitor = NULL;
+  sl_error err;
+  assert_int_equal(sl_monitor_start(&options, &monitor, &err), SL_OK);
+  sl_monitor_mark_phase(monitor, "ramp");
+  enum { STEPS = 8, STEP_BYTES = 8 << 20 };
+  char *block = NULL;
+  uint64_t items = 0;
+  for (int step = 0; step < STEPS; step++) {
+    /* step k: (k + 1) * 1000 items in the interval while (k + 1) * 8 MiB are resident */
+    free(block);
+    block = malloc((size_t)(step + 1) * STEP_BYTES);
+    assert_non_null(block);
+    memset(block, 1, (size_t)(step + 1) * STEP_BYTES);
+    sl_monitor_add_progress(monitor, (uint64_t)(step + 1) * 1000);
+    items += (uint64_t)(step + 1) * 1000;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    sl_monitor_sample_now(monitor);
+  }
+  free(block);
+  json_t *report = sl_monitor_stop(monitor);
+  double total = integrate(report, "ramp", "throughput_per_s");
+  assert_true(total > 0.8 * (double)items && total < 1.2 * (double)items);
+  json_t *correlations = json_object_get(phase_named(report, "ramp"), "throughput_correlation");
+  assert_non_null(correlations);
+  json_t *rss = json_object_get(correlations, "rss_bytes");
+  assert_non_null(rss);
+  if (json_real_value(rss) <= 0.5) {
+    fail_msg("throughput and RSS correlate by %.3f", json_real_value(rss));
+  }
+  json_decref(report);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(monitor_sees_cpu_memory_and_io),
       cmocka_unit_test(threads_are_grouped_by_name),
+      cmocka_unit_test(throughput_follows_progress_and_correlates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
