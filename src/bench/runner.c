@@ -50,6 +50,7 @@ typedef struct run {
   uint64_t expected_spans;
   uint64_t expected_checksum;
   uint64_t expected_raw_bytes;
+  uint64_t expected_traces;
   int consistency_failures;
   /* The oracle: every span as a query row (no dataBinary), from the first load. */
   sl_query_row *oracle_rows;
@@ -334,6 +335,44 @@ static void record_breakdown(run *state, const char *model, sl_backend *backend,
   }
 }
 
+/* One pass over the profile's spans before the loads of an iteration: what every store must then
+ * hold (count, order-independent checksum, raw bytes, traces) and, the first time, the oracle's
+ * rows.  The generator is deterministic (same profile and seed, same spans), so the loads that
+ * follow write exactly these spans, and their timed loops do nothing but write. */
+static sl_status expect_dataset(run *state, sl_error *err) {
+  sl_gen *gen = NULL;
+  SL_TRY(sl_gen_open(&state->profile, &gen, err));
+  sl_span *spans = calloc(LOAD_BATCH_SPANS, sizeof(sl_span));
+  sl_status status = spans != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
+  uint64_t done = 0, traces = 0, bytes = 0, checksum = 0;
+  while (status == SL_OK && !interrupted) {
+    size_t count = 0;
+    status = sl_gen_next(gen, spans, LOAD_BATCH_SPANS, &count, err);
+    if (status != SL_OK || count == 0) {
+      break;
+    }
+    for (size_t i = 0; i < count; i++) {
+      checksum += sl_span_digest(&spans[i]);
+      bytes += span_bytes(&spans[i]);
+    }
+    traces += count_roots(spans, count);
+    done += count;
+    if (!state->oracle_ready && (state->options->labels & SL_LABEL_QUERY)) {
+      status = keep_for_oracle(state, spans, count, err);
+    }
+  }
+  if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
+    state->oracle_ready = true;
+  }
+  state->expected_spans = done;
+  state->expected_checksum = checksum;
+  state->expected_raw_bytes = bytes;
+  state->expected_traces = traces;
+  free(spans);
+  sl_gen_close(gen);
+  return status;
+}
+
 static sl_status sequential_load(run *state, const char *model, int iteration, sl_error *err) {
   char store[4200];
   snprintf(store, sizeof store, "%s/stores/%s", state->out_dir, model);
@@ -364,17 +403,8 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     if (status != SL_OK || count == 0) {
       break;
     }
-    for (size_t i = 0; i < count; i++) {
-      checksum += sl_span_digest(&spans[i]);
-      bytes += span_bytes(&spans[i]);
-    }
-    traces += count_roots(spans, count);
-    if (!state->oracle_ready && (state->options->labels & SL_LABEL_QUERY)) {
-      status = keep_for_oracle(state, spans, count, err);
-      if (status != SL_OK) {
-        break;
-      }
-    }
+    /* The expected checksum, bytes and traces, and the oracle's rows, come from the pass before
+     * the loads (expect_dataset): the loop only writes and times. */
     int64_t started = sl_monotonic_ns();
     status = sl_backend_write(backend, spans, count, err);
     int64_t elapsed = sl_monotonic_ns() - started;
@@ -398,12 +428,13 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     }
     record_memory_detail(state, "memory/load", model, iteration, NULL);
   }
-  if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
-    state->oracle_ready = true;
+  checksum = state->expected_checksum;
+  bytes = state->expected_raw_bytes;
+  traces = state->expected_traces;
+  if (status == SL_OK && !interrupted && done != state->expected_spans) {
+    status = sl_error_set(err, SL_ERR_INTERNAL, "bench: the generator made %llu spans for %s, %llu before",
+                          (unsigned long long)done, model, (unsigned long long)state->expected_spans);
   }
-  state->expected_spans = done;
-  state->expected_checksum = checksum;
-  state->expected_raw_bytes = bytes;
   int64_t loop_ns = sl_monotonic_ns() - loop_started_ns;
   if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_WRITE, "write/sequential")) {
     status = record_write(state, "write/sequential", model, iteration, done, traces, bytes,
@@ -1279,6 +1310,9 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
     if (status == SL_OK && iteration == 0 && state.sweep_spans == NULL &&
         (options->labels & SL_LABEL_WRITE)) {
       status = prepare_sweep(&state, err);
+    }
+    if (status == SL_OK) {
+      status = expect_dataset(&state, err);
     }
     for (size_t m = 0; status == SL_OK && m < options->model_count && !interrupted; m++) {
       const char *model = options->models[m];
