@@ -802,6 +802,268 @@ static sl_status materialize(query_state *state, const size_t *selected, size_t 
   return status;
 }
 
+/* ------------------------------------------------------------------ ordered by an index rule */
+
+/* What one part offers the index-ordered walk: its term cursor over the rule's index, the filter's
+ * candidates from its indexes, and which of its series the entity patterns select. */
+typedef struct ordered_part {
+  uint32_t table;
+  uint32_t part_index;
+  sl_part *part;
+  sl_part_term_cursor *cursor;
+  bool valid;
+  sl_bytes term;
+  uint8_t term_storage[SL_PART_MAX_KEY_BYTES];
+  roaring_bitmap_t *postings;
+  index_result candidates;
+  bool *series_selected; /* per series entry */
+} ordered_part;
+
+static const sl_series_entry *series_of_key(sl_part *part, sl_bytes key, size_t *at) {
+  size_t low = 0, high = sl_part_series_count(part);
+  while (low < high) {
+    size_t middle = low + (high - low) / 2;
+    int order = sl_bytes_compare(sl_part_series_at(part, middle)->key, key);
+    if (order == 0) {
+      *at = middle;
+      return sl_part_series_at(part, middle);
+    }
+    if (order < 0) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return NULL;
+}
+
+static sl_status ordered_advance(ordered_part *entry, sl_error *err) {
+  sl_bitmap_free(entry->postings);
+  entry->postings = NULL;
+  sl_bytes term = {0};
+  SL_TRY(sl_part_term_cursor_next(entry->cursor, &entry->valid, &term, &entry->postings, err));
+  if (entry->valid) {
+    if (term.size_bytes > SL_PART_MAX_KEY_BYTES) {
+      return sl_error_set(err, SL_ERR_CORRUPT, "a term of %zu bytes in part %s", term.size_bytes,
+                          sl_part_dir(entry->part) != NULL ? sl_part_dir(entry->part) : "(memory)");
+    }
+    memcpy(entry->term_storage, term.data, term.size_bytes);
+    entry->term = (sl_bytes){.data = (const char *)entry->term_storage, .size_bytes = term.size_bytes};
+  }
+  return SL_OK;
+}
+
+/* The rows of one term in one part, block by block, through scan_block. */
+static sl_status ordered_rows(query_state *state, ordered_part *entry, sl_error *err) {
+  roaring_bitmap_t *rows = entry->postings;
+  if (entry->candidates.rows != NULL) {
+    roaring_bitmap_and_inplace(rows, entry->candidates.rows);
+  }
+  uint64_t count = roaring_bitmap_get_cardinality(rows);
+  if (count == 0) {
+    return SL_OK;
+  }
+  uint32_t *positions = malloc((size_t)count * sizeof *positions);
+  if (positions == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  roaring_bitmap_to_uint32_array(rows, positions);
+  sl_status status = SL_OK;
+  index_result only = {.rows = rows, .exact = entry->candidates.exact};
+  sl_value entity[SL_PART_MAX_SERIES_VALUES];
+  for (uint64_t i = 0; i < count && status == SL_OK;) {
+    const sl_block_meta *block = NULL;
+    uint32_t row_in_block = 0;
+    status = sl_part_block_of_row(entry->part, positions[i], state->reader, &block, &row_in_block, err);
+    if (status != SL_OK) {
+      break;
+    }
+    uint64_t block_end = block->first_row + block->rows;
+    size_t series_at = 0;
+    const sl_series_entry *series = series_of_key(entry->part, block->key, &series_at);
+    if (series == NULL) {
+      status = sl_error_set(err, SL_ERR_CORRUPT, "part %s: a block's series is missing from smeta.bin",
+                            sl_part_dir(entry->part) != NULL ? sl_part_dir(entry->part) : "(memory)");
+      break;
+    }
+    state->stats.blocks_considered++;
+    if (entry->series_selected[series_at] && block->max_timestamp >= state->begin_ns &&
+        block->min_timestamp <= state->end_ns) {
+      sl_stream_entity_values(state->engine, series, entity);
+      status = scan_block(state, entry->table, entry->part_index, entry->part, block, series, entity, &only, err);
+    } else {
+      state->stats.blocks_skipped++;
+    }
+    while (i < count && positions[i] < block_end) {
+      i++;
+    }
+  }
+  free(positions);
+  return status;
+}
+
+/* Bounds on an int order tag that the filter implies through ANDs of conditions on it (terms
+ * outside them cannot match, so the walk seeks past them); ORs and other tags bound nothing. */
+static void order_bounds(const sl_filter_node *node, const sl_tag_spec *tag, int64_t *low, int64_t *high, int depth) {
+  if (node == NULL || depth > 64) {
+    return;
+  }
+  if (node->kind == SL_CRITERIA_AND) {
+    order_bounds(node->left, tag, low, high, depth + 1);
+    order_bounds(node->right, tag, low, high, depth + 1);
+    return;
+  }
+  if (node->kind != SL_CRITERIA_CONDITION || node->leaf->tag != tag || node->leaf->value.kind != SL_VALUE_INT) {
+    return;
+  }
+  int64_t v = node->leaf->value.as.int_value;
+  switch (node->leaf->op) {
+    case SL_BINARY_OP_EQ: *low = v > *low ? v : *low; *high = v < *high ? v : *high; break;
+    case SL_BINARY_OP_GE: *low = v > *low ? v : *low; break;
+    case SL_BINARY_OP_GT: if (v < INT64_MAX && v + 1 > *low) *low = v + 1; break;
+    case SL_BINARY_OP_LE: *high = v < *high ? v : *high; break;
+    case SL_BINARY_OP_LT: if (v > INT64_MIN && v - 1 < *high) *high = v - 1; break;
+    default: break;
+  }
+}
+
+/* BanyanDB's query by index (banyand/stream/query_by_idx.go): the rule's terms in order across every
+ * part, each term's rows checked against the window, the series and the filter, until offset + limit
+ * matches are held.  Rows without the tag are not in the index: when the terms run out first, the
+ * caller reads every match instead.  *complete is false then. */
+static sl_status collect_by_index(query_state *state, uint32_t index, bool *complete, sl_error *err) {
+  sl_stream_engine *engine = state->engine;
+  *complete = false;
+  bool shards[SL_TSDB_MAX_SHARDS];
+  allowed_shards(state, shards, engine->group->shard_num);
+  size_t capacity = 0;
+  for (size_t t = 0; t < sl_tsdb_view_count(state->view); t++) {
+    capacity += sl_tsdb_view_at(state->view, t)->part_count;
+  }
+  ordered_part *parts = calloc(capacity + 1, sizeof *parts);
+  if (parts == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  size_t count = 0;
+  sl_status status = SL_OK;
+  bool descending = state->descending;
+  int64_t low = INT64_MIN, high = INT64_MAX;
+  bool int_terms = state->order_tag->type == SL_TAG_INT;
+  if (int_terms) {
+    order_bounds(sl_query_plan_filter(state->plan), state->order_tag, &low, &high, 0);
+  }
+  uint8_t low_term[8], high_term[8];
+  sl_term_from_int64(low, low_term);
+  sl_term_from_int64(high, high_term);
+  sl_bytes low_bytes = {.data = (const char *)low_term, .size_bytes = 8};
+  sl_bytes high_bytes = {.data = (const char *)high_term, .size_bytes = 8};
+  if (low > high) {
+    *complete = false; /* nothing can match; the plain path finds the rows without the tag (none match either) */
+    free(parts);
+    return SL_OK;
+  }
+  for (size_t t = 0; t < sl_tsdb_view_count(state->view) && status == SL_OK; t++) {
+    const sl_tsdb_table_view *table = sl_tsdb_view_at(state->view, t);
+    if (table->shard >= engine->group->shard_num || !shards[table->shard]) {
+      continue;
+    }
+    for (size_t p = 0; p < table->part_count && status == SL_OK; p++) {
+      sl_part *part = table->parts[p];
+      sl_part_info info = sl_part_info_of(part);
+      state->stats.parts_considered++;
+      if (info.max_timestamp < state->begin_ns || info.min_timestamp > state->end_ns) {
+        state->stats.parts_skipped++;
+        continue;
+      }
+      ordered_part *entry = &parts[count];
+      entry->table = (uint32_t)t;
+      entry->part_index = (uint32_t)p;
+      entry->part = part;
+      size_t series_count = sl_part_series_count(part);
+      entry->series_selected = calloc(series_count + 1, sizeof(bool));
+      if (entry->series_selected == NULL) {
+        status = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+        break;
+      }
+      bool any = false;
+      sl_value entity[SL_PART_MAX_SERIES_VALUES];
+      for (size_t s = 0; s < series_count; s++) {
+        sl_stream_entity_values(engine, sl_part_series_at(part, s), entity);
+        entry->series_selected[s] = sl_query_plan_series_match(state->plan, entity);
+        any = any || entry->series_selected[s];
+      }
+      count++;
+      if (!any) {
+        state->stats.parts_skipped++;
+        continue;
+      }
+      /* The filter is checked on the rows the walk reaches (few), not through posting lists of every
+       * term it names; conditions on the order tag itself become bounds of the walk. */
+      entry->candidates = (index_result){.rows = NULL, .exact = sl_query_plan_filter(state->plan) == NULL};
+      status = sl_part_term_cursor_open(part, index, descending, state->reader, &entry->cursor, err);
+      if (status == SL_OK && int_terms && (descending ? high != INT64_MAX : low != INT64_MIN)) {
+        status = sl_part_term_cursor_seek(entry->cursor, descending ? &high_bytes : &low_bytes, err);
+      }
+      if (status == SL_OK) {
+        status = ordered_advance(entry, err);
+      }
+    }
+  }
+  /* The k-way merge of the parts' terms. */
+  while (status == SL_OK) {
+    int best = -1;
+    for (size_t i = 0; i < count; i++) {
+      if (parts[i].cursor == NULL || !parts[i].valid) {
+        continue;
+      }
+      if (best < 0) {
+        best = (int)i;
+        continue;
+      }
+      int order = sl_bytes_compare(parts[i].term, parts[best].term);
+      if (descending ? order > 0 : order < 0) {
+        best = (int)i;
+      }
+    }
+    if (best < 0) {
+      break; /* every term read: rows without the tag may still be due */
+    }
+    if (int_terms && (descending ? sl_bytes_compare(parts[best].term, low_bytes) < 0
+                                 : sl_bytes_compare(parts[best].term, high_bytes) > 0)) {
+      /* past the bound: no later term matches; rows without the tag cannot match a bound either */
+      *complete = true;
+      break;
+    }
+    if (state->bound > 0 && state->count >= state->bound) {
+      *complete = true; /* the window is full and every later term sorts after it */
+      state->dropped = true; /* matches past the window were not read */
+      break;
+    }
+    uint8_t current_storage[SL_PART_MAX_KEY_BYTES];
+    sl_bytes current = parts[best].term;
+    memcpy(current_storage, current.data, current.size_bytes);
+    current.data = (const char *)current_storage;
+    for (size_t i = 0; i < count && status == SL_OK; i++) {
+      if (parts[i].cursor != NULL && parts[i].valid && sl_bytes_compare(parts[i].term, current) == 0) {
+        state->stats.postings_read++;
+        status = ordered_rows(state, &parts[i], err);
+        if (status == SL_OK) {
+          status = ordered_advance(&parts[i], err);
+        }
+      }
+    }
+    sl_read_context_reset(state->reader);
+  }
+  for (size_t i = 0; i < count; i++) {
+    sl_part_term_cursor_close(parts[i].cursor);
+    sl_bitmap_free(parts[i].postings);
+    sl_bitmap_free(parts[i].candidates.rows);
+    free(parts[i].series_selected);
+  }
+  free(parts);
+  return status;
+}
+
 /* Every table and part of the view (shards pruned), into state->candidates. */
 static sl_status collect(query_state *state, sl_error *err) {
   sl_stream_engine *engine = state->engine;
@@ -862,7 +1124,19 @@ sl_status sl_stream_engine_query(sl_stream_engine *engine, const sl_query *query
   size_t first = 0, count = 0, distinct = 0;
   for (int attempt = 0; attempt < 2 && status == SL_OK; attempt++) {
     if (!nothing) {
-      status = collect(&state, err);
+      bool done_by_index = false;
+      int32_t rule_index = state.order_tag != NULL ? engine->index_of_tag[state.order_tag->tag_index] : -1;
+      if (rule_index >= 0 && state.bound > 0 && attempt == 0) {
+        status = collect_by_index(&state, (uint32_t)rule_index, &done_by_index, err);
+        if (status == SL_OK && !done_by_index) {
+          /* the terms ran out before the window filled: read every match, rows without the tag too */
+          state.count = 0;
+          state.dropped = false;
+        }
+      }
+      if (status == SL_OK && !done_by_index) {
+        status = collect(&state, err);
+      }
     }
     free(order);
     order = status == SL_OK ? malloc((state.count + 1) * sizeof *order) : NULL;
