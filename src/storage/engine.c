@@ -10,6 +10,7 @@
 
 #include "common/timeutil.h"
 #include "storage/fileio.h"
+#include "storage/series.h"
 
 void sl_engine_options_default(sl_engine_options *options) {
   memset(options, 0, sizeof *options);
@@ -118,4 +119,109 @@ size_t sl_engine_bound_rules(const sl_catalog *catalog, sl_catalog_kind kind, co
     }
   }
   return count < max_rules ? count : max_rules;
+}
+
+sl_column_type sl_engine_column_type(sl_tag_type type) {
+  switch (type) {
+    case SL_TAG_INT:
+    case SL_TAG_TIMESTAMP: return SL_COLUMN_INT64;
+    case SL_TAG_STRING: return SL_COLUMN_STRING;
+    default: return SL_COLUMN_BINARY;
+  }
+}
+
+bool sl_engine_value_fits(sl_tag_type type, sl_value_kind kind) {
+  if (kind == SL_VALUE_NULL) {
+    return true;
+  }
+  switch (type) {
+    case SL_TAG_STRING: return kind == SL_VALUE_STR;
+    case SL_TAG_INT: return kind == SL_VALUE_INT;
+    case SL_TAG_TIMESTAMP: return kind == SL_VALUE_TIMESTAMP || kind == SL_VALUE_INT;
+    case SL_TAG_DATA_BINARY: return kind == SL_VALUE_BINARY || kind == SL_VALUE_STR;
+    case SL_TAG_STRING_ARRAY: return kind == SL_VALUE_STR_ARRAY;
+    case SL_TAG_INT_ARRAY: return kind == SL_VALUE_INT_ARRAY;
+    default: return false;
+  }
+}
+
+const char *sl_engine_kind_name(sl_value_kind kind) {
+  switch (kind) {
+    case SL_VALUE_NULL: return "null";
+    case SL_VALUE_STR: return "a string";
+    case SL_VALUE_INT: return "an int";
+    case SL_VALUE_STR_ARRAY: return "a string array";
+    case SL_VALUE_INT_ARRAY: return "an int array";
+    case SL_VALUE_BINARY: return "binary data";
+    case SL_VALUE_TIMESTAMP: return "a timestamp";
+  }
+  return "?";
+}
+
+sl_status sl_engine_column_value(sl_tag_type type, const sl_column_view *view, size_t row, sl_arena *arena,
+                                 sl_value *out, sl_error *err) {
+  if (view->is_null != NULL && view->is_null[row]) {
+    *out = sl_value_null();
+    return SL_OK;
+  }
+  switch (type) {
+    case SL_TAG_INT: *out = sl_value_int(view->ints[row]); return SL_OK;
+    case SL_TAG_TIMESTAMP:
+      *out = sl_value_int(view->ints[row]);
+      out->kind = SL_VALUE_TIMESTAMP;
+      return SL_OK;
+    case SL_TAG_STRING: *out = sl_value_str(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
+    case SL_TAG_DATA_BINARY: *out = sl_value_binary(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
+    case SL_TAG_STRING_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_STR_ARRAY, arena, out, err);
+    case SL_TAG_INT_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_INT_ARRAY, arena, out, err);
+    default: *out = sl_value_null(); return SL_OK;
+  }
+}
+
+sl_status sl_engine_copy_value(sl_arena *arena, sl_value *value, sl_error *err) {
+  if (value->kind == SL_VALUE_STR || value->kind == SL_VALUE_BINARY) {
+    if (value->as.str.size_bytes == 0) {
+      value->as.str.data = "";
+      return SL_OK;
+    }
+    char *copy = sl_arena_alloc_uninit(arena, value->as.str.size_bytes);
+    if (copy == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    memcpy(copy, value->as.str.data, value->as.str.size_bytes);
+    value->as.str.data = copy;
+  } else if (value->kind == SL_VALUE_STR_ARRAY) {
+    sl_bytes *items = sl_arena_alloc(arena, (value->as.str_array.count + 1) * sizeof *items);
+    if (items == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < value->as.str_array.count; i++) {
+      sl_value item = sl_value_str(value->as.str_array.items[i].data, value->as.str_array.items[i].size_bytes);
+      SL_TRY(sl_engine_copy_value(arena, &item, err));
+      items[i] = item.as.str;
+    }
+    value->as.str_array.items = items;
+  } else if (value->kind == SL_VALUE_INT_ARRAY) {
+    int64_t *items = sl_arena_alloc(arena, (value->as.int_array.count + 1) * sizeof *items);
+    if (items == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    if (value->as.int_array.count > 0) {
+      memcpy(items, value->as.int_array.items, value->as.int_array.count * sizeof *items);
+    }
+    value->as.int_array.items = items;
+  }
+  return SL_OK;
+}
+
+void sl_engine_series_values(const sl_series_entry *entry, size_t count, sl_value *out) {
+  for (size_t k = 0; k < count; k++) {
+    if (k >= entry->value_count || entry->values[k].size_bytes == 0) {
+      out[k] = sl_value_null();
+      continue;
+    }
+    sl_bytes stored = entry->values[k];
+    sl_bytes bytes = {.data = stored.data + 1, .size_bytes = stored.size_bytes - 1};
+    out[k] = sl_series_value_from(bytes, (uint8_t)stored.data[0]);
+  }
 }

@@ -12,6 +12,7 @@
 
 #include "spanlab/catalog.h"
 #include "spanlab/error.h"
+#include "storage/elements.h"
 #include "storage/part.h"
 #include "storage/tsdb.h"
 #include "storage/wal.h"
@@ -63,5 +64,21 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
  * Returns how many (at most max_rules written). */
 size_t sl_engine_bound_rules(const sl_catalog *catalog, sl_catalog_kind kind, const char *group, const char *name,
                              const sl_index_rule **rules, size_t max_rules);
+
+/* ---- tag values, shared by both engines ---- */
+
+/* The column type that stores a tag type (ints and timestamps int64, strings string, the rest binary). */
+sl_column_type sl_engine_column_type(sl_tag_type type);
+/* Whether a written value suits its tag (null always does; ints for timestamps, strings for binary). */
+bool sl_engine_value_fits(sl_tag_type type, sl_value_kind kind);
+/* "a string", "an int", ... for messages. */
+const char *sl_engine_kind_name(sl_value_kind kind);
+/* One stored value of a tag of type `type` from a decoded column (arrays decoded into arena). */
+sl_status sl_engine_column_value(sl_tag_type type, const sl_column_view *view, size_t row, sl_arena *arena,
+                                 sl_value *out, sl_error *err);
+/* Copies a value's bytes (strings, binary, arrays) into arena, so it outlives the column it came from. */
+sl_status sl_engine_copy_value(sl_arena *arena, sl_value *value, sl_error *err);
+/* The values of a series entry (kind byte + bytes each, series.h) as tag values. */
+void sl_engine_series_values(const sl_series_entry *entry, size_t count, sl_value *out);
 
 #endif

@@ -2,6 +2,7 @@
 #include "storage/fileio.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -257,3 +258,28 @@ bool sl_fileio_path(char *out, size_t out_bytes, const char *format, ...) {
   va_end(args);
   return written >= 0 && (size_t)written < out_bytes;
 }
+
+static void remove_tree_at(const char *path, int depth) {
+  DIR *dir = depth < 8 ? opendir(path) : NULL;
+  if (dir != NULL) {
+    for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
+      if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+        continue;
+      }
+      char child[4096];
+      if (!sl_fileio_path(child, sizeof child, "%s/%s", path, entry->d_name)) {
+        continue;
+      }
+      struct stat info;
+      if (lstat(child, &info) == 0 && S_ISDIR(info.st_mode)) {
+        remove_tree_at(child, depth + 1);
+      } else {
+        (void)unlink(child);
+      }
+    }
+    closedir(dir);
+  }
+  (void)rmdir(path);
+}
+
+void sl_fileio_remove_tree(const char *path) { remove_tree_at(path, 0); }

@@ -67,6 +67,9 @@ sl_status sl_fileio_write_file_atomic(const char *path, const void *data, size_t
 sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **data_out,
                               size_t *size_out, sl_error *err);
 
+/* Removes a directory tree (at most 8 levels deep), best effort: what cannot be removed stays. */
+void sl_fileio_remove_tree(const char *path);
+
 /* snprintf for paths: false (and out truncated) when the result does not fit. */
 bool sl_fileio_path(char *out, size_t out_bytes, const char *format, ...) __attribute__((format(printf, 3, 4)));
 

@@ -496,26 +496,6 @@ static sl_part *part_new(const sl_part_layout *layout, uint64_t id) {
   return part;
 }
 
-static void remove_tree(const char *path, int depth) {
-  DIR *dir = depth < 8 ? opendir(path) : NULL;
-  if (dir != NULL) {
-    for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
-      if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
-        continue;
-      }
-      char child[4096];
-      sl_fileio_path(child, sizeof child, "%s/%s", path, entry->d_name);
-      struct stat info;
-      if (lstat(child, &info) == 0 && S_ISDIR(info.st_mode)) {
-        remove_tree(child, depth + 1);
-      } else {
-        (void)unlink(child);
-      }
-    }
-    closedir(dir);
-  }
-  (void)rmdir(path);
-}
 
 static void part_free(sl_part *part) {
   if (part == NULL) {
@@ -562,7 +542,7 @@ static void part_free(sl_part *part) {
     sl_bloom_free(&part->bloom);
   }
   if (part->dir != NULL && atomic_load(&part->obsolete)) {
-    remove_tree(part->dir, 0);
+    sl_fileio_remove_tree(part->dir);
   }
   free(part->dir);
   pthread_mutex_destroy(&part->lock);
@@ -2282,7 +2262,7 @@ void sl_part_writer_abort(sl_part_writer *writer) {
   }
   out_file_close(&writer->primary);
   if (writer->dir != NULL) {
-    remove_tree(writer->dir, 0);
+    sl_fileio_remove_tree(writer->dir);
   }
   writer_free(writer);
 }

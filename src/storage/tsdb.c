@@ -830,26 +830,6 @@ sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err) {
 
 /* ------------------------------------------------------------------ retention */
 
-static void remove_tree(const char *path, int depth) {
-  DIR *dir = depth < 8 ? opendir(path) : NULL;
-  if (dir != NULL) {
-    for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
-      if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
-        continue;
-      }
-      char child[PATH_BYTES];
-      sl_fileio_path(child, sizeof child, "%s/%s", path, entry->d_name);
-      struct stat info;
-      if (lstat(child, &info) == 0 && S_ISDIR(info.st_mode)) {
-        remove_tree(child, depth + 1);
-      } else {
-        (void)unlink(child);
-      }
-    }
-    closedir(dir);
-  }
-  (void)rmdir(path);
-}
 
 sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
   if (db->options.ttl_ms <= 0) {
@@ -903,7 +883,7 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
       pthread_mutex_unlock(&db->lock);
       pthread_mutex_unlock(&t->maintenance);
     }
-    remove_tree(seg->dir, 0);
+    sl_fileio_remove_tree(seg->dir);
   }
   if (victim_count > 0) {
     (void)sl_fileio_fsync_dir(db->dir, err);
@@ -1407,7 +1387,7 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
     if (!keep) {
       char path[PATH_BYTES];
       sl_fileio_path(path, sizeof path, "%s/%s", t->parts_dir, entry->d_name);
-      remove_tree(path, 0);
+      sl_fileio_remove_tree(path);
     }
   }
   if (handle != NULL) {

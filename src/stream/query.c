@@ -19,37 +19,12 @@
 #include "stream/stream_internal.h"
 
 void sl_stream_entity_values(const sl_stream_engine *engine, const sl_series_entry *entry, sl_value *out) {
-  for (size_t k = 0; k < engine->schema->entity_count; k++) {
-    if (k >= entry->value_count || entry->values[k].size_bytes == 0) {
-      out[k] = sl_value_null();
-      continue;
-    }
-    sl_bytes stored = entry->values[k];
-    uint8_t kind = (uint8_t)stored.data[0];
-    sl_bytes bytes = {.data = stored.data + 1, .size_bytes = stored.size_bytes - 1};
-    out[k] = sl_series_value_from(bytes, kind);
-  }
+  sl_engine_series_values(entry, engine->schema->entity_count, out);
 }
 
 sl_status sl_stream_column_value(const sl_stream_engine *engine, size_t tag, const sl_column_view *view, size_t row,
                                  sl_arena *arena, sl_value *out, sl_error *err) {
-  if (view->is_null != NULL && view->is_null[row]) {
-    *out = sl_value_null();
-    return SL_OK;
-  }
-  sl_tag_type type = engine->schema->tags[tag].type;
-  switch (type) {
-    case SL_TAG_INT: *out = sl_value_int(view->ints[row]); return SL_OK;
-    case SL_TAG_TIMESTAMP:
-      *out = sl_value_int(view->ints[row]);
-      out->kind = SL_VALUE_TIMESTAMP;
-      return SL_OK;
-    case SL_TAG_STRING: *out = sl_value_str(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
-    case SL_TAG_DATA_BINARY: *out = sl_value_binary(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
-    case SL_TAG_STRING_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_STR_ARRAY, arena, out, err);
-    case SL_TAG_INT_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_INT_ARRAY, arena, out, err);
-    default: *out = sl_value_null(); return SL_OK;
-  }
+  return sl_engine_column_value(engine->schema->tags[tag].type, view, row, arena, out, err);
 }
 
 /* ------------------------------------------------------------------ posting-list algebra */
@@ -687,40 +662,6 @@ typedef struct wanted_tags {
   bool tag[SL_STREAM_MAX_TAGS];
 } wanted_tags;
 
-static sl_status copy_value(sl_arena *arena, sl_value *value, sl_error *err) {
-  if (value->kind == SL_VALUE_STR || value->kind == SL_VALUE_BINARY) {
-    if (value->as.str.size_bytes == 0) {
-      value->as.str.data = "";
-      return SL_OK;
-    }
-    char *copy = sl_arena_alloc(arena, value->as.str.size_bytes);
-    if (copy == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    memcpy(copy, value->as.str.data, value->as.str.size_bytes);
-    value->as.str.data = copy;
-  } else if (value->kind == SL_VALUE_STR_ARRAY) {
-    sl_bytes *items = sl_arena_alloc(arena, (value->as.str_array.count + 1) * sizeof *items);
-    if (items == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < value->as.str_array.count; i++) {
-      sl_value item = sl_value_str(value->as.str_array.items[i].data, value->as.str_array.items[i].size_bytes);
-      SL_TRY(copy_value(arena, &item, err));
-      items[i] = item.as.str;
-    }
-    value->as.str_array.items = items;
-  } else if (value->kind == SL_VALUE_INT_ARRAY) {
-    int64_t *items = sl_arena_alloc(arena, (value->as.int_array.count + 1) * sizeof *items);
-    if (items == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    memcpy(items, value->as.int_array.items, value->as.int_array.count * sizeof *items);
-    value->as.int_array.items = items;
-  }
-  return SL_OK;
-}
-
 typedef struct by_block_context {
   const candidate *candidates;
   const size_t *selected;
@@ -791,7 +732,7 @@ static sl_status materialize(query_state *state, const size_t *selected, size_t 
         status = sl_stream_column_value(engine, t, &views[t], entry->row, state->arena, &tags[t], err);
       }
       if (status == SL_OK) {
-        status = copy_value(state->arena, &tags[t], err);
+        status = sl_engine_copy_value(state->arena, &tags[t], err);
       }
     }
     answer->rows[i] = (sl_query_row){.timestamp_ns = entry->timestamp_ns, .tags = tags, .has_element_hash = true,

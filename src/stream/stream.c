@@ -13,43 +13,6 @@
 #include "storage/series.h"
 #include "stream/stream_internal.h"
 
-static sl_column_type column_type_of(sl_tag_type type) {
-  switch (type) {
-    case SL_TAG_INT:
-    case SL_TAG_TIMESTAMP: return SL_COLUMN_INT64;
-    case SL_TAG_STRING: return SL_COLUMN_STRING;
-    default: return SL_COLUMN_BINARY;
-  }
-}
-
-static bool value_fits(sl_tag_type type, sl_value_kind kind) {
-  if (kind == SL_VALUE_NULL) {
-    return true;
-  }
-  switch (type) {
-    case SL_TAG_STRING: return kind == SL_VALUE_STR;
-    case SL_TAG_INT: return kind == SL_VALUE_INT;
-    case SL_TAG_TIMESTAMP: return kind == SL_VALUE_TIMESTAMP || kind == SL_VALUE_INT;
-    case SL_TAG_DATA_BINARY: return kind == SL_VALUE_BINARY || kind == SL_VALUE_STR;
-    case SL_TAG_STRING_ARRAY: return kind == SL_VALUE_STR_ARRAY;
-    case SL_TAG_INT_ARRAY: return kind == SL_VALUE_INT_ARRAY;
-    default: return false;
-  }
-}
-
-static const char *kind_name(sl_value_kind kind) {
-  switch (kind) {
-    case SL_VALUE_NULL: return "null";
-    case SL_VALUE_STR: return "a string";
-    case SL_VALUE_INT: return "an int";
-    case SL_VALUE_STR_ARRAY: return "a string array";
-    case SL_VALUE_INT_ARRAY: return "an int array";
-    case SL_VALUE_BINARY: return "binary data";
-    case SL_VALUE_TIMESTAMP: return "a timestamp";
-  }
-  return "?";
-}
-
 static sl_status build_layout(sl_stream_engine *engine, sl_error *err) {
   const sl_stream_schema *schema = engine->schema;
   sl_part_layout *layout = &engine->layout;
@@ -93,7 +56,7 @@ static sl_status build_layout(sl_stream_engine *engine, sl_error *err) {
     if (layout->column_count >= SL_PART_MAX_COLUMNS) {
       return sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: more than %d tags", schema->name, SL_PART_MAX_COLUMNS - 2);
     }
-    engine->column_of_tag[t] = (int32_t)sl_layout_add_column(layout, tag->name, column_type_of(tag->type),
+    engine->column_of_tag[t] = (int32_t)sl_layout_add_column(layout, tag->name, sl_engine_column_type(tag->type),
                                                              family_files[tag->family_index]);
   }
   /* One term index per bound inverted rule on a stored, scalar tag. */
@@ -170,9 +133,9 @@ sl_status sl_stream_check_elements(const sl_stream_engine *engine, const sl_elem
                           (long long)element->timestamp_ns, element->timestamp_ns <= 0 ? "not positive" : "not in whole milliseconds");
     }
     for (size_t t = 0; t < schema->tag_count; t++) {
-      if (!value_fits(schema->tags[t].type, element->values[t].kind)) {
+      if (!sl_engine_value_fits(schema->tags[t].type, element->values[t].kind)) {
         return sl_error_set(err, SL_ERR_INVALID, "element %zu: tag %s is %s, %s wants %s", e + 1, schema->tags[t].name,
-                            kind_name(element->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
+                            sl_engine_kind_name(element->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
       }
     }
   }

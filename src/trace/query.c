@@ -37,41 +37,6 @@ static bool has_prefix(sl_bytes key, sl_bytes prefix) {
   return key.size_bytes >= prefix.size_bytes && memcmp(key.data, prefix.data, prefix.size_bytes) == 0;
 }
 
-static sl_status copy_value(sl_arena *arena, sl_value *value, sl_error *err) {
-  if (value->kind == SL_VALUE_STR || value->kind == SL_VALUE_BINARY) {
-    if (value->as.str.size_bytes == 0) {
-      value->as.str.data = "";
-      return SL_OK;
-    }
-    char *copy = sl_arena_alloc(arena, value->as.str.size_bytes);
-    if (copy == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    memcpy(copy, value->as.str.data, value->as.str.size_bytes);
-    value->as.str.data = copy;
-  } else if (value->kind == SL_VALUE_STR_ARRAY) {
-    sl_bytes *items = sl_arena_alloc(arena, (value->as.str_array.count + 1) * sizeof *items);
-    if (items == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < value->as.str_array.count; i++) {
-      sl_value item = sl_value_str(value->as.str_array.items[i].data, value->as.str_array.items[i].size_bytes);
-      SL_TRY(copy_value(arena, &item, err));
-      items[i] = item.as.str;
-    }
-    value->as.str_array.items = items;
-  } else if (value->kind == SL_VALUE_INT_ARRAY) {
-    int64_t *items = sl_arena_alloc(arena, (value->as.int_array.count + 1) * sizeof *items);
-    if (items == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    }
-    if (value->as.int_array.count > 0) {
-      memcpy(items, value->as.int_array.items, value->as.int_array.count * sizeof *items);
-    }
-    value->as.int_array.items = items;
-  }
-  return SL_OK;
-}
 
 static sl_status corrupt_key(sl_part *part, const sl_block_meta *block, sl_error *err) {
   return sl_error_set(err, SL_ERR_CORRUPT, "part %s: a block key of %zu bytes is shorter than a trace hash",
@@ -348,7 +313,7 @@ static sl_status judge_trace(query_state *state, size_t first, size_t count, boo
   sl_value id_value = sl_value_str(id.data, id.size_bytes);
   size_t rows_before = state->row_count;
   if (emit) {
-    SL_TRY(copy_value(state->arena, &id_value, err));
+    SL_TRY(sl_engine_copy_value(state->arena, &id_value, err));
   }
   sl_value tags[SL_TRACE_MAX_TAGS];
   for (size_t i = 0; i < count; i++) {
@@ -412,7 +377,7 @@ static sl_status judge_trace(query_state *state, size_t first, size_t count, boo
         if (state->output_tags[t]) {
           out[t] = tags[t];
           if (t != engine->trace_tag) {
-            SL_TRY(copy_value(state->arena, &out[t], err));
+            SL_TRY(sl_engine_copy_value(state->arena, &out[t], err));
           }
         }
       }
@@ -420,7 +385,7 @@ static sl_status judge_trace(query_state *state, size_t first, size_t count, boo
       if (spans.is_null != NULL && spans.is_null[r]) {
         payload = sl_value_binary("", 0);
       }
-      SL_TRY(copy_value(state->arena, &payload, err));
+      SL_TRY(sl_engine_copy_value(state->arena, &payload, err));
       state->rows[state->row_count++] =
           (sl_query_row){.timestamp_ns = timestamp_ns, .tags = out, .span = payload.as.binary};
     }

@@ -24,43 +24,6 @@
 
 uint64_t sl_trace_hash(sl_bytes trace_id) { return sl_hash64(trace_id.data, trace_id.size_bytes, 0); }
 
-static sl_column_type column_type_of(sl_tag_type type) {
-  switch (type) {
-    case SL_TAG_INT:
-    case SL_TAG_TIMESTAMP: return SL_COLUMN_INT64;
-    case SL_TAG_STRING: return SL_COLUMN_STRING;
-    default: return SL_COLUMN_BINARY;
-  }
-}
-
-static bool value_fits(sl_tag_type type, sl_value_kind kind) {
-  if (kind == SL_VALUE_NULL) {
-    return true;
-  }
-  switch (type) {
-    case SL_TAG_STRING: return kind == SL_VALUE_STR;
-    case SL_TAG_INT: return kind == SL_VALUE_INT;
-    case SL_TAG_TIMESTAMP: return kind == SL_VALUE_TIMESTAMP || kind == SL_VALUE_INT;
-    case SL_TAG_DATA_BINARY: return kind == SL_VALUE_BINARY || kind == SL_VALUE_STR;
-    case SL_TAG_STRING_ARRAY: return kind == SL_VALUE_STR_ARRAY;
-    case SL_TAG_INT_ARRAY: return kind == SL_VALUE_INT_ARRAY;
-    default: return false;
-  }
-}
-
-static const char *kind_name(sl_value_kind kind) {
-  switch (kind) {
-    case SL_VALUE_NULL: return "null";
-    case SL_VALUE_STR: return "a string";
-    case SL_VALUE_INT: return "an int";
-    case SL_VALUE_STR_ARRAY: return "a string array";
-    case SL_VALUE_INT_ARRAY: return "an int array";
-    case SL_VALUE_BINARY: return "binary data";
-    case SL_VALUE_TIMESTAMP: return "a timestamp";
-  }
-  return "?";
-}
-
 /* A value with the kind its tag type stores (timestamps given as ints become
  * timestamps, strings of a binary tag become binary). */
 static sl_value canonical(sl_tag_type type, sl_value value) {
@@ -77,34 +40,11 @@ static sl_value canonical(sl_tag_type type, sl_value value) {
 
 sl_status sl_trace_column_value(const sl_trace_engine *engine, size_t tag, const sl_column_view *view, size_t row,
                                 sl_arena *arena, sl_value *out, sl_error *err) {
-  if (view->is_null != NULL && view->is_null[row]) {
-    *out = sl_value_null();
-    return SL_OK;
-  }
-  switch (engine->schema->tags[tag].type) {
-    case SL_TAG_INT: *out = sl_value_int(view->ints[row]); return SL_OK;
-    case SL_TAG_TIMESTAMP:
-      *out = sl_value_int(view->ints[row]);
-      out->kind = SL_VALUE_TIMESTAMP;
-      return SL_OK;
-    case SL_TAG_STRING: *out = sl_value_str(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
-    case SL_TAG_DATA_BINARY: *out = sl_value_binary(view->bytes[row].data, view->bytes[row].size_bytes); return SL_OK;
-    case SL_TAG_STRING_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_STR_ARRAY, arena, out, err);
-    case SL_TAG_INT_ARRAY: return sl_array_decode(view->bytes[row], SL_VALUE_INT_ARRAY, arena, out, err);
-    default: *out = sl_value_null(); return SL_OK;
-  }
+  return sl_engine_column_value(engine->schema->tags[tag].type, view, row, arena, out, err);
 }
 
 void sl_trace_series_values(const sl_series_entry *entry, size_t count, sl_value *out) {
-  for (size_t k = 0; k < count; k++) {
-    if (k >= entry->value_count || entry->values[k].size_bytes == 0) {
-      out[k] = sl_value_null();
-      continue;
-    }
-    sl_bytes stored = entry->values[k];
-    sl_bytes bytes = {.data = stored.data + 1, .size_bytes = stored.size_bytes - 1};
-    out[k] = sl_series_value_from(bytes, (uint8_t)stored.data[0]);
-  }
+  sl_engine_series_values(entry, count, out);
 }
 
 /* ------------------------------------------------------------------ layouts */
@@ -203,7 +143,7 @@ static sl_status build_layouts(sl_trace_engine *engine, sl_error *err) {
     }
     uint32_t file_index = sl_layout_add_file(layout, file);
     engine->column_of_tag[t] =
-        (int32_t)sl_layout_add_column(layout, schema->tags[t].name, column_type_of(schema->tags[t].type), file_index);
+        (int32_t)sl_layout_add_column(layout, schema->tags[t].name, sl_engine_column_type(schema->tags[t].type), file_index);
   }
   SL_TRY(sl_layout_validate(layout, err));
 
@@ -262,15 +202,15 @@ static sl_status check_spans(const sl_trace_engine *engine, const sl_element *sp
   for (size_t e = 0; e < count; e++) {
     const sl_element *span = &spans[e];
     for (size_t t = 0; t < schema->tag_count; t++) {
-      if (!value_fits(schema->tags[t].type, span->values[t].kind)) {
+      if (!sl_engine_value_fits(schema->tags[t].type, span->values[t].kind)) {
         return sl_error_set(err, SL_ERR_INVALID, "span %zu: tag %s is %s, %s wants %s", e + 1, schema->tags[t].name,
-                            kind_name(span->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
+                            sl_engine_kind_name(span->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
       }
     }
     const sl_value *id = &span->values[engine->trace_tag];
     if (id->kind != SL_VALUE_STR || id->as.str.size_bytes == 0) {
       return sl_error_set(err, SL_ERR_INVALID, "span %zu: tag %s (the trace id) is %s; the trace model needs a non-empty string",
-                          e + 1, schema->trace_id_tag, id->kind == SL_VALUE_STR ? "empty" : kind_name(id->kind));
+                          e + 1, schema->trace_id_tag, id->kind == SL_VALUE_STR ? "empty" : sl_engine_kind_name(id->kind));
     }
     if (id->as.str.size_bytes > SL_PART_MAX_KEY_BYTES - SL_TRACE_HASH_BYTES) {
       return sl_error_set(err, SL_ERR_INVALID, "span %zu: tag %s (the trace id) is %zu bytes, at most %d are stored",
@@ -671,7 +611,8 @@ sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans
   return status;
 }
 
-sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err) { return sl_tsdb_flush(engine->db, err); }
+/* As the Stream engine's: file parts, and a WAL holding nothing they cover. */
+sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err) { return sl_tsdb_checkpoint(engine->db, err); }
 
 /* The final merge: one part per table, then a checkpoint (the WAL emptied, merged-away parts deleted). */
 sl_status sl_trace_engine_compact(sl_trace_engine *engine, sl_error *err) {
