@@ -1,8 +1,20 @@
 /* hash.c: xxHash64 from the libxxhash package. */
 #include "common/hash.h"
 
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
 uint64_t sl_hash64(const void *data, size_t size_bytes, uint64_t seed) {
   return XXH64(data, size_bytes, seed);
+}
+
+uint64_t sl_hash64_pair(const void *first, size_t first_bytes, const void *second, size_t second_bytes,
+                        uint64_t seed) {
+  XXH64_state_t state;
+  XXH64_reset(&state, seed);
+  XXH64_update(&state, first, first_bytes);
+  if (second_bytes > 0) {
+    XXH64_update(&state, second, second_bytes);
+  }
+  return XXH64_digest(&state);
 }

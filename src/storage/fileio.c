@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum { PATH_BYTES = 4096, READ_CHUNK_BYTES = 1 << 20 };
@@ -68,6 +69,52 @@ sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint
     written_bytes += (size_t)result;
   }
   assert(written_bytes == size_bytes);
+  return SL_OK;
+}
+
+sl_status sl_fileio_pwritev_all(int fd, const struct iovec *pieces, size_t count, uint64_t offset,
+                                const char *path, sl_error *err) {
+  assert(fd >= 0 && (pieces != NULL || count == 0));
+  if (active_hooks.pwrite_fn != real_hooks.pwrite_fn) {
+    for (size_t i = 0; i < count; i++) {
+      SL_TRY(sl_fileio_pwrite_all(fd, pieces[i].iov_base, pieces[i].iov_len, offset, path, err));
+      offset += pieces[i].iov_len;
+    }
+    return SL_OK;
+  }
+  enum { BATCH = 64 };
+  size_t next = 0;      /* first piece not wholly written */
+  size_t skipped = 0;   /* bytes of pieces[next] already written */
+  while (next < count) {
+    struct iovec batch[BATCH];
+    int used = 0;
+    for (size_t i = next; i < count && used < BATCH; i++, used++) {
+      batch[used] = pieces[i];
+    }
+    batch[0].iov_base = (char *)batch[0].iov_base + skipped;
+    batch[0].iov_len -= skipped;
+    ssize_t result = pwritev(fd, batch, used, (off_t)offset);
+    if (result < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      int saved = errno;
+      return sl_error_set(err, status_of_errno(saved), "write %s at offset %llu: %s", path,
+                          (unsigned long long)offset, strerror(saved));
+    }
+    if (result == 0) {
+      return sl_error_set(err, SL_ERR_IO, "write %s: at offset %llu: the system wrote 0 bytes", path,
+                          (unsigned long long)offset);
+    }
+    offset += (uint64_t)result;
+    size_t left = (size_t)result;
+    while (next < count && left >= pieces[next].iov_len - skipped) {
+      left -= pieces[next].iov_len - skipped;
+      skipped = 0;
+      next++;
+    }
+    skipped += left;
+  }
   return SL_OK;
 }
 

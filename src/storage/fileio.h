@@ -39,6 +39,12 @@ sl_status sl_fileio_errno_error(sl_error *err, int error_number, const char *ope
 sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint64_t offset,
                                const char *path, sl_error *err);
 
+/* As sl_fileio_pwrite_all for the concatenation of pieces[0..count) (pwritev when the real pwrite
+ * is in use; through the pwrite hook, piece by piece, when a test replaced it). */
+struct iovec;
+sl_status sl_fileio_pwritev_all(int fd, const struct iovec *pieces, size_t count, uint64_t offset,
+                                const char *path, sl_error *err);
+
 sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err);
 sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err);
 

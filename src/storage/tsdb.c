@@ -84,6 +84,7 @@ struct sl_tsdb {
   pthread_t flusher;
   pthread_t merger;
   sl_error background_error;
+  const char *background_reason; /* what failed, for the refusal message (a literal) */
   bool background_failed;
   sl_tsdb_stats stats;     /* counters; guarded by lock */
   atomic_uint_fast64_t expired_rows;
@@ -334,12 +335,7 @@ static sl_status ensure_table(sl_tsdb *db, int64_t start_ms, uint32_t shard, uin
   if (*slot == NULL) {
     table *t = NULL;
     SL_TRY(table_new(db, seg, shard, kind, &t, err));
-    sl_status status = ensure_dirs(t, db, err);
-    if (status != SL_OK) {
-      table_free(t);
-      return status;
-    }
-    *slot = t;
+    *slot = t; /* its directories come with its first file (ensure_dirs) */
   }
   *out = *slot;
   return SL_OK;
@@ -366,6 +362,9 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
   snapshot.epoch = ++t->epoch;
   snapshot.wal_sequence = t->covered;
   snapshot.created_unix_ms = sl_wall_clock_ns() / 1000000;
+  if (status == SL_OK) {
+    status = ensure_dirs(t, db, err);
+  }
   if (status == SL_OK) {
     status = sl_snapshot_write(t->dir, &snapshot, SNAPSHOTS_KEPT, err);
   }
@@ -454,6 +453,7 @@ static sl_status merge_to_file(sl_tsdb *db, table *t, sl_part *const *inputs, si
   sl_fileio_path(tmp, sizeof tmp, "%s/%s.tmp", t->parts_dir, name);
   sl_fileio_path(final, sizeof final, "%s/%s", t->parts_dir, name);
   sl_part *written = NULL;
+  SL_TRY(ensure_dirs(t, db, err));
   SL_TRY(sl_parts_merge(inputs, count, tmp, id, stats, &written, err));
   sl_part_unref(written); /* reopened at its final path below */
   sl_status status = publish_part_dir(tmp, final, t->parts_dir, err);
@@ -897,15 +897,16 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
 
 /* ------------------------------------------------------------------ background */
 
-static void background_fail(sl_tsdb *db, const sl_error *err) {
+static void background_fail(sl_tsdb *db, const char *reason, const sl_error *err) {
   pthread_mutex_lock(&db->lock);
   if (!db->background_failed) {
     db->background_failed = true;
     db->background_error = *err;
+    db->background_reason = reason;
   }
   pthread_cond_broadcast(&db->drained);
   pthread_mutex_unlock(&db->lock);
-  fprintf(stderr, "spanlab: store %s: background work failed: %s\n", db->dir, err->message);
+  fprintf(stderr, "spanlab: store %s: %s: %s\n", db->dir, reason, err->message);
 }
 
 static void wait_tick(sl_tsdb *db, int64_t ms) {
@@ -971,7 +972,7 @@ static void *flusher_main(void *opaque) {
       status = compact_memory(db, crowded, &err);
     }
     if (status != SL_OK) {
-      background_fail(db, &err);
+      background_fail(db, "a background flush or merge failed", &err);
     }
     pthread_mutex_lock(&db->lock);
   }
@@ -1014,7 +1015,7 @@ static void *merger_main(void *opaque) {
     }
     free(tables);
     if (status != SL_OK) {
-      background_fail(db, &err);
+      background_fail(db, "a background flush or merge failed", &err);
     }
     pthread_mutex_lock(&db->lock);
   }
@@ -1024,26 +1025,24 @@ static void *merger_main(void *opaque) {
 
 /* ------------------------------------------------------------------ writing */
 
-sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_target *targets,
-                        size_t target_count, sl_error *err) {
-  assert(db != NULL && (targets != NULL || target_count == 0));
-  table *stack_tables[16];
-  table **tables = target_count <= 16 ? stack_tables : malloc(target_count * sizeof(table *));
-  sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+static void drop_targets(sl_tsdb_target *targets, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    sl_part_unref(targets[i].part);
+  }
+  free(targets);
+}
+
+sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_build_fn build,
+                        void *context, sl_error *err) {
+  assert(db != NULL && build != NULL);
+  sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
-  if (status == SL_OK && db->background_failed) {
+  if (db->background_failed) {
     status = db->background_error.status != SL_OK ? db->background_error.status : SL_ERR_IO;
     if (err != NULL) {
       *err = db->background_error;
       err->status = status;
-      sl_error_prefix(err, "store %s refuses writes since a background flush or merge failed (reopen it to go on)",
-                      db->dir);
-    }
-  }
-  for (size_t i = 0; status == SL_OK && i < target_count; i++) {
-    status = ensure_table(db, targets[i].segment_start_ms, targets[i].shard, targets[i].kind, &tables[i], err);
-    if (status == SL_OK) {
-      status = reserve_parts(tables[i], target_count, err);
+      sl_error_prefix(err, "store %s refuses writes since %s (reopen it to go on)", db->dir, db->background_reason);
     }
   }
   /* Backpressure: memory parts over twice the limit wait for a flush. */
@@ -1059,20 +1058,70 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   if (status == SL_OK && !db->options.background && db->memory_bytes >= db->options.memory_bytes_limit) {
     status = flush_cycle(db, err);
   }
-  uint64_t sequence = 0;
-  if (status == SL_OK) {
-    if (db->wal != NULL) {
-      status = sl_wal_append(db->wal, payload, payload_bytes, &sequence, err);
-    } else {
-      pthread_mutex_lock(&db->lock);
-      sequence = ++db->sequence_counter;
-      pthread_mutex_unlock(&db->lock);
-    }
+  /* The record is written by the WAL's thread while this one builds the memory parts. */
+  sl_wal_ticket *ticket = NULL;
+  if (status == SL_OK && db->wal != NULL) {
+    status = sl_wal_submit(db->wal, payload, payload_bytes, &ticket, err);
   }
   if (status != SL_OK) {
-    for (size_t i = 0; i < target_count; i++) {
-      sl_part_unref(targets[i].part);
+    return status;
+  }
+  sl_tsdb_target *targets = NULL;
+  size_t target_count = 0;
+  sl_error build_error;
+  sl_error_clear(&build_error);
+  sl_status built = build(context, &targets, &target_count, &build_error);
+  assert(built != SL_OK || targets != NULL || target_count == 0);
+  table *stack_tables[16];
+  table **tables = stack_tables;
+  if (built == SL_OK && target_count > 16) {
+    tables = malloc(target_count * sizeof(table *));
+    built = tables != NULL ? SL_OK : sl_error_set(&build_error, SL_ERR_NOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&db->lock);
+  for (size_t i = 0; built == SL_OK && i < target_count; i++) {
+    built = ensure_table(db, targets[i].segment_start_ms, targets[i].shard, targets[i].kind, &tables[i],
+                         &build_error);
+    if (built == SL_OK) {
+      built = reserve_parts(tables[i], target_count, &build_error);
     }
+  }
+  pthread_mutex_unlock(&db->lock);
+  uint64_t sequence = 0;
+  if (ticket != NULL) {
+    status = sl_wal_wait(db->wal, ticket, &sequence, built == SL_OK ? err : NULL);
+  } else {
+    pthread_mutex_lock(&db->lock);
+    sequence = ++db->sequence_counter;
+    pthread_mutex_unlock(&db->lock);
+  }
+  if (built != SL_OK) {
+    drop_targets(targets, target_count);
+    if (tables != stack_tables) {
+      free(tables);
+    }
+    if (status == SL_OK) {
+      /* The batch is in the WAL but not in memory: writing on would hide it until a reopen
+       * replays it, so the store refuses writes until then.  Its turn passes, so that the
+       * batches numbered after it are not kept waiting. */
+      sl_error logged = build_error;
+      sl_error_prefix(&logged, "batch %llu is in the WAL but was not applied", (unsigned long long)sequence);
+      background_fail(db, "a batch in the WAL could not be applied in memory", &logged);
+      pthread_mutex_lock(&db->lock);
+      while (db->introduced + 1 < sequence) {
+        pthread_cond_wait(&db->turn, &db->lock);
+      }
+      db->introduced = sequence > db->introduced ? sequence : db->introduced;
+      pthread_cond_broadcast(&db->turn);
+      pthread_mutex_unlock(&db->lock);
+    }
+    if (err != NULL) {
+      *err = build_error;
+    }
+    return built;
+  }
+  if (status != SL_OK) {
+    drop_targets(targets, target_count);
     if (tables != stack_tables) {
       free(tables);
     }
@@ -1102,6 +1151,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
       db->max_timestamp_ms = newest > db->max_timestamp_ms ? newest : db->max_timestamp_ms;
     }
   }
+  free(targets);
   db->introduced = sequence > db->introduced ? sequence : db->introduced;
   db->stats.batches++;
   pthread_cond_broadcast(&db->turn);

@@ -6,10 +6,11 @@
  * (memory parts to file parts, by size and age), size-tiered merges, TTL
  * expiry of whole segments, snapshots and recovery.
  *
- * The engine routes and builds: for a write batch it computes each row's
- * segment (sl_tsdb_segment_start), shard and table kind, builds one memory
- * part per target (sl_part_build_memory), and hands the targets with the
- * batch's WAL payload to sl_tsdb_write.  On reopen the store replays the WAL
+ * The engine routes and builds: for a write batch it hands the batch's WAL
+ * payload to sl_tsdb_write with a build callback that computes each row's
+ * segment (sl_tsdb_segment_start), shard and table kind and builds one memory
+ * part per target (sl_part_build_memory); the callback runs while the WAL
+ * writes the record.  On reopen the store replays the WAL
  * through the engine's replay callback, which builds the same targets again.
  *
  * Durability: sl_tsdb_write returns once the payload is in the WAL under the
@@ -22,7 +23,7 @@
  *
  * Ownership and threads: the store owns its tables and parts.  Any number of
  * threads may write and acquire views at once.  A view holds references to
- * the parts it lists until sl_tsdb_release.  Targets passed to sl_tsdb_write
+ * the parts it lists until sl_tsdb_release.  Targets a build callback returns
  * give their part references to the store (also on failure).
  */
 #ifndef SPANLAB_STORAGE_TSDB_H
@@ -124,10 +125,16 @@ bool sl_tsdb_segment_expired(sl_tsdb *db, int64_t segment_start_ms);
 uint64_t sl_tsdb_next_part_id(sl_tsdb *db);
 uint32_t sl_tsdb_shard_count(const sl_tsdb *db);
 
-/* Logs payload, then makes the targets visible.  Targets may be empty (a
- * batch whose rows all expired is still logged and acknowledged). */
-sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_target *targets,
-                        size_t target_count, sl_error *err);
+/* Builds a batch's memory parts: on SL_OK *targets (malloc'd, given to the store with their part
+ * references) holds *count targets; may be empty. */
+typedef sl_status (*sl_tsdb_build_fn)(void *context, sl_tsdb_target **targets, size_t *count, sl_error *err);
+
+/* Logs payload and, while the WAL writes it, calls build; once the record is durable makes the
+ * targets visible.  A batch whose rows all expired is still logged and acknowledged.  When build
+ * fails after the record is durable, the store refuses further writes (the WAL holds a batch the
+ * memory does not; reopening replays it). */
+sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_build_fn build,
+                        void *context, sl_error *err);
 /* Rows dropped because their segment had expired (engines count them here). */
 void sl_tsdb_note_expired_rows(sl_tsdb *db, uint64_t rows);
 uint64_t sl_tsdb_expired_rows(const sl_tsdb *db);

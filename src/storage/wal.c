@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -482,6 +483,7 @@ struct sl_wal {
   pthread_mutex_t mutex;
   pthread_cond_t changed;        /* a group finished or the file owner left */
   pthread_cond_t interval_wake;  /* the interval thread's timer and stop signal */
+  pthread_cond_t work;           /* wakes the writer thread: a record queued, the file free, stop */
   /* Under mutex. */
   wal_request *queue_head;
   wal_request *queue_tail;
@@ -495,6 +497,8 @@ struct sl_wal {
   bool stopping;
   bool interval_thread_started;
   pthread_t interval_thread;
+  bool writer_thread_started;
+  pthread_t writer_thread;
   sl_wal_stats stats;
   /* Owner only. */
   char segment_path[PATH_BYTES];
@@ -584,6 +588,9 @@ static void release_io(sl_wal *wal) {
   assert(wal->io_busy);
   wal->io_busy = false;
   pthread_cond_broadcast(&wal->changed);
+  if (wal->queue_head != NULL) {
+    pthread_cond_signal(&wal->work);
+  }
 }
 
 /* With the mutex held. */
@@ -683,30 +690,47 @@ static bool reserve_encode_buffer(sl_wal *wal, size_t size_bytes) {
 }
 
 /* Writes one group (numbered from first_sequence) and syncs it in batch mode. Owner only.
+ * The payloads go to the file from the appenders' memory (one pwritev of header, payload and
+ * checksum per record): only the 24 framing bytes of each record are encoded here.
  * *sticky is set when the WAL can no longer be trusted. */
-static sl_status write_group(sl_wal *wal, wal_request *group, size_t group_bytes,
+static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, size_t group_bytes,
                              uint64_t first_sequence, bool *sticky, sl_error *err) {
   *sticky = false;
   if (wal->segment_record_count > 0 &&
       wal->segment_end_offset + group_bytes > wal->options.segment_size_bytes) {
     SL_TRY(rotate(wal, first_sequence, sticky, err));
   }
-  if (!reserve_encode_buffer(wal, group_bytes)) {
-    return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory for a %zu-byte group",
-                        wal->dir, group_bytes);
+  size_t frame_bytes = records * SL_WAL_RECORD_OVERHEAD_BYTES;
+  size_t piece_bytes = records * 3 * sizeof(struct iovec);
+  if (!reserve_encode_buffer(wal, frame_bytes + piece_bytes)) {
+    return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory for a %zu-record group",
+                        wal->dir, records);
   }
-  size_t offset = 0;
-  uint64_t records = 0;
+  struct iovec *pieces = (struct iovec *)(void *)wal->encode_buffer; /* realloc'd: max-aligned */
+  uint8_t *frames = wal->encode_buffer + piece_bytes;
+  size_t count = 0;
+  size_t total = 0;
+  uint64_t numbered = 0;
   for (wal_request *request = group; request != NULL; request = request->next) {
-    assert(request->sequence == first_sequence + records);
-    sl_wal_encode_record(request->sequence, request->payload, request->size_bytes,
-                         wal->encode_buffer + offset);
-    offset += request->size_bytes + SL_WAL_RECORD_OVERHEAD_BYTES;
-    records++;
+    assert(request->sequence == first_sequence + numbered);
+    uint8_t *header = frames + numbered * SL_WAL_RECORD_OVERHEAD_BYTES;
+    uint8_t *checksum = header + RECORD_HEADER_BYTES;
+    put_u32(header, (uint32_t)request->size_bytes);
+    put_u32(header + 4, 0);
+    put_u64(header + 8, request->sequence);
+    put_u64(checksum, sl_hash64_pair(header, RECORD_HEADER_BYTES, request->payload, request->size_bytes, 0));
+    pieces[count++] = (struct iovec){.iov_base = header, .iov_len = RECORD_HEADER_BYTES};
+    if (request->size_bytes > 0) {
+      pieces[count++] = (struct iovec){.iov_base = (void *)request->payload, .iov_len = request->size_bytes};
+    }
+    pieces[count++] = (struct iovec){.iov_base = checksum, .iov_len = CHECKSUM_BYTES};
+    total += request->size_bytes + SL_WAL_RECORD_OVERHEAD_BYTES;
+    numbered++;
   }
-  assert(offset == group_bytes);
-  sl_status status = sl_fileio_pwrite_all(wal->segment_fd, wal->encode_buffer, group_bytes,
-                                          wal->segment_end_offset, wal->segment_path, err);
+  assert(numbered == records && total == group_bytes);
+  (void)total;
+  sl_status status = sl_fileio_pwritev_all(wal->segment_fd, pieces, count, wal->segment_end_offset,
+                                           wal->segment_path, err);
   if (status != SL_OK) {
     /* Cut off whatever part of the group reached the file, so later records follow good ones. */
     if (ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset) != 0) {
@@ -784,7 +808,7 @@ static void lead_group(sl_wal *wal) {
     status = group_error.status;
   } else {
     unlock(wal);
-    status = write_group(wal, group, bytes, first_sequence, &sticky, &group_error);
+    status = write_group(wal, group, records, bytes, first_sequence, &sticky, &group_error);
     lock(wal);
   }
   if (status == SL_OK) {
@@ -857,6 +881,88 @@ sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
     *sequence_out = request.sequence;
   }
   return request.status;
+}
+
+struct sl_wal_ticket {
+  wal_request request; /* first: the queue links requests */
+  sl_error error;
+};
+
+sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_wal_ticket **ticket_out,
+                        sl_error *err) {
+  assert(wal != NULL && ticket_out != NULL);
+  assert(payload != NULL || size_bytes == 0);
+  *ticket_out = NULL;
+  if (size_bytes > SL_WAL_MAX_PAYLOAD_BYTES) {
+    return sl_error_set(err, SL_ERR_INVALID, "WAL %s: record of %zu bytes over the %d-byte limit",
+                        wal->dir, size_bytes, SL_WAL_MAX_PAYLOAD_BYTES);
+  }
+  sl_wal_ticket *ticket = calloc(1, sizeof *ticket);
+  if (ticket == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory", wal->dir);
+  }
+  sl_error_clear(&ticket->error);
+  ticket->request = (wal_request){payload, size_bytes, 0, SL_OK, &ticket->error, false, NULL};
+  lock(wal);
+  if (wal->failed) {
+    sl_status status = wal->failure.status;
+    if (err != NULL) {
+      *err = wal->failure;
+    }
+    wal->stats.failed_appends++;
+    unlock(wal);
+    free(ticket);
+    return status;
+  }
+  if (wal->queue_tail == NULL) {
+    wal->queue_head = &ticket->request;
+  } else {
+    wal->queue_tail->next = &ticket->request;
+  }
+  wal->queue_tail = &ticket->request;
+  pthread_cond_signal(&wal->work);
+  unlock(wal);
+  *ticket_out = ticket;
+  return SL_OK;
+}
+
+sl_status sl_wal_wait(sl_wal *wal, sl_wal_ticket *ticket, uint64_t *sequence_out, sl_error *err) {
+  assert(wal != NULL && ticket != NULL);
+  lock(wal);
+  while (!ticket->request.done) {
+    if (!wal->io_busy) {
+      lead_group(wal); /* the writer thread has not taken it yet: do not wait for it */
+    } else {
+      pthread_cond_wait(&wal->changed, &wal->mutex);
+    }
+  }
+  unlock(wal);
+  sl_status status = ticket->request.status;
+  if (status == SL_OK && sequence_out != NULL) {
+    *sequence_out = ticket->request.sequence;
+  }
+  if (status != SL_OK && err != NULL) {
+    *err = ticket->error;
+  }
+  free(ticket);
+  return status;
+}
+
+/* Writes queued records while their submitters go on (sl_wal_submit); appenders that find the
+ * file free write their own group without waiting for this thread. */
+static void *writer_main(void *argument) {
+  pthread_setname_np(pthread_self(), "wal-write");
+  sl_wal *wal = argument;
+  lock(wal);
+  while (!wal->stopping) {
+    if (wal->queue_head != NULL && !wal->io_busy) {
+      lead_group(wal);
+    } else {
+      pthread_cond_wait(&wal->work, &wal->mutex);
+    }
+  }
+  unlock(wal);
+  return NULL;
 }
 
 sl_status sl_wal_sync(sl_wal *wal, sl_error *err) {
@@ -1030,6 +1136,7 @@ static sl_status init_sync_objects(sl_wal *wal, sl_error *err) {
   int failures = pthread_mutex_init(&wal->mutex, NULL) != 0;
   failures += pthread_cond_init(&wal->changed, NULL) != 0;
   failures += pthread_cond_init(&wal->interval_wake, &attributes) != 0;
+  failures += pthread_cond_init(&wal->work, NULL) != 0;
   pthread_condattr_destroy(&attributes);
   if (failures != 0) {
     return sl_error_set(err, SL_ERR_INTERNAL, "WAL %s: cannot create locks", wal->dir);
@@ -1111,11 +1218,28 @@ static void free_wal(sl_wal *wal) {
     close(wal->segment_fd);
   }
   pthread_cond_destroy(&wal->interval_wake);
+  pthread_cond_destroy(&wal->work);
   pthread_cond_destroy(&wal->changed);
   pthread_mutex_destroy(&wal->mutex);
   segment_list_free(&wal->segments);
   free(wal->encode_buffer);
   free(wal);
+}
+
+static void stop_threads(sl_wal *wal) {
+  lock(wal);
+  wal->stopping = true;
+  pthread_cond_broadcast(&wal->interval_wake);
+  pthread_cond_broadcast(&wal->work);
+  unlock(wal);
+  if (wal->interval_thread_started) {
+    pthread_join(wal->interval_thread, NULL);
+    wal->interval_thread_started = false;
+  }
+  if (wal->writer_thread_started) {
+    pthread_join(wal->writer_thread, NULL);
+    wal->writer_thread_started = false;
+  }
 }
 
 sl_status sl_wal_open(const char *dir, const sl_wal_options *options, sl_wal **wal_out,
@@ -1152,7 +1276,15 @@ sl_status sl_wal_open(const char *dir, const sl_wal_options *options, sl_wal **w
       wal->interval_thread_started = true;
     }
   }
+  if (status == SL_OK) {
+    if (pthread_create(&wal->writer_thread, NULL, writer_main, wal) != 0) {
+      status = sl_error_set(err, SL_ERR_INTERNAL, "WAL %s: cannot start the writer thread", dir);
+    } else {
+      wal->writer_thread_started = true;
+    }
+  }
   if (status != SL_OK) {
+    stop_threads(wal);
     free_wal(wal);
     return status;
   }
@@ -1166,13 +1298,7 @@ sl_status sl_wal_close(sl_wal *wal, sl_error *err) {
   if (wal == NULL) {
     return SL_OK;
   }
-  lock(wal);
-  wal->stopping = true;
-  pthread_cond_broadcast(&wal->interval_wake);
-  unlock(wal);
-  if (wal->interval_thread_started) {
-    pthread_join(wal->interval_thread, NULL);
-  }
+  stop_threads(wal);
   sl_status status = SL_OK;
   lock(wal);
   assert(wal->queue_head == NULL);

@@ -96,6 +96,16 @@ sl_status sl_wal_open(const char *dir, const sl_wal_options *options, sl_wal **w
 sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
                         uint64_t *sequence_out, sl_error *err);
 
+/* The same append in two steps, so that the caller can work while the record is written:
+ * sl_wal_submit queues the record (a writer thread writes it, grouped with other appenders') and
+ * returns at once; sl_wal_wait returns what sl_wal_append would have, and frees the ticket.
+ * The payload stays borrowed until sl_wal_wait returns; every ticket must be waited for, and
+ * before sl_wal_close. Records are numbered in submission order. */
+typedef struct sl_wal_ticket sl_wal_ticket;
+sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_wal_ticket **ticket_out,
+                        sl_error *err);
+sl_status sl_wal_wait(sl_wal *wal, sl_wal_ticket *ticket, uint64_t *sequence_out, sl_error *err);
+
 /* Makes every record appended so far durable (fdatasync), whatever the sync mode. */
 sl_status sl_wal_sync(sl_wal *wal, sl_error *err);
 

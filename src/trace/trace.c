@@ -576,37 +576,41 @@ sl_status sl_trace_engine_close(sl_trace_engine *engine, bool flush, sl_error *e
 const sl_trace_schema *sl_trace_engine_schema(const sl_trace_engine *engine) { return engine->schema; }
 sl_tsdb *sl_trace_engine_store(sl_trace_engine *engine) { return engine->db; }
 
+/* A batch being written: its memory parts are built while its WAL record is written. */
+typedef struct write_batch {
+  sl_trace_engine *engine;
+  const sl_element *spans;
+  size_t count;
+  uint64_t raw_bytes;
+} write_batch;
+
+static sl_status build_batch(void *context, sl_tsdb_target **targets, size_t *target_count, sl_error *err) {
+  write_batch *batch = context;
+  SL_TRY(route(batch->engine, batch->spans, batch->count, targets, target_count, err));
+  for (size_t t = 0; t < *target_count; t++) {
+    if ((*targets)[t].kind == 0) {
+      batch->raw_bytes += sl_part_info_of((*targets)[t].part).raw_bytes;
+    }
+  }
+  return SL_OK;
+}
+
 sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans, size_t count, sl_error *err) {
   assert(engine != NULL && (spans != NULL || count == 0));
   if (count == 0) {
     return SL_OK;
   }
   SL_TRY(check_spans(engine, spans, count, err));
-  sl_tsdb_target *targets = NULL;
-  size_t target_count = 0;
-  SL_TRY(route(engine, spans, count, &targets, &target_count, err));
   sl_buffer payload = {0};
   sl_status status = sl_elements_encode(spans, count, engine->schema->tag_count, &payload, err);
-  if (status != SL_OK) {
-    for (size_t t = 0; t < target_count; t++) {
-      sl_part_unref(targets[t].part);
-    }
-    free(targets);
-    sl_buffer_free(&payload);
-    return status;
+  write_batch batch = {.engine = engine, .spans = spans, .count = count};
+  if (status == SL_OK) {
+    status = sl_tsdb_write(engine->db, payload.data, payload.size, build_batch, &batch, err);
   }
-  uint64_t raw = 0;
-  for (size_t t = 0; t < target_count; t++) {
-    if (targets[t].kind == 0) {
-      raw += sl_part_info_of(targets[t].part).raw_bytes;
-    }
-  }
-  status = sl_tsdb_write(engine->db, payload.data, payload.size, targets, target_count, err);
-  free(targets);
   sl_buffer_free(&payload);
   if (status == SL_OK) {
     atomic_fetch_add(&engine->spans_written, count);
-    atomic_fetch_add(&engine->raw_bytes_written, raw);
+    atomic_fetch_add(&engine->raw_bytes_written, batch.raw_bytes);
   }
   return status;
 }

@@ -737,6 +737,54 @@ static void full_disk_fails_the_append_and_loses_nothing(void **state) {
   }
 }
 
+/* Submitted records are numbered in submission order, whatever order they are waited in; each is
+ * durable once waited for; a failed write fails its ticket only, and the WAL goes on. */
+static void submitted_records_are_numbered_in_order_and_fail_alone(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-submit");
+  sl_wal *wal = open_wal(dir, SL_WAL_SYNC_BATCH, 1 << 20);
+  enum { SUBMITTED = 6 };
+  uint8_t payloads[SUBMITTED][1500];
+  sl_wal_ticket *tickets[SUBMITTED];
+  sl_error err;
+  for (int i = 0; i < SUBMITTED; i++) {
+    fill_payload((uint64_t)i + 1, payloads[i], sizeof payloads[i]);
+    assert_int_equal(sl_wal_submit(wal, payloads[i], sizeof payloads[i], &tickets[i], &err), SL_OK);
+  }
+  for (int i = SUBMITTED - 1; i >= 0; i--) {
+    uint64_t sequence = 0;
+    assert_int_equal(sl_wal_wait(wal, tickets[i], &sequence, &err), SL_OK);
+    assert_int_equal(sequence, (uint64_t)i + 1);
+  }
+  assert_int_equal(sl_wal_last_sequence(wal), SUBMITTED);
+
+  writes_before_failure = 0;
+  failed_writes = 0;
+  injected_errno = ENOSPC;
+  sl_fileio_hooks hooks = {failing_pwrite, NULL, NULL};
+  sl_fileio_set_hooks(&hooks);
+  sl_wal_ticket *failing = NULL;
+  assert_int_equal(sl_wal_submit(wal, payloads[0], sizeof payloads[0], &failing, &err), SL_OK);
+  uint64_t sequence = 0;
+  sl_status status = sl_wal_wait(wal, failing, &sequence, &err);
+  sl_fileio_set_hooks(NULL);
+  assert_int_equal(status, SL_ERR_NOSPACE);
+  assert_non_null(strstr(err.message, "No space left"));
+  sl_wal_ticket *after = NULL;
+  fill_payload(7, payloads[1], sizeof payloads[1]);
+  assert_int_equal(sl_wal_submit(wal, payloads[1], sizeof payloads[1], &after, &err), SL_OK);
+  assert_int_equal(sl_wal_wait(wal, after, &sequence, &err), SL_OK);
+  assert_int_equal(sequence, SUBMITTED + 1); /* the failed record took no number */
+  close_wal(wal);
+  assert_int_equal(replay_into(dir, 0, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, SUBMITTED + 1);
+  assert_true(replayed.all_intact);
+  for (size_t i = 0; i < replayed.count; i++) {
+    assert_int_equal(replayed.sequences[i], i + 1);
+    assert_int_equal(replayed.keys[i], i + 1);
+  }
+}
+
 static int failing_fdatasync(int fd) {
   (void)fd;
   errno = EIO;
@@ -888,6 +936,7 @@ static void decoder_handles_edge_inputs(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(records_round_trip),
+      cmocka_unit_test(submitted_records_are_numbered_in_order_and_fail_alone),
       cmocka_unit_test(empty_and_missing_directories_replay_nothing),
       cmocka_unit_test(rotation_spreads_records_over_segments),
       cmocka_unit_test(replay_starts_after_the_given_sequence),

@@ -1,0 +1,247 @@
+/* test_storage_tsdb.c: the store's write contract (storage/tsdb.h) with a one-column layout.
+ *
+ * The payload of each batch is the list of its timestamps (int64, native order); the build and
+ * replay callbacks turn it into one memory part of one segment and shard.  Checked: a batch is
+ * visible exactly when sl_tsdb_write returns SL_OK, the build runs while the WAL holds the
+ * record (the build sees no sequence acknowledged after its own), a build that fails after the
+ * record is durable returns its error and makes the store refuse writes with a message that says
+ * why, and the batch it could not apply comes back when the store is reopened (WAL replay);
+ * concurrent writers' batches all arrive. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/tsdb.h"
+#include "test_support.h"
+
+enum { DAY_MS = 86400000 };
+
+static sl_part_layout one_column_layout(void) {
+  sl_part_layout layout;
+  memset(&layout, 0, sizeof layout);
+  layout.kind = SL_LAYOUT_STREAM;
+  uint32_t file = sl_layout_add_file(&layout, "timestamps.bin");
+  sl_layout_add_column(&layout, "ts", SL_COLUMN_TIMESTAMP, file);
+  layout.sort_column = 0;
+  layout.timestamp_column = 0;
+  return layout;
+}
+
+typedef struct fixture {
+  sl_part_layout layout;
+  sl_tsdb *db;
+  int fail_builds; /* builds to fail from now on */
+  int builds;
+  uint64_t acknowledged_before_build; /* batches the store had acknowledged when the last build began */
+} fixture;
+
+/* One memory part of the timestamps (ms) in payload. */
+static sl_status make_targets(fixture *f, sl_tsdb *db, const int64_t *stamps, size_t count,
+                              sl_tsdb_target **targets, size_t *target_count, sl_error *err) {
+  sl_value *values = calloc(count + 1, sizeof *values);
+  sl_row_input *rows = calloc(count + 1, sizeof *rows);
+  uint8_t key[8] = {0};
+  for (size_t i = 0; i < count; i++) {
+    values[i] = sl_value_int(stamps[i] * 1000000);
+    rows[i] = (sl_row_input){.key = {.data = (const char *)key, .size_bytes = 8}, .values = &values[i]};
+  }
+  sl_part *part = NULL;
+  sl_status status = sl_part_build_memory(&f->layout, rows, count, sl_tsdb_next_part_id(db), 0, &part, err);
+  free(values);
+  free(rows);
+  SL_TRY(status);
+  *targets = calloc(1, sizeof **targets);
+  (*targets)[0] = (sl_tsdb_target){.segment_start_ms = sl_tsdb_segment_start(db, stamps[0]), .part = part};
+  *target_count = 1;
+  return SL_OK;
+}
+
+typedef struct batch {
+  fixture *f;
+  const int64_t *stamps;
+  size_t count;
+} batch;
+
+static sl_status build(void *context, sl_tsdb_target **targets, size_t *count, sl_error *err) {
+  batch *b = context;
+  sl_tsdb_stats stats;
+  sl_tsdb_stats_get(b->f->db, &stats);
+  b->f->acknowledged_before_build = stats.batches;
+  b->f->builds++;
+  if (b->f->fail_builds > 0) {
+    b->f->fail_builds--;
+    return sl_error_set(err, SL_ERR_NOMEM, "test: no memory for the batch's parts");
+  }
+  return make_targets(b->f, b->f->db, b->stamps, b->count, targets, count, err);
+}
+
+static sl_status replay(void *context, sl_tsdb *db, uint64_t sequence, const uint8_t *payload, size_t bytes,
+                        sl_tsdb_target **targets, size_t *count, sl_error *err) {
+  (void)sequence;
+  return make_targets(context, db, (const int64_t *)(const void *)payload, bytes / 8, targets, count, err);
+}
+
+static void open_store(fixture *f, const char *dir) {
+  f->layout = one_column_layout();
+  sl_tsdb_options options;
+  sl_tsdb_options_default(&options);
+  options.directory = dir;
+  options.shard_count = 1;
+  options.segment_interval_ms = DAY_MS;
+  options.kind_count = 1;
+  options.layouts[0] = f->layout;
+  options.replay = replay;
+  options.replay_context = f;
+  sl_error err;
+  if (sl_tsdb_open(&options, &f->db, &err) != SL_OK) {
+    fail_msg("open %s: %s", dir, err.message);
+  }
+}
+
+static uint64_t rows_visible(sl_tsdb *db) {
+  sl_tsdb_view *view = NULL;
+  sl_error err;
+  assert_int_equal(sl_tsdb_acquire(db, INT64_MIN, INT64_MAX, 0, &view, &err), SL_OK);
+  uint64_t rows = 0;
+  for (size_t t = 0; t < sl_tsdb_view_count(view); t++) {
+    const sl_tsdb_table_view *table = sl_tsdb_view_at(view, t);
+    for (size_t p = 0; p < table->part_count; p++) {
+      rows += sl_part_info_of(table->parts[p]).rows;
+    }
+  }
+  sl_tsdb_release(view);
+  return rows;
+}
+
+static sl_status write_batch(fixture *f, const int64_t *stamps, size_t count, sl_error *err) {
+  batch b = {f, stamps, count};
+  return sl_tsdb_write(f->db, stamps, count * sizeof *stamps, build, &b, err);
+}
+
+static void a_failed_build_refuses_writes_and_the_batch_comes_back(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-build");
+  fixture f = {0};
+  open_store(&f, dir);
+  const int64_t first[3] = {1717200000000, 1717200000001, 1717200000002};
+  const int64_t second[2] = {1717200001000, 1717200001001};
+  const int64_t third[1] = {1717200002000};
+  sl_error err;
+  assert_int_equal(write_batch(&f, first, 3, &err), SL_OK);
+  assert_int_equal(rows_visible(f.db), 3);
+
+  f.fail_builds = 1;
+  assert_int_equal(write_batch(&f, second, 2, &err), SL_ERR_NOMEM);
+  assert_non_null(strstr(err.message, "no memory for the batch's parts"));
+  assert_int_equal(rows_visible(f.db), 3); /* nothing of the failed batch is visible */
+
+  /* The WAL holds the batch; writing on would order later batches before it. */
+  sl_status refused = write_batch(&f, third, 1, &err);
+  assert_int_not_equal(refused, SL_OK);
+  assert_non_null(strstr(err.message, "could not be applied in memory"));
+  assert_non_null(strstr(err.message, "reopen"));
+  assert_int_equal(rows_visible(f.db), 3);
+  sl_error closed;
+  sl_tsdb_close(f.db, false, &closed);
+
+  /* Reopened, the WAL gives the batch back, and the store takes writes again. */
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(rows_visible(g.db), 5);
+  assert_int_equal(write_batch(&g, third, 1, &err), SL_OK);
+  assert_int_equal(rows_visible(g.db), 6);
+  assert_int_equal(sl_tsdb_close(g.db, true, &err), SL_OK);
+}
+
+static void batches_are_visible_once_acknowledged_and_replayed(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-order");
+  fixture f = {0};
+  open_store(&f, dir);
+  sl_error err;
+  for (int i = 0; i < 20; i++) {
+    int64_t stamps[4];
+    for (int j = 0; j < 4; j++) {
+      stamps[j] = 1717200000000 + i * 10 + j;
+    }
+    assert_int_equal(write_batch(&f, stamps, 4, &err), SL_OK);
+    /* the build of batch i saw exactly the i batches before it acknowledged */
+    assert_int_equal(f.acknowledged_before_build, (uint64_t)i);
+    assert_int_equal(rows_visible(f.db), (uint64_t)(i + 1) * 4);
+  }
+  assert_int_equal(f.builds, 20);
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(rows_visible(g.db), 80);
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
+typedef struct writer_args {
+  fixture *f;
+  int index;
+  sl_status status;
+} writer_args;
+
+static pthread_mutex_t builds_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static sl_status locked_build(void *context, sl_tsdb_target **targets, size_t *count, sl_error *err) {
+  batch *b = context;
+  pthread_mutex_lock(&builds_lock);
+  b->f->builds++;
+  pthread_mutex_unlock(&builds_lock);
+  return make_targets(b->f, b->f->db, b->stamps, b->count, targets, count, err);
+}
+
+static void *writer_main(void *argument) {
+  writer_args *args = argument;
+  args->status = SL_OK;
+  for (int i = 0; i < 25 && args->status == SL_OK; i++) {
+    int64_t stamps[3];
+    for (int j = 0; j < 3; j++) {
+      stamps[j] = 1717200000000 + args->index * 1000 + i * 3 + j;
+    }
+    batch b = {args->f, stamps, 3};
+    sl_error err;
+    args->status = sl_tsdb_write(args->f->db, stamps, sizeof stamps, locked_build, &b, &err);
+  }
+  return NULL;
+}
+
+static void concurrent_writers_all_arrive(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-writers");
+  fixture f = {0};
+  open_store(&f, dir);
+  enum { WRITERS = 8 };
+  pthread_t threads[WRITERS];
+  writer_args args[WRITERS];
+  for (int w = 0; w < WRITERS; w++) {
+    args[w] = (writer_args){&f, w, SL_OK};
+    assert_int_equal(pthread_create(&threads[w], NULL, writer_main, &args[w]), 0);
+  }
+  for (int w = 0; w < WRITERS; w++) {
+    pthread_join(threads[w], NULL);
+    assert_int_equal(args[w].status, SL_OK);
+  }
+  assert_int_equal(rows_visible(f.db), WRITERS * 25 * 3);
+  sl_tsdb_stats stats;
+  sl_tsdb_stats_get(f.db, &stats);
+  assert_int_equal(stats.batches, WRITERS * 25);
+  sl_error err;
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK);
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(rows_visible(g.db), WRITERS * 25 * 3); /* all from the WAL */
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(a_failed_build_refuses_writes_and_the_batch_comes_back),
+      cmocka_unit_test(batches_are_visible_once_acknowledged_and_replayed),
+      cmocka_unit_test(concurrent_writers_all_arrive),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
