@@ -44,6 +44,16 @@ sl_status sl_fileio_errno_error(sl_error *err, int error_number, const char *ope
                       strerror(error_number));
 }
 
+/* A failed write at offset: errno error_number, or 0 when the system wrote nothing. */
+static sl_status write_error(sl_error *err, int error_number, const char *path, uint64_t offset) {
+  if (error_number == 0) {
+    return sl_error_set(err, SL_ERR_IO, "write %s: at offset %llu: the system wrote 0 bytes", path,
+                        (unsigned long long)offset);
+  }
+  return sl_error_set(err, status_of_errno(error_number), "write %s at offset %llu: %s", path,
+                      (unsigned long long)offset, strerror(error_number));
+}
+
 sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint64_t offset,
                                const char *path, sl_error *err) {
   assert(fd >= 0);
@@ -58,13 +68,10 @@ sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint
       if (errno == EINTR) {
         continue;
       }
-      int saved = errno;
-      return sl_error_set(err, status_of_errno(saved), "write %s at offset %llu: %s", path,
-                          (unsigned long long)at_offset, strerror(saved));
+      return write_error(err, errno, path, at_offset);
     }
     if (result == 0) {
-      return sl_error_set(err, SL_ERR_IO, "write %s: at offset %llu: the system wrote 0 bytes",
-                          path, (unsigned long long)at_offset);
+      return write_error(err, 0, path, at_offset);
     }
     written_bytes += (size_t)result;
   }
@@ -98,13 +105,10 @@ sl_status sl_fileio_pwritev_all(int fd, const struct iovec *pieces, size_t count
       if (errno == EINTR) {
         continue;
       }
-      int saved = errno;
-      return sl_error_set(err, status_of_errno(saved), "write %s at offset %llu: %s", path,
-                          (unsigned long long)offset, strerror(saved));
+      return write_error(err, errno, path, offset);
     }
     if (result == 0) {
-      return sl_error_set(err, SL_ERR_IO, "write %s: at offset %llu: the system wrote 0 bytes", path,
-                          (unsigned long long)offset);
+      return write_error(err, 0, path, offset);
     }
     offset += (uint64_t)result;
     size_t left = (size_t)result;

@@ -844,43 +844,60 @@ static void lead_group(sl_wal *wal) {
   release_io(wal);
 }
 
-sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
-                        uint64_t *sequence_out, sl_error *err) {
-  assert(wal != NULL);
-  assert(payload != NULL || size_bytes == 0);
+static sl_status check_size(const sl_wal *wal, size_t size_bytes, sl_error *err) {
   if (size_bytes > SL_WAL_MAX_PAYLOAD_BYTES) {
     return sl_error_set(err, SL_ERR_INVALID, "WAL %s: record of %zu bytes over the %d-byte limit",
                         wal->dir, size_bytes, SL_WAL_MAX_PAYLOAD_BYTES);
   }
-  wal_request request = {payload, size_bytes, 0, SL_OK, err, false, NULL};
-  lock(wal);
+  return SL_OK;
+}
+
+/* With the mutex held: queues request, or refuses it when the WAL has failed. */
+static sl_status enqueue(sl_wal *wal, wal_request *request, sl_error *err) {
   if (wal->failed) {
-    sl_status status = wal->failure.status;
     if (err != NULL) {
       *err = wal->failure;
     }
     wal->stats.failed_appends++;
-    unlock(wal);
-    return status;
+    return wal->failure.status;
   }
   if (wal->queue_tail == NULL) {
-    wal->queue_head = &request;
+    wal->queue_head = request;
   } else {
-    wal->queue_tail->next = &request;
+    wal->queue_tail->next = request;
   }
-  wal->queue_tail = &request;
-  while (!request.done) {
+  wal->queue_tail = request;
+  return SL_OK;
+}
+
+/* With the mutex held: until request is written, writes the queue's head whenever the file is free. */
+static void wait_done(sl_wal *wal, const wal_request *request) {
+  while (!request->done) {
     if (!wal->io_busy) {
       lead_group(wal);
     } else {
       pthread_cond_wait(&wal->changed, &wal->mutex);
     }
   }
+}
+
+sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
+                        uint64_t *sequence_out, sl_error *err) {
+  assert(wal != NULL);
+  assert(payload != NULL || size_bytes == 0);
+  SL_TRY(check_size(wal, size_bytes, err));
+  wal_request request = {payload, size_bytes, 0, SL_OK, err, false, NULL};
+  lock(wal);
+  sl_status status = enqueue(wal, &request, err);
+  if (status == SL_OK) {
+    wait_done(wal, &request);
+    status = request.status;
+  }
   unlock(wal);
-  if (request.status == SL_OK && sequence_out != NULL) {
+  if (status == SL_OK && sequence_out != NULL) {
     *sequence_out = request.sequence;
   }
-  return request.status;
+  return status;
 }
 
 struct sl_wal_ticket {
@@ -893,10 +910,7 @@ sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_
   assert(wal != NULL && ticket_out != NULL);
   assert(payload != NULL || size_bytes == 0);
   *ticket_out = NULL;
-  if (size_bytes > SL_WAL_MAX_PAYLOAD_BYTES) {
-    return sl_error_set(err, SL_ERR_INVALID, "WAL %s: record of %zu bytes over the %d-byte limit",
-                        wal->dir, size_bytes, SL_WAL_MAX_PAYLOAD_BYTES);
-  }
+  SL_TRY(check_size(wal, size_bytes, err));
   sl_wal_ticket *ticket = calloc(1, sizeof *ticket);
   if (ticket == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory", wal->dir);
@@ -904,24 +918,15 @@ sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_
   sl_error_clear(&ticket->error);
   ticket->request = (wal_request){payload, size_bytes, 0, SL_OK, &ticket->error, false, NULL};
   lock(wal);
-  if (wal->failed) {
-    sl_status status = wal->failure.status;
-    if (err != NULL) {
-      *err = wal->failure;
-    }
-    wal->stats.failed_appends++;
-    unlock(wal);
+  sl_status status = enqueue(wal, &ticket->request, err);
+  if (status == SL_OK) {
+    pthread_cond_signal(&wal->work);
+  }
+  unlock(wal);
+  if (status != SL_OK) {
     free(ticket);
     return status;
   }
-  if (wal->queue_tail == NULL) {
-    wal->queue_head = &ticket->request;
-  } else {
-    wal->queue_tail->next = &ticket->request;
-  }
-  wal->queue_tail = &ticket->request;
-  pthread_cond_signal(&wal->work);
-  unlock(wal);
   *ticket_out = ticket;
   return SL_OK;
 }
@@ -929,13 +934,7 @@ sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_
 sl_status sl_wal_wait(sl_wal *wal, sl_wal_ticket *ticket, uint64_t *sequence_out, sl_error *err) {
   assert(wal != NULL && ticket != NULL);
   lock(wal);
-  while (!ticket->request.done) {
-    if (!wal->io_busy) {
-      lead_group(wal); /* the writer thread has not taken it yet: do not wait for it */
-    } else {
-      pthread_cond_wait(&wal->changed, &wal->mutex);
-    }
-  }
+  wait_done(wal, &ticket->request); /* leads if the writer thread has not taken it yet */
   unlock(wal);
   sl_status status = ticket->request.status;
   if (status == SL_OK && sequence_out != NULL) {
