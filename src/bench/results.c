@@ -290,7 +290,9 @@ static void compare(sl_results *results) {
       right_summary.ci95_low = json_number_value(json_array_get(right_ci, 0));
       right_summary.ci95_high = json_number_value(json_array_get(right_ci, 1));
       bool higher_is_better = json_is_true(json_object_get(left, "higher_is_better"));
-      sl_comparison verdict = sl_compare(&left_summary, &right_summary, higher_is_better);
+      sl_comparison verdict =
+          sl_compare(&left_summary, &right_summary, higher_is_better, json_string_value(json_object_get(left, "backend")),
+                     json_string_value(json_object_get(right, "backend")));
       const char *winner = verdict.winner == 0   ? json_string_value(json_object_get(left, "backend"))
                            : verdict.winner == 1 ? json_string_value(json_object_get(right, "backend"))
                                                  : NULL;

@@ -1362,6 +1362,7 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   }
   if (saved == SL_OK) {
     print_summary(&state, results_path);
+    fflush(stdout); /* the summary (stdout) before the path (stderr) when both go to one file */
     fprintf(stderr, "results: %s%s\n", results_path, interrupted ? " (interrupted: partial)" : "");
   }
   if (status == SL_OK && state.consistency_failures > 0) {

@@ -48,7 +48,8 @@ sl_summary sl_summarize(const double *values, size_t count) {
   return summary;
 }
 
-sl_comparison sl_compare(const sl_summary *a, const sl_summary *b, bool higher_is_better) {
+sl_comparison sl_compare(const sl_summary *a, const sl_summary *b, bool higher_is_better, const char *a_name,
+                         const char *b_name) {
   sl_comparison result = {.winner = -1};
   if (a->count < 2 || b->count < 2) {
     snprintf(result.description, sizeof result.description,
@@ -71,7 +72,8 @@ sl_comparison sl_compare(const sl_summary *a, const sl_summary *b, bool higher_i
     ratio = worse->mean / better->mean;
   }
   snprintf(result.description, sizeof result.description,
-           "%s better by %.2fx (95%% intervals do not overlap)", a_wins ? "a" : "b", ratio);
+           "%s better by %.2fx (95%% intervals do not overlap)",
+           a_wins ? (a_name != NULL ? a_name : "a") : (b_name != NULL ? b_name : "b"), ratio);
   return result;
 }
 

@@ -26,7 +26,8 @@ typedef struct sl_comparison {
   char description[160];
 } sl_comparison;
 
-sl_comparison sl_compare(const sl_summary *a, const sl_summary *b, bool higher_is_better);
+sl_comparison sl_compare(const sl_summary *a, const sl_summary *b, bool higher_is_better, const char *a_name,
+                         const char *b_name);
 
 /* Pearson correlation of two series of equal length (0 when undefined). */
 double sl_correlation(const double *x, const double *y, size_t count);

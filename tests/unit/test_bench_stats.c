@@ -26,16 +26,17 @@ static void winner_only_without_overlap(void **s) {
   (void)s;
   const double fast[] = {100, 101, 99}, slow[] = {50, 51, 49}, close[] = {98, 103, 100};
   sl_summary a = sl_summarize(fast, 3), b = sl_summarize(slow, 3), c = sl_summarize(close, 3);
-  sl_comparison verdict = sl_compare(&a, &b, true);
+  sl_comparison verdict = sl_compare(&a, &b, true, "stream", "sqlite");
   assert_int_equal(verdict.winner, 0);
-  assert_non_null(strstr(verdict.description, "2.00x"));
-  verdict = sl_compare(&a, &b, false); /* lower is better: b wins */
+  assert_non_null(strstr(verdict.description, "stream better by 2.00x"));
+  verdict = sl_compare(&a, &b, false, "stream", "sqlite"); /* lower is better: b wins */
   assert_int_equal(verdict.winner, 1);
-  verdict = sl_compare(&a, &c, true);
+  assert_non_null(strstr(verdict.description, "sqlite better by 2.00x"));
+  verdict = sl_compare(&a, &c, true, "stream", "trace");
   assert_int_equal(verdict.winner, -1);
   assert_non_null(strstr(verdict.description, "no significant difference"));
   sl_summary single = sl_summarize(fast, 1);
-  assert_int_equal(sl_compare(&single, &b, true).winner, -1);
+  assert_int_equal(sl_compare(&single, &b, true, NULL, NULL).winner, -1);
 }
 
 static void correlation(void **s) {
