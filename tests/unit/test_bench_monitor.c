@@ -137,6 +137,7 @@ static void monitor_sees_cpu_memory_and_io(void **state) {
 }
 
 static volatile int worker_done;
+static volatile int monitor_looked;
 
 static void *named_worker(void *unused) {
   (void)unused;
@@ -147,7 +148,9 @@ static void *named_worker(void *unused) {
     sink += 1;
   }
   worker_done = 1;
-  sleep(1); /* stay alive until the monitor has looked */
+  while (!monitor_looked) { /* stay alive until the monitor has looked */
+    usleep(10000);
+  }
   return NULL;
 }
 
@@ -158,10 +161,12 @@ static void threads_are_grouped_by_name(void **state) {
   pthread_t thread;
   assert_int_equal(pthread_create(&thread, NULL, named_worker, NULL), 0);
   usleep(100000);
-  for (int waited = 0; waited < 100 && !worker_done; waited++) {
+  for (int waited = 0; waited < 600 && !worker_done; waited++) { /* 0.3 s of CPU may take long on a loaded machine */
     usleep(50000);
   }
+  assert_true(worker_done);
   json_t *report = sl_monitor_stop(monitor);
+  monitor_looked = 1;
   pthread_join(thread, NULL);
   json_t *query = json_object_get(json_object_get(report, "thread_cpu_seconds"), "query");
   assert_non_null(query);
