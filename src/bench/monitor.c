@@ -283,7 +283,13 @@ static json_t *sample_json(const sl_monitor *monitor, const reading *before, con
 }
 
 /* With the mutex held. */
+/* A sample covers the time since the previous one; under a millisecond (a phase marked or the
+ * monitor stopped right after a sample) there is nothing to measure, and rates over it would be
+ * noise (no progress in 20 us is a throughput of 0): that time goes to the next sample. */
 static void sample_locked(sl_monitor *monitor) {
+  if (sl_monotonic_ns() - monitor->last.at_ns < 1000000) {
+    return;
+  }
   reading now = take_reading(monitor);
   json_array_append_new(monitor->samples, sample_json(monitor, &monitor->last, &now));
   monitor->last = now;

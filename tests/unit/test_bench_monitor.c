@@ -183,23 +183,32 @@ static void throughput_follows_progress_and_correlates(void **state) {
   sl_error err;
   assert_int_equal(sl_monitor_start(&options, &monitor, &err), SL_OK);
   sl_monitor_mark_phase(monitor, "ramp");
-  enum { STEPS = 8, STEP_BYTES = 8 << 20 };
-  char *block = NULL;
+  enum { STEPS = 8, STEP_BYTES = 4 << 20 };
+  char *blocks[STEPS] = {NULL};
   uint64_t items = 0;
   for (int step = 0; step < STEPS; step++) {
-    /* step k: (k + 1) * 1000 items in the interval while (k + 1) * 8 MiB are resident */
-    free(block);
-    block = malloc((size_t)(step + 1) * STEP_BYTES);
-    assert_non_null(block);
-    memset(block, 1, (size_t)(step + 1) * STEP_BYTES);
+    /* step k: (k + 1) * 1000 items in the interval while (k + 1) * 4 MiB more become resident.  Every
+     * block is kept until the end: a freed one may stay resident (ASan's quarantine keeps freed
+     * memory), and RSS would then not follow the steps. */
+    blocks[step] = malloc((size_t)(step + 1) * STEP_BYTES);
+    assert_non_null(blocks[step]);
+    memset(blocks[step], 1, (size_t)(step + 1) * STEP_BYTES);
     sl_monitor_add_progress(monitor, (uint64_t)(step + 1) * 1000);
     items += (uint64_t)(step + 1) * 1000;
     struct timespec pause = {0, 50 * 1000 * 1000};
     nanosleep(&pause, NULL);
-    sl_monitor_sample_now(monitor);
+    if (step + 1 < STEPS) {
+      sl_monitor_sample_now(monitor);
+    } else {
+      /* The last step's sample closes the phase: the monitor's own closing sample at stop (no
+       * progress, all the memory still there) then belongs to the next phase. */
+      sl_monitor_mark_phase(monitor, "after");
+    }
   }
-  free(block);
   json_t *report = sl_monitor_stop(monitor);
+  for (int step = 0; step < STEPS; step++) {
+    free(blocks[step]);
+  }
   double total = integrate(report, "ramp", "throughput_per_s");
   assert_true(total > 0.8 * (double)items && total < 1.2 * (double)items);
   json_t *correlations = json_object_get(phase_named(report, "ramp"), "throughput_correlation");
@@ -207,7 +216,17 @@ static void throughput_follows_progress_and_correlates(void **state) {
   json_t *rss = json_object_get(correlations, "rss_bytes");
   assert_non_null(rss);
   if (json_real_value(rss) <= 0.5) {
-    fail_msg("throughput and RSS correlate by %.3f", json_real_value(rss));
+    char seen[2048] = "";
+    size_t i;
+    json_t *sample;
+    json_array_foreach(json_object_get(report, "samples"), i, sample) {
+      size_t used = strlen(seen);
+      snprintf(seen + used, sizeof seen - used, " [%s %.0f/s %.1f MB]",
+               json_string_value(json_object_get(sample, "phase")),
+               json_real_value(json_object_get(sample, "throughput_per_s")),
+               json_real_value(json_object_get(sample, "rss_bytes")) / 1e6);
+    }
+    fail_msg("throughput and RSS correlate by %.3f; samples:%s", json_real_value(rss), seen);
   }
   json_decref(report);
 }
