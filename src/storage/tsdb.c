@@ -558,6 +558,65 @@ static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
 
 /* Flushes every table that has memory parts.  Afterwards every batch up to the
  * watermark read at the start is in file parts: the store checkpoint. */
+/* The tables of one flush cycle, shared by the thread that runs the cycle and one helper: tables
+ * are independent (each under its maintenance lock), and flushing is compression-bound, so two
+ * threads halve a cycle on two cores (the first error stops both and is the cycle's). */
+typedef struct flush_work {
+  sl_tsdb *db;
+  table **tables;
+  size_t count;
+  atomic_size_t next;
+  atomic_size_t flushed;
+  pthread_mutex_t lock;
+  sl_status status;
+  sl_error error;
+} flush_work;
+
+static void flush_some(flush_work *work) {
+  sl_tsdb *db = work->db;
+  for (;;) {
+    size_t i = atomic_fetch_add(&work->next, 1);
+    pthread_mutex_lock(&work->lock);
+    bool failed = work->status != SL_OK;
+    pthread_mutex_unlock(&work->lock);
+    if (i >= work->count || failed) {
+      return;
+    }
+    table *t = work->tables[i];
+    pthread_mutex_lock(&db->lock);
+    bool has_memory = t->memory_part_count > 0;
+    bool unpublished = t->unpublished;
+    pthread_mutex_unlock(&db->lock);
+    sl_error error;
+    sl_error_clear(&error);
+    sl_status status = SL_OK;
+    if (has_memory) {
+      status = flush_table(db, t, &error);
+      atomic_fetch_add(&work->flushed, 1);
+    } else if (unpublished) {
+      /* An earlier flush or merge wrote its part but not the snapshot naming it. */
+      pthread_mutex_lock(&t->maintenance);
+      status = write_table_snapshot(db, t, &error);
+      pthread_mutex_unlock(&t->maintenance);
+      atomic_fetch_add(&work->flushed, 1);
+    }
+    if (status != SL_OK) {
+      pthread_mutex_lock(&work->lock);
+      if (work->status == SL_OK) {
+        work->status = status;
+        work->error = error;
+      }
+      pthread_mutex_unlock(&work->lock);
+    }
+  }
+}
+
+static void *flush_helper_main(void *argument) {
+  pthread_setname_np(pthread_self(), "flush-helper");
+  flush_some(argument);
+  return NULL;
+}
+
 static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
   pthread_mutex_lock(&db->flush_lock);
   pthread_mutex_lock(&db->lock);
@@ -566,23 +625,25 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
   size_t count = 0;
   table **tables = all_tables(db, &count);
   sl_status status = tables != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  size_t flushed = 0;
-  for (size_t i = 0; i < count && status == SL_OK; i++) {
-    pthread_mutex_lock(&db->lock);
-    bool has_memory = tables[i]->memory_part_count > 0;
-    bool unpublished = tables[i]->unpublished;
-    pthread_mutex_unlock(&db->lock);
-    if (has_memory) {
-      status = flush_table(db, tables[i], err);
-      flushed++;
-    } else if (unpublished) {
-      /* An earlier flush or merge wrote its part but not the snapshot naming it. */
-      pthread_mutex_lock(&tables[i]->maintenance);
-      status = write_table_snapshot(db, tables[i], err);
-      pthread_mutex_unlock(&tables[i]->maintenance);
-      flushed++;
+  flush_work work = {.db = db, .tables = tables, .count = tables != NULL ? count : 0, .status = SL_OK};
+  atomic_init(&work.next, 0);
+  atomic_init(&work.flushed, 0);
+  sl_error_clear(&work.error);
+  pthread_mutex_init(&work.lock, NULL);
+  pthread_t helper;
+  bool helped = work.count > 1 && pthread_create(&helper, NULL, flush_helper_main, &work) == 0;
+  flush_some(&work);
+  if (helped) {
+    pthread_join(helper, NULL);
+  }
+  pthread_mutex_destroy(&work.lock);
+  if (status == SL_OK && work.status != SL_OK) {
+    status = work.status;
+    if (err != NULL) {
+      *err = work.error;
     }
   }
+  size_t flushed = atomic_load(&work.flushed);
   free(tables);
   if (status == SL_OK && (flushed > 0 || watermark > db->checkpoint)) {
     status = write_store_snapshot(db, watermark, err);
