@@ -1132,6 +1132,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   if (status != SL_OK) {
     return status;
   }
+  bool logged = ticket != NULL; /* the ticket is freed by the wait */
   sl_tsdb_target *targets = NULL;
   size_t target_count = 0;
   sl_error build_error;
@@ -1154,7 +1155,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   }
   pthread_mutex_unlock(&db->lock);
   uint64_t sequence = 0;
-  if (ticket != NULL) {
+  if (logged) {
     status = sl_wal_wait(db->wal, ticket, &sequence, built == SL_OK ? err : NULL);
   } else {
     pthread_mutex_lock(&db->lock);
@@ -1168,11 +1169,13 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
     }
     if (status == SL_OK) {
       /* The batch is in the WAL but not in memory: writing on would hide it until a reopen
-       * replays it, so the store refuses writes until then.  Its turn passes, so that the
-       * batches numbered after it are not kept waiting. */
-      sl_error logged = build_error;
-      sl_error_prefix(&logged, "batch %llu is in the WAL but was not applied", (unsigned long long)sequence);
-      background_fail(db, "a batch in the WAL could not be applied in memory", &logged);
+       * replays it, so the store refuses writes until then (without a WAL nothing of it stays).
+       * Its turn passes, so that the batches numbered after it are not kept waiting. */
+      if (logged) {
+        sl_error cause = build_error;
+        sl_error_prefix(&cause, "batch %llu is in the WAL but was not applied", (unsigned long long)sequence);
+        background_fail(db, "a batch in the WAL could not be applied in memory", &cause);
+      }
       pthread_mutex_lock(&db->lock);
       while (db->introduced + 1 < sequence) {
         pthread_cond_wait(&db->turn, &db->lock);

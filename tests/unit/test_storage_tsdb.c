@@ -82,10 +82,11 @@ static sl_status replay(void *context, sl_tsdb *db, uint64_t sequence, const uin
   return make_targets(context, db, (const int64_t *)(const void *)payload, bytes / 8, targets, count, err);
 }
 
-static void open_store(fixture *f, const char *dir) {
+static void open_store_with(fixture *f, const char *dir, bool wal) {
   f->layout = one_column_layout();
   sl_tsdb_options options;
   sl_tsdb_options_default(&options);
+  options.wal_enabled = wal;
   options.directory = dir;
   options.shard_count = 1;
   options.segment_interval_ms = DAY_MS;
@@ -98,6 +99,8 @@ static void open_store(fixture *f, const char *dir) {
     fail_msg("open %s: %s", dir, err.message);
   }
 }
+
+static void open_store(fixture *f, const char *dir) { open_store_with(f, dir, true); }
 
 static uint64_t rows_visible(sl_tsdb *db) {
   sl_tsdb_view *view = NULL;
@@ -152,6 +155,24 @@ static void a_failed_build_refuses_writes_and_the_batch_comes_back(void **state)
   assert_int_equal(write_batch(&g, third, 1, &err), SL_OK);
   assert_int_equal(rows_visible(g.db), 6);
   assert_int_equal(sl_tsdb_close(g.db, true, &err), SL_OK);
+}
+
+/* Without a WAL nothing of a failed batch stays anywhere: the store goes on taking writes. */
+static void without_a_wal_a_failed_build_only_fails_its_batch(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-nowal");
+  fixture f = {0};
+  open_store_with(&f, dir, false);
+  const int64_t first[2] = {1717200000000, 1717200000001};
+  const int64_t second[1] = {1717200001000};
+  sl_error err;
+  f.fail_builds = 1;
+  assert_int_equal(write_batch(&f, first, 2, &err), SL_ERR_NOMEM);
+  assert_int_equal(rows_visible(f.db), 0);
+  assert_int_equal(write_batch(&f, second, 1, &err), SL_OK); /* numbered after the failed one */
+  assert_int_equal(write_batch(&f, first, 2, &err), SL_OK);
+  assert_int_equal(rows_visible(f.db), 3);
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
 }
 
 static void batches_are_visible_once_acknowledged_and_replayed(void **state) {
@@ -240,6 +261,7 @@ static void concurrent_writers_all_arrive(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_failed_build_refuses_writes_and_the_batch_comes_back),
+      cmocka_unit_test(without_a_wal_a_failed_build_only_fails_its_batch),
       cmocka_unit_test(batches_are_visible_once_acknowledged_and_replayed),
       cmocka_unit_test(concurrent_writers_all_arrive),
   };
