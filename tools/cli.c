@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spanlab/catalog.h"
+
 bool cli_wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -28,4 +30,18 @@ const char *cli_default_schema_dir(void) {
     return from_env;
   }
   return SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace";
+}
+
+sl_catalog *cli_load_catalog(const char *command, const char *dir) {
+  sl_diag *problems = sl_diag_new();
+  sl_catalog *catalog = NULL;
+  if (sl_catalog_load_dir(dir, NULL, &catalog, problems) != SL_OK) {
+    for (size_t i = 0; i < sl_diag_count(problems); i++) {
+      fprintf(stderr, "%s\n", sl_diag_message(problems, i));
+    }
+    fprintf(stderr, "spanlab %s: the schema set %s does not load (run spanlab schema check)\n", command, dir);
+    catalog = NULL;
+  }
+  sl_diag_free(problems);
+  return catalog;
 }

@@ -19,6 +19,11 @@ int cli_not_yet(const char *name, int issue, const char *what);
 /* The directory of the shipped schemas: $SPANLAB_SCHEMAS, else the source tree's. */
 const char *cli_default_schema_dir(void);
 
+/* Loads the schema set in dir for `spanlab COMMAND`; on failure prints every problem and a line
+ * saying so, and returns NULL. The caller frees the catalog with sl_catalog_free. */
+struct sl_catalog;
+struct sl_catalog *cli_load_catalog(const char *command, const char *dir);
+
 int cmd_run(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

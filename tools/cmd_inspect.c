@@ -116,17 +116,11 @@ int cmd_inspect(int argc, char **argv) {
     json_decref(meta);
     return CLI_EXIT_FAILED;
   }
-  sl_diag *problems = sl_diag_new();
-  sl_catalog *catalog = NULL;
-  if (sl_catalog_load_dir(schemas, NULL, &catalog, problems) != SL_OK) {
-    for (size_t i = 0; i < sl_diag_count(problems); i++) {
-      fprintf(stderr, "%s\n", sl_diag_message(problems, i));
-    }
-    sl_diag_free(problems);
+  sl_catalog *catalog = cli_load_catalog("inspect", schemas);
+  if (catalog == NULL) {
     json_decref(meta);
     return CLI_EXIT_FAILED;
   }
-  sl_diag_free(problems);
   sl_backend_options options = {.catalog = catalog, .directory = data,
                                 .shape = strcmp(model, "trace") == 0 ? SL_SHAPE_TRACE : SL_SHAPE_STREAM,
                                 .group = json_string_value(json_object_get(meta, "group")),

@@ -84,17 +84,10 @@ int cmd_load(int argc, char **argv) {
     fprintf(stderr, "spanlab load: --model, --data and --input are required (see --help)\n");
     return CLI_EXIT_USAGE;
   }
-  sl_diag *problems = sl_diag_new();
-  sl_catalog *catalog = NULL;
-  if (sl_catalog_load_dir(schemas, NULL, &catalog, problems) != SL_OK) {
-    for (size_t i = 0; i < sl_diag_count(problems); i++) {
-      fprintf(stderr, "%s\n", sl_diag_message(problems, i));
-    }
-    fprintf(stderr, "spanlab load: the schema set %s does not load (run spanlab schema check)\n", schemas);
-    sl_diag_free(problems);
+  sl_catalog *catalog = cli_load_catalog("load", schemas);
+  if (catalog == NULL) {
     return CLI_EXIT_FAILED;
   }
-  sl_diag_free(problems);
   sl_error err;
   sl_spanfile_reader *reader = NULL;
   if (sl_spanfile_open(input, &reader, &err) != SL_OK) {

@@ -104,18 +104,11 @@ int cmd_query(int argc, char **argv) {
     fprintf(stderr, "spanlab query: cannot read %s: %s\n", file, strerror(errno));
     return CLI_EXIT_FAILED;
   }
-  sl_diag *problems = sl_diag_new();
-  sl_catalog *catalog = NULL;
-  if (sl_catalog_load_dir(schemas, NULL, &catalog, problems) != SL_OK) {
-    for (size_t i = 0; i < sl_diag_count(problems); i++) {
-      fprintf(stderr, "%s\n", sl_diag_message(problems, i));
-    }
-    fprintf(stderr, "spanlab query: the schema set %s does not load (run spanlab schema check)\n", schemas);
-    sl_diag_free(problems);
+  sl_catalog *catalog = cli_load_catalog("query", schemas);
+  if (catalog == NULL) {
     free(text);
     return CLI_EXIT_FAILED;
   }
-  sl_diag_free(problems);
   sl_error err;
   sl_query *query = NULL;
   int exit_code = CLI_EXIT_OK;
