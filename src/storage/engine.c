@@ -225,3 +225,13 @@ void sl_engine_series_values(const sl_series_entry *entry, size_t count, sl_valu
     out[k] = sl_series_value_from(bytes, (uint8_t)stored.data[0]);
   }
 }
+
+void sl_engine_annotate_tag_types(json_t *storage_json, const sl_tag_spec *tags, size_t tag_count) {
+  json_t *by_tag = json_object_get(storage_json, "by_tag");
+  for (size_t t = 0; t < tag_count; t++) {
+    json_t *entry = json_object_get(by_tag, tags[t].name);
+    if (entry != NULL) {
+      json_object_set_new(entry, "tag_type", json_string(sl_tag_type_name(tags[t].type)));
+    }
+  }
+}

@@ -81,4 +81,8 @@ sl_status sl_engine_copy_value(sl_arena *arena, sl_value *value, sl_error *err);
 /* The values of a series entry (kind byte + bytes each, series.h) as tag values. */
 void sl_engine_series_values(const sl_series_entry *entry, size_t count, sl_value *out);
 
+/* Adds each tag's "tag_type" to its entry of storage_json's "by_tag" (sl_tsdb_storage_json). */
+struct json_t;
+void sl_engine_annotate_tag_types(struct json_t *storage_json, const sl_tag_spec *tags, size_t tag_count);
+
 #endif

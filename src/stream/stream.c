@@ -476,13 +476,7 @@ char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
     return NULL;
   }
   /* Tag types beside the column figures; the entity lives in the series metadata. */
-  json_t *by_tag = json_object_get(root, "by_tag");
-  for (size_t t = 0; t < engine->schema->tag_count; t++) {
-    json_t *entry = json_object_get(by_tag, engine->schema->tags[t].name);
-    if (entry != NULL) {
-      json_object_set_new(entry, "tag_type", json_string(sl_tag_type_name(engine->schema->tags[t].type)));
-    }
-  }
+  sl_engine_annotate_tag_types(root, engine->schema->tags, engine->schema->tag_count);
   json_t *entity = json_array();
   for (size_t e = 0; e < engine->schema->entity_count; e++) {
     json_array_append_new(entity, json_string(engine->schema->entity_tags[e]));

@@ -667,13 +667,7 @@ char *sl_trace_engine_storage_json(sl_trace_engine *engine) {
   if (root == NULL) {
     return NULL;
   }
-  json_t *by_tag = json_object_get(root, "by_tag");
-  for (size_t t = 0; t < engine->schema->tag_count; t++) {
-    json_t *entry = json_object_get(by_tag, engine->schema->tags[t].name);
-    if (entry != NULL) {
-      json_object_set_new(entry, "tag_type", json_string(sl_tag_type_name(engine->schema->tags[t].type)));
-    }
-  }
+  sl_engine_annotate_tag_types(root, engine->schema->tags, engine->schema->tag_count);
   uint64_t spans = atomic_load(&engine->spans_written);
   json_t *sidx = json_array();
   sl_trace_stats stats;
