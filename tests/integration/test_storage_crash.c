@@ -159,18 +159,12 @@ static bool drain_pipe(int fd, ack_list *list) {
   return got > 0;
 }
 
-static long elapsed_us(const struct timespec *start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000L;
-}
-
 /* Collects acks for delay_us, kills the child, collects the rest. */
 static void run_child_and_kill(int read_fd, pid_t child, long delay_us, ack_list *acks) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   long left_us;
-  while ((left_us = delay_us - elapsed_us(&start)) > 0) {
+  while ((left_us = delay_us - test_elapsed_us(&start)) > 0) {
     struct pollfd poll_fd = {read_fd, POLLIN, 0};
     int ready = poll(&poll_fd, 1, (int)(left_us / 1000) + 1);
     if (ready > 0 && !drain_pipe(read_fd, acks)) {
@@ -248,19 +242,6 @@ static void replay_and_check(const char *dir, replayed *records, sl_wal_replay_r
   }
 }
 
-static uint64_t env_u64(const char *name, uint64_t fallback) {
-  const char *text = getenv(name);
-  if (text == NULL || *text == '\0') {
-    return fallback;
-  }
-  char *end = NULL;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (end == text || *end != '\0') {
-    fail_msg("%s=%s is not a number", name, text);
-  }
-  return value;
-}
-
 typedef struct totals {
   uint64_t acks;
   uint64_t records;
@@ -334,8 +315,8 @@ static void one_run(const char *dir, int run, uint64_t seed, totals *sums) {
 static void acknowledged_records_survive_sigkill(void **state) {
   (void)state;
   const char *ci = getenv("CI");
-  uint64_t runs = env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
-  uint64_t seed = env_u64("CRASH_SEED", 20240601);
+  uint64_t runs = test_env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
+  uint64_t seed = test_env_u64("CRASH_SEED", 20240601);
   totals sums = {0};
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -350,7 +331,7 @@ static void acknowledged_records_survive_sigkill(void **state) {
   }
   print_message("      %llu runs (seed %llu) in %.1f s: %llu acknowledged, %llu records replayed, "
                 "%llu torn tails (%llu bytes) cut\n",
-                (unsigned long long)runs, (unsigned long long)seed, elapsed_us(&start) / 1e6,
+                (unsigned long long)runs, (unsigned long long)seed, test_elapsed_us(&start) / 1e6,
                 (unsigned long long)sums.acks, (unsigned long long)sums.records,
                 (unsigned long long)sums.torn_tails, (unsigned long long)sums.torn_bytes);
   assert_true(runs == 0 || sums.acks > 0);

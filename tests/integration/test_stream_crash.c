@@ -205,12 +205,6 @@ static bool drain_pipe(int fd, cycle_result *result) {
   return got > 0;
 }
 
-static long elapsed_us(const struct timespec *start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000L;
-}
-
 static void run_child_and_kill(const sl_catalog *catalog, const char *dir, uint64_t cycle_tag, long delay_us,
                                cycle_result *result) {
   int fds[2];
@@ -226,7 +220,7 @@ static void run_child_and_kill(const sl_catalog *catalog, const char *dir, uint6
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   long left_us;
-  while ((left_us = delay_us - elapsed_us(&start)) > 0) {
+  while ((left_us = delay_us - test_elapsed_us(&start)) > 0) {
     struct pollfd poll_fd = {fds[0], POLLIN, 0};
     int ready = poll(&poll_fd, 1, (int)(left_us / 1000) + 1);
     if (ready > 0 && !drain_pipe(fds[0], result)) {
@@ -435,19 +429,6 @@ static void one_run(const sl_catalog *catalog, const char *dir, int run, uint64_
   free(committed);
 }
 
-static uint64_t env_u64(const char *name, uint64_t fallback) {
-  const char *text = getenv(name);
-  if (text == NULL || *text == '\0') {
-    return fallback;
-  }
-  char *end = NULL;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (end == text || *end != '\0') {
-    fail_msg("%s=%s is not a number", name, text);
-  }
-  return value;
-}
-
 static void acknowledged_batches_survive_sigkill(void **state) {
   (void)state;
   sl_catalog *catalog = NULL;
@@ -457,8 +438,8 @@ static void acknowledged_batches_survive_sigkill(void **state) {
   }
   sl_diag_free(problems);
   const char *ci = getenv("CI");
-  uint64_t runs = env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
-  uint64_t seed = env_u64("CRASH_SEED", 20240601);
+  uint64_t runs = test_env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
+  uint64_t seed = test_env_u64("CRASH_SEED", 20240601);
   totals sums = {0};
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -475,7 +456,7 @@ static void acknowledged_batches_survive_sigkill(void **state) {
   }
   print_message("      %llu runs (seed %llu) in %.1f s: %llu batches acknowledged, %llu unacknowledged found whole; "
                 "children flushed %llu times and merged %llu times (%llu kills after a merge)\n",
-                (unsigned long long)runs, (unsigned long long)seed, elapsed_us(&start) / 1e6,
+                (unsigned long long)runs, (unsigned long long)seed, test_elapsed_us(&start) / 1e6,
                 (unsigned long long)sums.acks, (unsigned long long)sums.unacknowledged_present,
                 (unsigned long long)sums.flushes, (unsigned long long)sums.merges,
                 (unsigned long long)sums.cycles_with_merges);

@@ -148,12 +148,6 @@ static void child_main(const char *dir, int pipe_fd, uint64_t run_seed) {
 
 /* ---- the parent ---- */
 
-static long elapsed_us(const struct timespec *start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000L;
-}
-
 /* Reads acknowledgments for delay_us, kills the child, reads the rest; returns the highest batch acknowledged. */
 static uint64_t run_child_and_kill(int read_fd, pid_t child, long delay_us, uint64_t *acks) {
   struct timespec start;
@@ -163,7 +157,7 @@ static uint64_t run_child_and_kill(int read_fd, pid_t child, long delay_us, uint
   size_t partial_bytes = 0;
   bool killed = false;
   for (;;) {
-    long left_us = delay_us - elapsed_us(&start);
+    long left_us = delay_us - test_elapsed_us(&start);
     if (!killed && left_us <= 0) {
       kill(child, SIGKILL);
       killed = true;
@@ -292,24 +286,11 @@ static uint64_t check_store(const sl_catalog *catalog, const char *dir, uint64_t
   return batches;
 }
 
-static uint64_t env_u64(const char *name, uint64_t fallback) {
-  const char *text = getenv(name);
-  if (text == NULL || *text == '\0') {
-    return fallback;
-  }
-  char *end = NULL;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (end == text || *end != '\0') {
-    fail_msg("%s=%s is not a number", name, text);
-  }
-  return value;
-}
-
 static void acknowledged_batches_survive_sigkill(void **state) {
   (void)state;
   const char *ci = getenv("CI");
-  uint64_t runs = env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
-  uint64_t seed = env_u64("CRASH_SEED", 20250301);
+  uint64_t runs = test_env_u64("CRASH_RUNS", ci != NULL && strcmp(ci, "true") == 0 ? 10 : 50);
+  uint64_t seed = test_env_u64("CRASH_SEED", 20250301);
   sl_catalog *catalog = load_catalog();
   assert_non_null(catalog);
   struct timespec start;
@@ -360,7 +341,7 @@ static void acknowledged_batches_survive_sigkill(void **state) {
   }
   print_message("      %llu runs (seed %llu) in %.1f s: %llu batches acknowledged, all found whole; %llu runs also "
                 "kept the batch in flight\n",
-                (unsigned long long)runs, (unsigned long long)seed, elapsed_us(&start) / 1e6,
+                (unsigned long long)runs, (unsigned long long)seed, test_elapsed_us(&start) / 1e6,
                 (unsigned long long)total_acks, (unsigned long long)unacknowledged_seen);
   assert_true(runs == 0 || total_acks > 0);
   (void)total_seen;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *test_temp_dir(const char *name) {
@@ -42,4 +43,23 @@ char *test_read_file(const char *path, size_t *size_out) {
     *size_out = (size_t)size;
   }
   return data;
+}
+
+uint64_t test_env_u64(const char *name, uint64_t fallback) {
+  const char *text = getenv(name);
+  if (text == NULL || *text == '\0') {
+    return fallback;
+  }
+  char *end = NULL;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (end == text || *end != '\0') {
+    fail_msg("%s=%s is not a number", name, text);
+  }
+  return value;
+}
+
+long test_elapsed_us(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000L;
 }

@@ -18,4 +18,12 @@ void test_write_file(const char *dir, const char *name, const char *text);
 /* Reads a whole file into a malloc'ed NUL-terminated buffer (caller frees). */
 char *test_read_file(const char *path, size_t *size_out);
 
+/* The environment variable name as a decimal number, fallback when unset or empty; fails the test
+ * when it is not a number. */
+uint64_t test_env_u64(const char *name, uint64_t fallback);
+
+/* Microseconds since start (CLOCK_MONOTONIC). */
+struct timespec;
+long test_elapsed_us(const struct timespec *start);
+
 #endif
