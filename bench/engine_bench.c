@@ -77,6 +77,35 @@ static uint64_t span_raw_bytes(const sl_span *span) {
          span->component.size_bytes + span->data_binary.size_bytes;
 }
 
+/* Parses json and runs it once, its latency into latency (NULL: untimed warm-up) and its span
+ * count into *spans (may be NULL); false, with the problem printed, when it fails. */
+static bool timed_query(const sl_catalog *catalog, sl_query_model model, sl_backend *backend, const char *json,
+                        sl_histogram *latency, size_t *spans) {
+  sl_error err;
+  sl_query *query = NULL;
+  if (sl_query_parse(catalog, model, json, strlen(json), &query, &err) != SL_OK) {
+    fprintf(stderr, "engine_bench: %s\n", err.message);
+    return false;
+  }
+  sl_backend_answer answer;
+  int64_t began = sl_monotonic_ns();
+  sl_status status = sl_backend_query(backend, query, &answer, &err);
+  int64_t took = sl_monotonic_ns() - began;
+  sl_query_free(query);
+  if (status != SL_OK) {
+    fprintf(stderr, "engine_bench: query: %s\n", err.message);
+    return false;
+  }
+  if (latency != NULL) {
+    sl_histogram_record(latency, took);
+  }
+  if (spans != NULL) {
+    *spans = answer.span_count;
+  }
+  sl_backend_answer_free(&answer);
+  return true;
+}
+
 int main(int argc, char **argv) {
   const char *model = "stream", *dir = "/tmp/spanlab-engine-bench";
   uint64_t spans_wanted = 100000, memory_mb = 64;
@@ -249,26 +278,15 @@ int main(int argc, char **argv) {
                  "\"tagProjection\":[\"traceId\",\"spanId\"]}",
                  trace_schema->group, trace_schema->name, begin, end, trace_ids[i]);
       }
-      sl_query *query = NULL;
-      if (sl_query_parse(catalog, stream ? SL_QUERY_STREAM : SL_QUERY_TRACE, json, strlen(json), &query, &err) != SL_OK) {
-        fprintf(stderr, "engine_bench: %s\n", err.message);
+      size_t found = 0;
+      if (!timed_query(catalog, stream ? SL_QUERY_STREAM : SL_QUERY_TRACE, backend, json, pass == 1 ? &lookups : NULL,
+                       &found)) {
         return 1;
       }
-      sl_backend_answer answer;
-      int64_t one = sl_monotonic_ns();
-      if (sl_backend_query(backend, query, &answer, &err) != SL_OK) {
-        fprintf(stderr, "engine_bench: query: %s\n", err.message);
-        return 1;
-      }
-      if (pass == 1) {
-        sl_histogram_record(&lookups, sl_monotonic_ns() - one);
-      }
-      if (answer.span_count == 0) {
+      if (found == 0) {
         fprintf(stderr, "engine_bench: trace %s came back empty\n", trace_ids[i]);
         return 1;
       }
-      sl_backend_answer_free(&answer);
-      sl_query_free(query);
     }
   }
   printf("warm trace-id lookup over %zu traces: P50 %.3f ms, P99 %.3f ms, max %.3f ms (target P99: %s)\n", lookup_count,
@@ -289,22 +307,9 @@ int main(int argc, char **argv) {
                  "\"orderBy\":{\"sort\":\"SORT_DESC\"},\"limit\":20,"
                  "\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"traceId\",\"spanId\"]}]}}",
                  stream_schema->group, stream_schema->name, begin, end);
-        sl_query *query = NULL;
-        if (sl_query_parse(catalog, SL_QUERY_STREAM, json, strlen(json), &query, &err) != SL_OK) {
-          fprintf(stderr, "engine_bench: %s\n", err.message);
+        if (!timed_query(catalog, SL_QUERY_STREAM, backend, json, pass >= 1 ? &windows : NULL, NULL)) {
           return 1;
         }
-        sl_backend_answer answer;
-        int64_t one = sl_monotonic_ns();
-        if (sl_backend_query(backend, query, &answer, &err) != SL_OK) {
-          fprintf(stderr, "engine_bench: query: %s\n", err.message);
-          return 1;
-        }
-        if (pass >= 1) {
-          sl_histogram_record(&windows, sl_monotonic_ns() - one);
-        }
-        sl_backend_answer_free(&answer);
-        sl_query_free(query);
       }
     }
     printf("warm one-minute window, newest 20: P50 %.3f ms, P95 %.3f ms, P99 %.3f ms (target P95 <= 2 ms)\n",
