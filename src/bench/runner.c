@@ -318,6 +318,15 @@ static sl_status keep_for_oracle(run *state, const sl_span *spans, size_t count,
   return SL_OK;
 }
 
+/* CPU time of the whole process (every thread), in ns. */
+static int64_t process_cpu_ns(void) {
+  struct timespec now;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) {
+    return 0;
+  }
+  return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 /* The whole data set, in time order, one writer, LOAD_BATCH_SPANS a batch.
  * Only the time inside the backend is measured (the generator's is not). */
 /* The backend's storage breakdown (docs/RESULTS.md "storage") into
@@ -501,10 +510,12 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
   if (spans == NULL && status == SL_OK) {
     status = sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
   }
+  int64_t cpu_ns = 0; /* the process's CPU time while writing (all its threads; the generator's apart) */
   while (status == SL_OK && !chunk.end && !interrupted) {
     int64_t generate_started = sl_monotonic_ns();
     status = chunk_fill(&chunk, gen, spans, err);
     generate_ns += sl_monotonic_ns() - generate_started;
+    int64_t cpu_started = process_cpu_ns();
     size_t held = chunk_bytes(&chunk);
     buffer_bytes = held > buffer_bytes ? held : buffer_bytes;
     /* The expected checksum, bytes and traces, and the oracle's rows, come from the pass before
@@ -522,11 +533,14 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
       sl_monitor_add_progress(state->monitor, count);
       sl_progress_update(&progress, done);
     }
+    cpu_ns += process_cpu_ns() - cpu_started;
   }
   if (status == SL_OK && !interrupted) {
     int64_t started = sl_monotonic_ns();
+    int64_t cpu_started = process_cpu_ns();
     status = sl_backend_flush(backend, err);
     inside_ns += sl_monotonic_ns() - started;
+    cpu_ns += process_cpu_ns() - cpu_started;
   }
   sl_progress_finish(&progress);
   if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_MEMORY, "memory/load")) {
@@ -560,6 +574,8 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     int64_t harness_ns = loop_ns - inside_ns - generate_ns;
     json_t *details = sl_results_details(state->results, "write/sequential", model, iteration);
     json_object_set_new(details, "generate_seconds", json_real((double)generate_ns / 1e9));
+    json_object_set_new(details, "cpu_seconds", json_real((double)cpu_ns / 1e9));
+    json_object_set_new(details, "cpu_cores_busy", json_real(inside_ns > 0 ? (double)cpu_ns / (double)inside_ns : 0));
     json_object_set_new(details, "harness_seconds", json_real((double)harness_ns / 1e9));
     json_object_set_new(details, "harness_ns_per_batch",
                         json_real(latency.count ? (double)harness_ns / (double)latency.count : 0));

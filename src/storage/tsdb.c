@@ -682,6 +682,11 @@ sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err) {
   for (int i = 0; i < SNAPSHOTS_KEPT && status == SL_OK && clean; i++) {
     status = write_store_snapshot(db, watermark, err);
   }
+  /* At rest the WAL keeps no recycled segment: the disk then holds the data (as SQLite's
+   * wal_checkpoint(TRUNCATE)). */
+  if (status == SL_OK && clean && db->wal != NULL) {
+    status = sl_wal_release_recycled(db->wal, err);
+  }
   pthread_mutex_unlock(&db->flush_lock);
   /* Likewise each table that merged parts away: once no kept snapshot names them, they go. */
   size_t count = 0;
@@ -1661,6 +1666,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
       wal_options.interval_ms = db->options.sync_interval_ms > 0 ? db->options.sync_interval_ms : 100;
       wal_options.min_next_sequence = db->checkpoint + 1;
       wal_options.segment_size_bytes = 16ULL << 20; /* small enough that flushed records leave soon */
+      /* Enough recycled segments for the records of a flush cycle (docs/FORMAT.md "Recycled segments"). */
+      uint64_t recycle = 2 * db->options.memory_bytes_limit / wal_options.segment_size_bytes + 2;
+      wal_options.recycle_segments = (uint32_t)(recycle < 64 ? recycle : 64);
       status = sl_wal_open(db->wal_dir, &wal_options, &db->wal, err);
     }
     if (status == SL_OK) {
@@ -1925,5 +1933,15 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
                                 "write_amplification", total > 0 ? (double)written / (double)total : 0.0,
                                 "flush_compress_seconds", (double)stats.flush_compress_ns / 1e9,
                                 "merge_compress_seconds", (double)stats.merge_compress_ns / 1e9));
+  if (db->wal != NULL) {
+    sl_wal_stats wal_stats;
+    sl_wal_stats_get(db->wal, &wal_stats);
+    json_object_set_new(root, "wal",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)wal_stats.records, "bytes_written",
+                                  (json_int_t)wal_stats.bytes_written, "fsyncs", (json_int_t)wal_stats.fsyncs, "segments_created",
+                                  (json_int_t)wal_stats.segments_created, "segments_recycled",
+                                  (json_int_t)wal_stats.segments_recycled, "segments_deleted",
+                                  (json_int_t)wal_stats.segments_deleted));
+  }
   return root;
 }

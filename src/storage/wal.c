@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@ enum {
   CHECKSUM_BYTES = 8,
   PATH_BYTES = 4096,
   SEGMENT_NAME_LENGTH = 23, /* "seg" + 16 hex + ".wal" */
+  POOL_NAME_LENGTH = 24,    /* "free" + 16 hex + ".wal": a segment kept for reuse */
   MAX_GROUP_BYTES = 4 << 20,
   MIN_SEGMENT_SIZE_BYTES = 4096,
   DEFAULT_INTERVAL_MS = 100,
@@ -114,13 +116,17 @@ static const char *record_defect(const uint8_t *data, size_t size_bytes, size_t 
   return NULL;
 }
 
-/* Offset of the first intact record (flags 0) starting at or after from, or size_bytes if none. */
-static size_t find_intact_record(const uint8_t *data, size_t size_bytes, size_t from) {
+/* Offset of the first intact record (flags 0) starting at or after from and numbered at least
+ * first_sequence, or size_bytes if none. Intact records numbered below it are the file's earlier
+ * life (a recycled segment) and do not count. */
+static size_t find_intact_record(const uint8_t *data, size_t size_bytes, size_t from,
+                                 uint64_t first_sequence) {
   char why[160];
   for (size_t offset = from; offset + SL_WAL_RECORD_OVERHEAD_BYTES <= size_bytes; offset++) {
     uint32_t length = get_u32(data + offset);
     if (length > SL_WAL_MAX_PAYLOAD_BYTES || get_u32(data + offset + 4) != 0 ||
-        (size_t)length + SL_WAL_RECORD_OVERHEAD_BYTES > size_bytes - offset) {
+        (size_t)length + SL_WAL_RECORD_OVERHEAD_BYTES > size_bytes - offset ||
+        get_u64(data + offset + 8) < first_sequence) {
       continue;
     }
     if (record_defect(data, size_bytes, offset, why, sizeof why) == NULL) {
@@ -141,7 +147,7 @@ static sl_status bad_spot(const uint8_t *data, size_t size_bytes, const char *na
   if (!is_last_segment) {
     return corrupt_at(err, name, offset, why);
   }
-  size_t intact = find_intact_record(data, size_bytes, offset + 1);
+  size_t intact = find_intact_record(data, size_bytes, offset + 1, info->first_sequence);
   if (intact < size_bytes) {
     char message[400];
     snprintf(message, sizeof message, "%s, and an intact record follows at offset %zu", why,
@@ -215,6 +221,14 @@ sl_status sl_wal_segment_decode(const uint8_t *data, size_t size_bytes, const ch
     if (get_u32(data + offset + 4) != 0) {
       return corrupt_at(err, name, offset + 4, "unknown record flags");
     }
+    if (sequence < info->first_sequence) {
+      /* A record of the file's earlier life: the segment was recycled and its records end here. */
+      snprintf(why, sizeof why, "record sequence %llu is below the segment's first %llu (left from the file's earlier use)",
+               (unsigned long long)sequence, (unsigned long long)info->first_sequence);
+      SL_TRY(bad_spot(data, size_bytes, name, is_last_segment, offset, why, info, err));
+      assert(info->torn_tail);
+      return SL_OK;
+    }
     if (sequence != expected_sequence) {
       snprintf(why, sizeof why, "record sequence %llu, expected %llu",
                (unsigned long long)sequence, (unsigned long long)expected_sequence);
@@ -260,13 +274,15 @@ static bool segment_list_push(segment_list *list, uint64_t first_sequence) {
   return true;
 }
 
-static bool parse_segment_name(const char *name, uint64_t *first_sequence_out) {
-  if (strlen(name) != SEGMENT_NAME_LENGTH || strncmp(name, "seg", 3) != 0 ||
-      strcmp(name + 19, ".wal") != 0) {
+/* prefix + 16 hex digits + ".wal" -> the number (above 0). */
+static bool parse_numbered_name(const char *name, const char *prefix, uint64_t *number_out) {
+  size_t prefix_length = strlen(prefix);
+  if (strlen(name) != prefix_length + 20 || strncmp(name, prefix, prefix_length) != 0 ||
+      strcmp(name + prefix_length + 16, ".wal") != 0) {
     return false;
   }
   uint64_t value = 0;
-  for (int i = 3; i < 19; i++) {
+  for (size_t i = prefix_length; i < prefix_length + 16; i++) {
     char c = name[i];
     int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
     if (digit < 0) {
@@ -274,9 +290,10 @@ static bool parse_segment_name(const char *name, uint64_t *first_sequence_out) {
     }
     value = value << 4 | (uint64_t)digit;
   }
-  *first_sequence_out = value;
+  *number_out = value;
   return value > 0;
 }
+
 
 static void segment_path(const char *dir, uint64_t first_sequence, char *out, size_t out_bytes) {
   int length = snprintf(out, out_bytes, "%s/seg%016llx.wal", dir, (unsigned long long)first_sequence);
@@ -286,14 +303,24 @@ static void segment_path(const char *dir, uint64_t first_sequence, char *out, si
   }
 }
 
+/* A recycled segment waiting for reuse, named by the first sequence it had. */
+static void pool_path(const char *dir, uint64_t id, char *out, size_t out_bytes) {
+  int length = snprintf(out, out_bytes, "%s/free%016llx.wal", dir, (unsigned long long)id);
+  assert(length > 0 && (size_t)length < out_bytes);
+  if (length < 0 || (size_t)length >= out_bytes) {
+    out[0] = '\0';
+  }
+}
+
 static int compare_u64(const void *left, const void *right) {
   uint64_t a = *(const uint64_t *)left;
   uint64_t b = *(const uint64_t *)right;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/* Lists the segment files of dir; a missing directory gives an empty list. */
-static sl_status list_segments(const char *dir, segment_list *list, sl_error *err) {
+/* Lists the files of dir named prefix + 16 hex + ".wal" by number; a missing directory gives an
+ * empty list. */
+static sl_status list_numbered(const char *dir, const char *prefix, segment_list *list, sl_error *err) {
   memset(list, 0, sizeof *list);
   DIR *handle = opendir(dir);
   if (handle == NULL) {
@@ -303,7 +330,7 @@ static sl_status list_segments(const char *dir, segment_list *list, sl_error *er
   struct dirent *entry;
   while ((entry = readdir(handle)) != NULL) {
     uint64_t first_sequence;
-    if (!parse_segment_name(entry->d_name, &first_sequence)) {
+    if (!parse_numbered_name(entry->d_name, prefix, &first_sequence)) {
       continue;
     }
     if (list->count >= MAX_SEGMENTS || !segment_list_push(list, first_sequence)) {
@@ -320,6 +347,10 @@ static sl_status list_segments(const char *dir, segment_list *list, sl_error *er
     qsort(list->first_sequences, list->count, sizeof *list->first_sequences, compare_u64);
   }
   return SL_OK;
+}
+
+static sl_status list_segments(const char *dir, segment_list *list, sl_error *err) {
+  return list_numbered(dir, "seg", list, err);
 }
 
 /* Reads and decodes one segment file; checks that the name matches the header. */
@@ -503,8 +534,11 @@ struct sl_wal {
   /* Owner only. */
   char segment_path[PATH_BYTES];
   uint64_t segment_end_offset;
+  uint64_t segment_file_bytes;   /* the file's size: above the end in a recycled segment */
   uint64_t segment_record_count;
   segment_list segments;
+  segment_list pool;             /* recycled segments (free*.wal), reused by rotation */
+  bool segment_reused;           /* the current segment overwrites a recycled file */
   uint8_t *encode_buffer;
   size_t encode_capacity;
 };
@@ -602,18 +636,66 @@ static void fail_sticky(sl_wal *wal, const sl_error *cause) {
   }
 }
 
-/* Creates a segment file with its header, durable with its directory entry, and adds it to the
- * segment list. Owner only; the caller installs fd and path (under the mutex once threads run)
- * and counts three fsyncs. */
+/* Turns the newest recycled segment into segment path: its new header is made durable under the
+ * pool name, then it is renamed (so a segment file never shows an old header). Its old records
+ * stay behind the header until overwritten; readers stop at the first one (numbered below the
+ * header's first sequence). Owner only. Returns -1 when nothing could be reused (a file that
+ * failed is removed from the pool). */
+static int reuse_pooled(sl_wal *wal, const uint8_t header[SL_WAL_SEGMENT_HEADER_BYTES], const char *path,
+                        uint64_t *file_bytes_out) {
+  while (wal->pool.count > 0) {
+    char pooled[PATH_BYTES];
+    pool_path(wal->dir, wal->pool.first_sequences[--wal->pool.count], pooled, sizeof pooled);
+    int fd = open(pooled, O_WRONLY | O_CLOEXEC);
+    struct stat info;
+    sl_error ignored;
+    if (fd >= 0 && fstat(fd, &info) == 0 &&
+        sl_fileio_pwrite_all(fd, header, SL_WAL_SEGMENT_HEADER_BYTES, 0, pooled, &ignored) == SL_OK &&
+        sl_fileio_fdatasync(fd, pooled, &ignored) == SL_OK && rename(pooled, path) == 0) {
+      *file_bytes_out = (uint64_t)info.st_size > SL_WAL_SEGMENT_HEADER_BYTES ? (uint64_t)info.st_size
+                                                                             : SL_WAL_SEGMENT_HEADER_BYTES;
+      return fd;
+    }
+    if (fd >= 0) {
+      close(fd);
+    }
+    unlink(pooled); /* best effort: a pool file is never needed for recovery */
+  }
+  return -1;
+}
+
+/* Creates a segment file with its header (or reuses a recycled one), durable with its directory
+ * entry, and adds it to the segment list. Owner only; the caller installs fd and path (under the
+ * mutex once threads run) and counts three fsyncs. */
 static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t previous_sequence,
                                 int *fd_out, char path[PATH_BYTES], sl_error *err) {
   segment_path(wal->dir, first_sequence, path, PATH_BYTES);
+  uint8_t header[SL_WAL_SEGMENT_HEADER_BYTES];
+  sl_wal_encode_segment_header(first_sequence, previous_sequence, header);
+  uint64_t file_bytes = SL_WAL_SEGMENT_HEADER_BYTES;
+  int reused = reuse_pooled(wal, header, path, &file_bytes);
+  if (reused >= 0) {
+    sl_status status = sl_fileio_fsync_dir(wal->dir, err);
+    if (status == SL_OK && !segment_list_push(&wal->segments, first_sequence)) {
+      status = sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory", wal->dir);
+    }
+    if (status != SL_OK) {
+      close(reused);
+      unlink(path);
+      return status;
+    }
+    wal->segment_end_offset = SL_WAL_SEGMENT_HEADER_BYTES;
+    wal->segment_file_bytes = file_bytes;
+    wal->segment_record_count = 0;
+    wal->segment_reused = true;
+    *fd_out = reused;
+    return SL_OK;
+  }
+  wal->segment_reused = false;
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     return sl_fileio_errno_error(err, errno, "create WAL segment", path);
   }
-  uint8_t header[SL_WAL_SEGMENT_HEADER_BYTES];
-  sl_wal_encode_segment_header(first_sequence, previous_sequence, header);
   sl_status status = sl_fileio_pwrite_all(fd, header, sizeof header, 0, path, err);
   if (status == SL_OK) {
     status = sl_fileio_fsync(fd, path, err);
@@ -630,6 +712,7 @@ static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t p
     return status;
   }
   wal->segment_end_offset = SL_WAL_SEGMENT_HEADER_BYTES;
+  wal->segment_file_bytes = SL_WAL_SEGMENT_HEADER_BYTES;
   wal->segment_record_count = 0;
   *fd_out = fd;
   return SL_OK;
@@ -642,6 +725,7 @@ static sl_status start_segment(sl_wal *wal, uint64_t first_sequence, uint64_t pr
   SL_TRY(create_segment(wal, first_sequence, previous_sequence, &wal->segment_fd, path, err));
   memcpy(wal->segment_path, path, sizeof path);
   wal->stats.segments_created++;
+  wal->stats.segments_recycled += wal->segment_reused;
   wal->stats.fsyncs += 2;
   return SL_OK;
 }
@@ -649,6 +733,13 @@ static sl_status start_segment(sl_wal *wal, uint64_t first_sequence, uint64_t pr
 /* Seals the current segment and starts a new one whose first record is first_sequence. Owner. */
 static sl_status rotate(sl_wal *wal, uint64_t first_sequence, bool *sticky, sl_error *err) {
   int old_fd = wal->segment_fd;
+  /* A sealed segment ends with its last record: cut what a recycled file held beyond it. */
+  if (wal->segment_file_bytes > wal->segment_end_offset) {
+    if (ftruncate(old_fd, (off_t)wal->segment_end_offset) != 0) {
+      return sl_fileio_errno_error(err, errno, "truncate (seal) WAL segment", wal->segment_path);
+    }
+    wal->segment_file_bytes = wal->segment_end_offset;
+  }
   if (sl_fileio_fdatasync(old_fd, wal->segment_path, err) != SL_OK) {
     *sticky = true;
     return err != NULL ? err->status : SL_ERR_IO;
@@ -663,6 +754,7 @@ static sl_status rotate(sl_wal *wal, uint64_t first_sequence, bool *sticky, sl_e
     memcpy(wal->segment_path, new_path, sizeof new_path);
     wal->synced_sequence = wal->written_sequence;
     wal->stats.segments_created++;
+    wal->stats.segments_recycled += wal->segment_reused;
   }
   unlock(wal);
   if (status != SL_OK) {
@@ -736,6 +828,7 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     if (ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset) != 0) {
       *sticky = true;
     }
+    wal->segment_file_bytes = wal->segment_end_offset;
     return status;
   }
   if (wal->options.sync_mode == SL_WAL_SYNC_BATCH &&
@@ -743,10 +836,14 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     /* Not acknowledged: take the group out of the file as well (best effort, the WAL is failed). */
     int truncated = ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset);
     (void)truncated;
+    wal->segment_file_bytes = wal->segment_end_offset;
     *sticky = true;
     return err != NULL ? err->status : SL_ERR_IO;
   }
   wal->segment_end_offset += group_bytes;
+  if (wal->segment_end_offset > wal->segment_file_bytes) {
+    wal->segment_file_bytes = wal->segment_end_offset;
+  }
   wal->segment_record_count += records;
   return SL_OK;
 }
@@ -1005,10 +1102,22 @@ sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl
   size_t deleted = 0;
   sl_status status = SL_OK;
   char path[PATH_BYTES];
-  /* Segment i holds sequences below first_sequences[i + 1]; the current one is never deleted. */
+  /* Segment i holds sequences below first_sequences[i + 1]; the current one is never deleted.
+   * Up to recycle_segments of them are renamed into the pool instead, for rotation to overwrite. */
   while (deleted + 1 < list->count && list->first_sequences[deleted + 1] <= first_needed_sequence) {
-    segment_path(wal->dir, list->first_sequences[deleted], path, sizeof path);
-    if (unlink(path) != 0 && errno != ENOENT) {
+    uint64_t id = list->first_sequences[deleted];
+    segment_path(wal->dir, id, path, sizeof path);
+    if (wal->pool.count < wal->options.recycle_segments) {
+      char pooled[PATH_BYTES];
+      pool_path(wal->dir, id, pooled, sizeof pooled);
+      if (rename(path, pooled) != 0) {
+        status = sl_fileio_errno_error(err, errno, "recycle WAL segment", path);
+        break;
+      }
+      if (!segment_list_push(&wal->pool, id)) {
+        unlink(pooled);
+      }
+    } else if (unlink(path) != 0 && errno != ENOENT) {
       status = sl_fileio_errno_error(err, errno, "remove WAL segment", path);
       break;
     }
@@ -1024,6 +1133,42 @@ sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl
   lock(wal);
   wal->stats.segments_deleted += deleted;
   wal->stats.fsyncs += deleted > 0;
+  release_io(wal);
+  unlock(wal);
+  return status;
+}
+
+/* Owner only: deletes the pool's files; the directory is fsynced by the caller's next step or here. */
+static sl_status remove_pool(sl_wal *wal, sl_error *err) {
+  sl_status status = SL_OK;
+  char pooled[PATH_BYTES];
+  size_t removed = 0;
+  while (wal->pool.count > 0) {
+    pool_path(wal->dir, wal->pool.first_sequences[wal->pool.count - 1], pooled, sizeof pooled);
+    if (unlink(pooled) != 0 && errno != ENOENT) {
+      status = sl_fileio_errno_error(err, errno, "remove recycled WAL segment", pooled);
+      break;
+    }
+    wal->pool.count--;
+    removed++;
+  }
+  if (removed > 0) {
+    sl_status synced = sl_fileio_fsync_dir(wal->dir, status == SL_OK ? err : NULL);
+    status = status == SL_OK ? synced : status;
+  }
+  return status;
+}
+
+sl_status sl_wal_release_recycled(sl_wal *wal, sl_error *err) {
+  assert(wal != NULL);
+  lock(wal);
+  acquire_io(wal);
+  unlock(wal);
+  size_t before = wal->pool.count;
+  sl_status status = remove_pool(wal, err);
+  lock(wal);
+  wal->stats.segments_deleted += before - wal->pool.count;
+  wal->stats.fsyncs += before > wal->pool.count;
   release_io(wal);
   unlock(wal);
   return status;
@@ -1162,9 +1307,17 @@ static sl_status continue_segment(sl_wal *wal, const char *path, const sl_wal_se
       return status;
     }
   }
+  struct stat file;
+  if (fstat(fd, &file) != 0) {
+    sl_status status = sl_fileio_errno_error(err, errno, "stat WAL segment", path);
+    close(fd);
+    return status;
+  }
   snprintf(wal->segment_path, sizeof wal->segment_path, "%s", path);
   wal->segment_fd = fd;
   wal->segment_end_offset = info->valid_end_offset;
+  wal->segment_file_bytes = (uint64_t)file.st_size > info->valid_end_offset ? (uint64_t)file.st_size
+                                                                            : info->valid_end_offset;
   wal->segment_record_count = info->record_count;
   return SL_OK;
 }
@@ -1173,6 +1326,13 @@ static sl_status continue_segment(sl_wal *wal, const char *path, const sl_wal_se
  * whose header was torn. Sets the descriptor, the next sequence and the segment list. */
 static sl_status recover_tail(sl_wal *wal, sl_error *err) {
   SL_TRY(list_segments(wal->dir, &wal->segments, err));
+  /* Recycled segments left by a crash: reused up to the limit, the rest deleted. */
+  SL_TRY(list_numbered(wal->dir, "free", &wal->pool, err));
+  while (wal->pool.count > wal->options.recycle_segments) {
+    char pooled[PATH_BYTES];
+    pool_path(wal->dir, wal->pool.first_sequences[--wal->pool.count], pooled, sizeof pooled);
+    SL_TRY(sl_fileio_remove_durable(pooled, err));
+  }
   uint64_t floor_sequence = wal->options.min_next_sequence > 0 ? wal->options.min_next_sequence : 1;
   char path[PATH_BYTES];
   while (wal->segments.count > 0) {
@@ -1221,6 +1381,7 @@ static void free_wal(sl_wal *wal) {
   pthread_cond_destroy(&wal->changed);
   pthread_mutex_destroy(&wal->mutex);
   segment_list_free(&wal->segments);
+  segment_list_free(&wal->pool);
   free(wal->encode_buffer);
   free(wal);
 }
@@ -1310,6 +1471,9 @@ sl_status sl_wal_close(sl_wal *wal, sl_error *err) {
   } else if (wal->synced_sequence != wal->written_sequence) {
     status = sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err);
   }
+  /* A closed WAL keeps no recycled segment: the store's disk holds its data only. */
+  sl_status removed = remove_pool(wal, status == SL_OK ? err : NULL);
+  status = status == SL_OK ? removed : status;
   release_io(wal);
   unlock(wal);
   free_wal(wal);

@@ -48,6 +48,7 @@ typedef struct sl_wal_options {
   uint32_t interval_ms;        /* interval mode: fdatasync period; default 100 */
   uint64_t segment_size_bytes; /* rotate past this; default 64 MiB, at least 4 KiB */
   uint64_t min_next_sequence;  /* the next sequence is at least this (snapshot covered + 1) */
+  uint32_t recycle_segments;   /* truncated segments kept for rotation to overwrite (default 0) */
 } sl_wal_options;
 
 /* Counters since sl_wal_open. */
@@ -60,6 +61,7 @@ typedef struct sl_wal_stats {
   uint64_t failed_appends;       /* appends that returned an error */
   uint64_t segments_created;
   uint64_t segments_deleted;
+  uint64_t segments_recycled;    /* segments started by overwriting a recycled file */
   uint64_t batch_records_max;    /* largest group committed by one write */
   uint64_t batch_histogram[SL_WAL_BATCH_HISTOGRAM_BUCKETS]; /* groups by record count */
 } sl_wal_stats;
@@ -110,8 +112,14 @@ sl_status sl_wal_wait(sl_wal *wal, sl_wal_ticket *ticket, uint64_t *sequence_out
 sl_status sl_wal_sync(sl_wal *wal, sl_error *err);
 
 /* Deletes every segment except the current one whose records all have sequences below
- * first_needed_sequence. */
+ * first_needed_sequence. Up to options.recycle_segments of them are kept (renamed free*.wal) for
+ * rotation to overwrite in place: on this kind of file system a write into blocks already
+ * allocated costs a fraction of one that allocates (docs/FORMAT.md "Recycled segments"). */
 sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl_error *err);
+
+/* Deletes the recycled segments kept by sl_wal_truncate_before (a checkpoint at rest: the disk then
+ * holds only the WAL's records). sl_wal_close does it too. */
+sl_status sl_wal_release_recycled(sl_wal *wal, sl_error *err);
 
 /* Seals the current segment and starts an empty one when it holds records, so that
  * sl_wal_truncate_before can delete everything a snapshot covers.  A failed fdatasync is sticky. */

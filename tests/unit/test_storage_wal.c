@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage/fileio.h"
@@ -130,6 +131,34 @@ static void append_records(sl_wal *wal, uint64_t first_key, size_t count, size_t
     }
   }
   free(payload);
+}
+
+static sl_wal *open_recycling_wal(const char *dir, uint64_t segment_size_bytes, uint32_t recycle) {
+  sl_wal_options options;
+  sl_wal_options_default(&options);
+  options.segment_size_bytes = segment_size_bytes;
+  options.recycle_segments = recycle;
+  sl_wal *wal = NULL;
+  sl_error err;
+  if (sl_wal_open(dir, &options, &wal, &err) != SL_OK) {
+    fail_msg("open %s: %s", dir, err.message);
+  }
+  return wal;
+}
+
+/* Files named prefix*.wal in dir. */
+static size_t count_files(const char *dir, const char *prefix) {
+  DIR *handle = opendir(dir);
+  assert_non_null(handle);
+  size_t count = 0;
+  struct dirent *entry;
+  while ((entry = readdir(handle)) != NULL) {
+    size_t length = strlen(entry->d_name);
+    count += strncmp(entry->d_name, prefix, strlen(prefix)) == 0 && length > 4 &&
+             strcmp(entry->d_name + length - 4, ".wal") == 0;
+  }
+  closedir(handle);
+  return count;
 }
 
 static void close_wal(sl_wal *wal) {
@@ -887,7 +916,127 @@ static void bad_arguments_are_refused(void **state) {
   close_wal(wal);
 }
 
+/* ---- Recycled segments ---- */
+
+static void expect_child_success(pid_t child) {
+  int status = 0;
+  assert_true(child >= 0);
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Two processes that die without closing (what a crash leaves): the first appends big records
+ * in 8 KiB segments and recycles three; the second overwrites those files with small records in
+ * 4 KiB segments, so every recycled segment it seals is shorter than the file was. */
+static void crash_after_recycling(const char *dir) {
+  pid_t first = fork();
+  if (first == 0) {
+    sl_wal *wal = open_recycling_wal(dir, 8192, 3);
+    append_records(wal, 1, 200, 400, NULL);
+    sl_error err;
+    _exit(sl_wal_truncate_before(wal, 151, &err) == SL_OK && count_files(dir, "free") == 3 ? 0 : 2);
+  }
+  expect_child_success(first);
+  pid_t second = fork();
+  if (second == 0) {
+    sl_wal *wal = open_recycling_wal(dir, 4096, 3);
+    append_records(wal, 201, 120, 60, NULL);
+    sl_wal_stats stats;
+    sl_wal_stats_get(wal, &stats);
+    _exit(stats.segments_recycled >= 2 ? 0 : 3);
+  }
+  expect_child_success(second);
+}
+
+static void recycled_segments_replay_only_their_new_records(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-recycle");
+  crash_after_recycling(dir);
+  /* Every record from 151 on, in order and intact; nothing of the files' earlier records, though
+   * their bytes are still behind the new ones (sealed recycled segments were cut at their end). */
+  sl_error err;
+  sl_wal_replay_result result;
+  assert_int_equal(replay_into(dir, 150, &result, &err), SL_OK);
+  assert_int_equal(replayed.count, 170);
+  assert_true(replayed.all_intact);
+  for (size_t i = 0; i < replayed.count; i++) {
+    assert_int_equal(replayed.sequences[i], 151 + i);
+    assert_int_equal(replayed.keys[i], 151 + i);
+  }
+  assert_true(result.torn_bytes_truncated > 0); /* the last segment's old bytes were cut */
+  /* Reopening reuses the pool the crash left and goes on where the records end. */
+  assert_true(count_files(dir, "free") >= 1);
+  sl_wal *wal = open_recycling_wal(dir, 4096, 3);
+  append_records(wal, 321, 60, 60, NULL);
+  sl_wal_stats stats;
+  sl_wal_stats_get(wal, &stats);
+  assert_true(stats.segments_recycled >= 1);
+  /* At rest the pool goes, and a closed WAL keeps none. */
+  assert_int_equal(sl_wal_truncate_before(wal, 330, &err), SL_OK);
+  assert_true(count_files(dir, "free") >= 1);
+  assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+  assert_int_equal(count_files(dir, "free"), 0);
+  assert_int_equal(sl_wal_truncate_before(wal, 370, &err), SL_OK);
+  close_wal(wal);
+  assert_int_equal(count_files(dir, "free"), 0);
+  assert_int_equal(replay_into(dir, 369, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 11);
+  assert_int_equal(replayed.sequences[10], 380);
+  assert_int_equal(replayed.keys[10], 380);
+}
+
+static void pool_beyond_the_limit_is_deleted_at_open(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-recycle-limit");
+  crash_after_recycling(dir);
+  size_t left = count_files(dir, "free");
+  assert_true(left >= 1);
+  /* Opened without recycling: the pool is not needed for anything, and goes. */
+  sl_wal *wal = open_recycling_wal(dir, 4096, 0);
+  assert_int_equal(count_files(dir, "free"), 0);
+  append_records(wal, 321, 1, 60, NULL);
+  close_wal(wal);
+  sl_error err;
+  assert_int_equal(replay_into(dir, 150, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 171);
+}
+
 /* ---- The in-memory decoder (what the fuzzer drives) ---- */
+
+static void decoder_stops_at_records_of_a_recycled_files_earlier_life(void **state) {
+  (void)state;
+  enum { RECORD = SL_WAL_RECORD_OVERHEAD_BYTES + 10 };
+  uint8_t segment[SL_WAL_SEGMENT_HEADER_BYTES + 4 * RECORD];
+  sl_wal_encode_segment_header(7, 6, segment);
+  uint8_t *records = segment + SL_WAL_SEGMENT_HEADER_BYTES;
+  sl_wal_encode_record(7, "0123456789", 10, records);
+  sl_wal_encode_record(8, "0123456789", 10, records + RECORD);
+  sl_wal_encode_record(3, "old-record", 10, records + 2 * RECORD); /* left from the file's last use */
+  sl_wal_encode_record(4, "old-record", 10, records + 3 * RECORD);
+  sl_wal_segment_info info;
+  sl_error err;
+  assert_int_equal(sl_wal_segment_decode(segment, sizeof segment, "mem", true, 0, NULL, NULL, &info, &err), SL_OK);
+  assert_int_equal(info.record_count, 2);
+  assert_int_equal(info.last_sequence, 8);
+  assert_true(info.torn_tail);
+  assert_int_equal(info.valid_end_offset, SL_WAL_SEGMENT_HEADER_BYTES + 2 * RECORD);
+  /* A sealed segment is cut at its last record: old records in it are corruption. */
+  assert_int_equal(sl_wal_segment_decode(segment, sizeof segment, "mem", false, 0, NULL, NULL, &info, &err),
+                   SL_ERR_CORRUPT);
+  assert_non_null(strstr(err.message, "below the segment's first 7"));
+  /* A record torn over old bytes, with only old records after it: still a torn tail. */
+  records[RECORD + 20] ^= 0x5a;
+  assert_int_equal(sl_wal_segment_decode(segment, sizeof segment, "mem", true, 0, NULL, NULL, &info, &err), SL_OK);
+  assert_int_equal(info.record_count, 1);
+  assert_true(info.torn_tail);
+  /* ... but an intact record of this segment after the bad one is corruption. */
+  sl_wal_encode_record(9, "0123456789", 10, records + 3 * RECORD);
+  assert_int_equal(sl_wal_segment_decode(segment, sizeof segment, "mem", true, 0, NULL, NULL, &info, &err),
+                   SL_ERR_CORRUPT);
+  assert_non_null(strstr(err.message, "an intact record follows"));
+}
+
 
 static void decoder_handles_edge_inputs(void **state) {
   (void)state;
@@ -957,6 +1106,9 @@ int main(void) {
       cmocka_unit_test(tmpfs_full_disk),
       cmocka_unit_test(bad_arguments_are_refused),
       cmocka_unit_test(decoder_handles_edge_inputs),
+      cmocka_unit_test(decoder_stops_at_records_of_a_recycled_files_earlier_life),
+      cmocka_unit_test(recycled_segments_replay_only_their_new_records),
+      cmocka_unit_test(pool_beyond_the_limit_is_deleted_at_open),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
