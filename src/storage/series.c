@@ -8,15 +8,21 @@
 
 enum { TYPE_NULL = 0, TYPE_STR = 1, TYPE_INT = 2, TYPE_BINARY = 4, TYPE_TIMESTAMP = 7 };
 
+/* data with '|' and '\\' escaped, then '|'. Written straight into the buffer (this runs for
+ * every element written). */
 static sl_status append_escaped(sl_buffer *out, const void *data, size_t size, sl_error *err) {
+  SL_TRY(sl_buffer_reserve(out, 2 * size + 1, err));
   const uint8_t *bytes = data;
+  uint8_t *to = out->data + out->size;
   for (size_t i = 0; i < size; i++) {
     if (bytes[i] == '|' || bytes[i] == '\\') {
-      SL_TRY(sl_buffer_append(out, "\\", 1, err));
+      *to++ = '\\';
     }
-    SL_TRY(sl_buffer_append(out, &bytes[i], 1, err));
+    *to++ = bytes[i];
   }
-  return sl_buffer_append(out, "|", 1, err);
+  *to++ = '|';
+  out->size = (size_t)(to - out->data);
+  return SL_OK;
 }
 
 static void big_endian(uint64_t value, uint8_t out[8]) {

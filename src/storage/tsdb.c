@@ -532,6 +532,7 @@ static sl_status flush_table(sl_tsdb *db, table *t, sl_error *err) {
       t->memory_part_count -= count;
       db->memory_bytes -= bytes;
       db->memory_parts -= count;
+      pthread_cond_broadcast(&db->drained); /* a stalled writer goes on as soon as a table is out */
       db->stats.flushes++;
       db->stats.flush_bytes += stats.bytes_out;
       db->stats.flush_compress_ns += stats.compress_ns;
