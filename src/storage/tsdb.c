@@ -1119,13 +1119,18 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   }
   /* Backpressure: memory parts over twice the limit wait for a flush. */
   bool stalled = false;
+  int64_t stall_began = 0;
   while (status == SL_OK && db->options.background && db->memory_bytes >= 2 * db->options.memory_bytes_limit &&
          !db->background_failed && !db->stop) {
+    if (!stalled) {
+      stall_began = sl_monotonic_ns();
+    }
     stalled = true;
     pthread_cond_broadcast(&db->wake);
     pthread_cond_wait(&db->drained, &db->lock);
   }
   db->stats.write_stalls += stalled;
+  db->stats.write_stall_ns += stalled ? (uint64_t)(sl_monotonic_ns() - stall_began) : 0;
   pthread_mutex_unlock(&db->lock);
   if (status == SL_OK && !db->options.background && db->memory_bytes >= db->options.memory_bytes_limit) {
     status = flush_cycle(db, err);
@@ -1926,8 +1931,9 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
   json_object_set_new(root, "shard_skew", json_real(mean > 0 ? max / mean : 0));
   json_object_set_new(root, "tables", tables);
   json_object_set_new(root, "merges",
-                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "write_stalls",
-                                (json_int_t)stats.write_stalls, "flushes", (json_int_t)stats.flushes,
+                      json_pack("{s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "write_stalls",
+                                (json_int_t)stats.write_stalls, "write_stall_seconds", (double)stats.write_stall_ns / 1e9,
+                                "flushes", (json_int_t)stats.flushes,
                                 "flush_bytes", (json_int_t)stats.flush_bytes, "merges", (json_int_t)stats.merges,
                                 "bytes_rewritten", (json_int_t)stats.merge_bytes_out, "blocks_copied",
                                 (json_int_t)stats.blocks_copied, "blocks_rewritten", (json_int_t)stats.blocks_rewritten,

@@ -105,6 +105,7 @@ typedef struct sl_tsdb_stats {
   uint64_t segments_expired;
   uint64_t replayed_records;
   uint64_t write_stalls;       /* writers that waited for a flush (memory over twice the limit) */
+  uint64_t write_stall_ns;     /* the time they waited */
   uint64_t wal_bytes;          /* bytes in the WAL directory */
   sl_wal_stats wal;
 } sl_tsdb_stats;
