@@ -97,6 +97,7 @@ void sl_tsdb_options_default(sl_tsdb_options *options) {
   options->wal_enabled = true;
   options->sync_mode = SL_WAL_SYNC_BATCH;
   options->sync_interval_ms = 100;
+  options->wal_segment_bytes = 16ULL << 20;
   options->memory_bytes_limit = 64ULL << 20;
   options->flush_interval_ms = 1000;
   options->max_memory_parts = 16;
@@ -677,14 +678,19 @@ sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err) {
   pthread_mutex_unlock(&db->lock);
   sl_status status = SL_OK;
   if (clean && db->wal != NULL) {
+    /* The pool goes first, so that the segment the rotation starts is a new, empty file rather than
+     * a recycled one still holding its earlier bytes. */
+    status = sl_wal_release_recycled(db->wal, err);
+  }
+  if (status == SL_OK && clean && db->wal != NULL) {
     status = sl_wal_rotate(db->wal, err);
   }
   /* Twice: both kept store snapshots then cover every record, so the WAL empties. */
   for (int i = 0; i < SNAPSHOTS_KEPT && status == SL_OK && clean; i++) {
     status = write_store_snapshot(db, watermark, err);
   }
-  /* At rest the WAL keeps no recycled segment: the disk then holds the data (as SQLite's
-   * wal_checkpoint(TRUNCATE)). */
+  /* At rest the WAL keeps no recycled segment (the snapshots' truncation just made some): the disk
+   * then holds the data (as SQLite's wal_checkpoint(TRUNCATE)). */
   if (status == SL_OK && clean && db->wal != NULL) {
     status = sl_wal_release_recycled(db->wal, err);
   }
@@ -1671,7 +1677,7 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
       wal_options.sync_mode = db->options.sync_mode;
       wal_options.interval_ms = db->options.sync_interval_ms > 0 ? db->options.sync_interval_ms : 100;
       wal_options.min_next_sequence = db->checkpoint + 1;
-      wal_options.segment_size_bytes = 16ULL << 20; /* small enough that flushed records leave soon */
+      wal_options.segment_size_bytes = db->options.wal_segment_bytes > 0 ? db->options.wal_segment_bytes : 16ULL << 20;
       /* Enough recycled segments for the records of a flush cycle (docs/FORMAT.md "Recycled segments"). */
       uint64_t recycle = 2 * db->options.memory_bytes_limit / wal_options.segment_size_bytes + 2;
       wal_options.recycle_segments = (uint32_t)(recycle < 64 ? recycle : 64);

@@ -7,10 +7,12 @@
  * record is durable returns its error and makes the store refuse writes with a message that says
  * why, and the batch it could not apply comes back when the store is reopened (WAL replay);
  * concurrent writers' batches all arrive. */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "storage/tsdb.h"
 #include "test_support.h"
@@ -258,12 +260,78 @@ static void concurrent_writers_all_arrive(void **state) {
   assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
 }
 
+static uint64_t wal_files(const char *dir, const char *prefix, uint64_t *bytes_out) {
+  char wal_dir[4200];
+  snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
+  DIR *handle = opendir(wal_dir);
+  assert_non_null(handle);
+  uint64_t count = 0;
+  *bytes_out = 0;
+  struct dirent *entry;
+  while ((entry = readdir(handle)) != NULL) {
+    if (strncmp(entry->d_name, prefix, strlen(prefix)) != 0) {
+      continue;
+    }
+    char path[8400];
+    snprintf(path, sizeof path, "%s/%s", wal_dir, entry->d_name);
+    struct stat info;
+    assert_int_equal(stat(path, &info), 0);
+    *bytes_out += (uint64_t)info.st_size;
+    count++;
+  }
+  closedir(handle);
+  return count;
+}
+
+/* Under load the WAL overwrites recycled segments; a checkpoint leaves it holding nothing: no
+ * recycled file, and a current segment that is a new one (not a recycled file full of old bytes). */
+static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-recycle");
+  fixture f = {0};
+  f.layout = one_column_layout();
+  sl_tsdb_options options;
+  sl_tsdb_options_default(&options);
+  options.directory = dir;
+  options.segment_interval_ms = DAY_MS;
+  options.kind_count = 1;
+  options.layouts[0] = f.layout;
+  options.replay = replay;
+  options.replay_context = &f;
+  options.wal_segment_bytes = 64 << 10;
+  options.memory_bytes_limit = 256 << 10;
+  options.sync_mode = SL_WAL_SYNC_NONE;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  static int64_t stamps[2000];
+  for (int b = 0; b < 300; b++) {
+    for (int i = 0; i < 2000; i++) {
+      stamps[i] = 1717200000000 + b * 2000 + i;
+    }
+    assert_int_equal(write_batch(&f, stamps, 2000, &err), SL_OK);
+  }
+  sl_tsdb_stats stats;
+  sl_tsdb_stats_get(f.db, &stats);
+  assert_true(stats.wal.segments_recycled > 0);
+  assert_int_equal(sl_tsdb_checkpoint(f.db, &err), SL_OK);
+  uint64_t bytes = 0;
+  assert_int_equal(wal_files(dir, "free", &bytes), 0);
+  assert_int_equal(wal_files(dir, "seg", &bytes), 1);
+  assert_true(bytes < 4096);
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK);
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(rows_visible(g.db), 300 * 2000);
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_failed_build_refuses_writes_and_the_batch_comes_back),
       cmocka_unit_test(without_a_wal_a_failed_build_only_fails_its_batch),
       cmocka_unit_test(batches_are_visible_once_acknowledged_and_replayed),
       cmocka_unit_test(concurrent_writers_all_arrive),
+      cmocka_unit_test(a_checkpoint_leaves_an_empty_wal_after_recycling),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
