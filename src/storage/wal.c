@@ -673,32 +673,18 @@ static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t p
   uint8_t header[SL_WAL_SEGMENT_HEADER_BYTES];
   sl_wal_encode_segment_header(first_sequence, previous_sequence, header);
   uint64_t file_bytes = SL_WAL_SEGMENT_HEADER_BYTES;
-  int reused = reuse_pooled(wal, header, path, &file_bytes);
-  if (reused >= 0) {
-    sl_status status = sl_fileio_fsync_dir(wal->dir, err);
-    if (status == SL_OK && !segment_list_push(&wal->segments, first_sequence)) {
-      status = sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory", wal->dir);
+  int fd = reuse_pooled(wal, header, path, &file_bytes);
+  bool reused = fd >= 0;
+  sl_status status = SL_OK;
+  if (!reused) {
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return sl_fileio_errno_error(err, errno, "create WAL segment", path);
     }
-    if (status != SL_OK) {
-      close(reused);
-      unlink(path);
-      return status;
+    status = sl_fileio_pwrite_all(fd, header, sizeof header, 0, path, err);
+    if (status == SL_OK) {
+      status = sl_fileio_fsync(fd, path, err);
     }
-    wal->segment_end_offset = SL_WAL_SEGMENT_HEADER_BYTES;
-    wal->segment_file_bytes = file_bytes;
-    wal->segment_record_count = 0;
-    wal->segment_reused = true;
-    *fd_out = reused;
-    return SL_OK;
-  }
-  wal->segment_reused = false;
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return sl_fileio_errno_error(err, errno, "create WAL segment", path);
-  }
-  sl_status status = sl_fileio_pwrite_all(fd, header, sizeof header, 0, path, err);
-  if (status == SL_OK) {
-    status = sl_fileio_fsync(fd, path, err);
   }
   if (status == SL_OK) {
     status = sl_fileio_fsync_dir(wal->dir, err);
@@ -712,8 +698,9 @@ static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t p
     return status;
   }
   wal->segment_end_offset = SL_WAL_SEGMENT_HEADER_BYTES;
-  wal->segment_file_bytes = SL_WAL_SEGMENT_HEADER_BYTES;
+  wal->segment_file_bytes = file_bytes;
   wal->segment_record_count = 0;
+  wal->segment_reused = reused;
   *fd_out = fd;
   return SL_OK;
 }
