@@ -22,7 +22,8 @@ void sl_progress_start(sl_progress *progress, const char *label, const char *uni
 }
 
 static void draw(sl_progress *progress, bool final) {
-  double elapsed_s = (double)(sl_monotonic_ns() - progress->started_ns) / 1e9;
+  int64_t elapsed_ns = sl_monotonic_ns() - progress->started_ns - progress->excluded_ns;
+  double elapsed_s = elapsed_ns > 0 ? (double)elapsed_ns / 1e9 : 0;
   double rate = elapsed_s > 0 ? (double)progress->done / elapsed_s : 0;
   double fraction = progress->total > 0 ? (double)progress->done / (double)progress->total : 0;
   if (fraction > 1) {
@@ -51,6 +52,12 @@ static void draw(sl_progress *progress, bool final) {
             progress->unit, fraction * 100, rate, progress->unit, elapsed_s);
   }
   fflush(progress->out);
+}
+
+void sl_progress_exclude(sl_progress *progress, int64_t ns) {
+  if (ns > 0) {
+    progress->excluded_ns += ns;
+  }
 }
 
 void sl_progress_update(sl_progress *progress, uint64_t done) {
