@@ -2,11 +2,13 @@
 #include "bench/options.h"
 
 #include "common/timeutil.h"
+#include "spanlab/backend.h"
 #include "spanlab/gen.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +102,28 @@ static sl_status parse_list(const char *option, char *text, const char **items, 
   return SL_OK;
 }
 
+/* Every name in --models is a backend of this build (a typo would otherwise run the whole bench
+ * and measure nothing for it). */
+static sl_status check_models(const sl_bench_options *options, sl_error *err) {
+  const char *const *kinds = sl_backend_kinds();
+  for (size_t m = 0; m < options->model_count; m++) {
+    bool known = false;
+    for (size_t k = 0; kinds[k] != NULL && !known; k++) {
+      known = strcmp(kinds[k], options->models[m]) == 0;
+    }
+    if (!known) {
+      char names[256] = "";
+      for (size_t k = 0; kinds[k] != NULL; k++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", k > 0 ? ", " : "", kinds[k]);
+      }
+      return sl_error_set(err, SL_ERR_INVALID, "--models: unknown backend \"%s\" (this build has %s)",
+                          options->models[m], names);
+    }
+  }
+  return SL_OK;
+}
+
 static sl_status parse_int_list(const char *option, char *text, int *items, size_t *count,
                                 int64_t maximum, sl_error *err) {
   const char *words[SL_BENCH_MAX_SWEEP];
@@ -169,6 +193,7 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
     } else if (strcmp(option, "--models") == 0) {
       SL_TRY(parse_list("--models", value, options->models, SL_BENCH_MAX_MODELS,
                         &options->model_count, err));
+      SL_TRY(check_models(options, err));
     } else if (strcmp(option, "--label") == 0 || strcmp(option, "--labels") == 0) {
       SL_TRY(parse_labels(value, &options->labels, err));
     } else if (strcmp(option, "--focus") == 0) {

@@ -82,6 +82,7 @@ static void bad_values_name_the_option(void **state) {
       {"--frobnicate 3", "--frobnicate: unknown option"},
       {"--out", "--out: unknown option or missing value"},
       {"--writers 1,2,3,4,5,6,7,8,9", "--writers takes at most 8 items"},
+      {"--models stream,sqlight", "--models: unknown backend \"sqlight\" (this build has stream, trace, sqlite, null)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     sl_bench_options options;
