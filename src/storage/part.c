@@ -1721,7 +1721,7 @@ static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint
   writer->layout = *layout;
   writer->memory = dir == NULL;
   writer->part_id = part_id;
-  writer->codec = sl_codec_new();
+  writer->codec = writer->memory ? NULL : sl_codec_new(); /* memory parts compress nothing */
   writer->arena = sl_arena_new(arena_block_bytes);
   writer->min_sort = writer->min_timestamp = INT64_MAX;
   writer->max_sort = writer->max_timestamp = INT64_MIN;
@@ -1729,8 +1729,9 @@ static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint
     writer->files[f].fd = -1;
   }
   writer->primary.fd = -1;
-  sl_status status = writer->codec != NULL && writer->arena != NULL ? SL_OK
-                                                                     : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  sl_status status = (writer->codec != NULL || writer->memory) && writer->arena != NULL
+                         ? SL_OK
+                         : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   if (status == SL_OK && !writer->memory) {
     writer->dir = strdup(dir);
     if (writer->dir == NULL) {
