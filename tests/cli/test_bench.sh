@@ -92,8 +92,10 @@ python3 -c "import json,sys; r=json.load(open(sys.argv[1])); c=r['consistency'];
 
 "$spanlab" bench --iterations 0 >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "--iterations 0 should be a usage error"
 "$spanlab" bench --label nonsense >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "bad label should be a usage error"
-"$spanlab" bench --models oracle --spans 100 --iterations 1 --out "$scratch/none" --quiet >/dev/null 2>&1; [[ $? -eq 0 ]] \
-  || fail "an unknown backend is recorded as unsupported, not a crash"
+err=$("$spanlab" bench --models oracle --spans 100 --iterations 1 --out "$scratch/none" --quiet 2>&1 >/dev/null); code=$?
+[[ $code -eq 2 && "$err" == *'unknown backend "oracle" (this build has stream, trace, sqlite, null)'* ]] \
+  || fail "an unknown backend should be a usage error naming the backends (exit $code: $err)"
+[[ ! -e "$scratch/none/results.json" ]] || fail "an unknown backend should run nothing"
 
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
