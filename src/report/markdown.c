@@ -407,9 +407,29 @@ sl_status report_write_summary(const report_set *set, const char *out_dir, sl_er
   report_text_printf(&out, "# spanlab report: summary\n\nBuilt from %zu results file%s. This summary speaks of ",
                      set->count, set->count == 1 ? "" : "s");
   run_line(&out, run);
-  report_text_printf(&out, ".\n\nstream and trace are BanyanDB's two storage models (embedded engines); sqlite and "
-                           "rocksdb are baselines a user would otherwise pick; null stores nothing and measures the "
-                           "harness, so it is left out of verdicts and recommendations.\n");
+  /* The roles of the run's own backends (a baseline the run did not measure is not named). */
+  char baselines[256] = "";
+  size_t baseline_count = 0;
+  bool has_null = false;
+  for (size_t b = 0; b < run->backend_count; b++) {
+    const char *role = report_backend_role(run->backends[b]);
+    has_null = has_null || strcmp(role, "harness") == 0;
+    if (strcmp(role, "baseline") == 0) {
+      size_t used = strlen(baselines);
+      snprintf(baselines + used, sizeof baselines - used, "%s%s", baseline_count > 0 ? " and " : "", run->backends[b]);
+      baseline_count++;
+    }
+  }
+  report_text_printf(&out, ".\n\nstream and trace are BanyanDB's two storage models (embedded engines)");
+  if (baseline_count > 0) {
+    report_text_printf(&out, "; %s %s %s a user would otherwise pick", baselines, baseline_count == 1 ? "is" : "are",
+                       baseline_count == 1 ? "the baseline" : "baselines");
+  }
+  if (has_null) {
+    report_text_printf(&out, "; null stores nothing and measures the harness, so it is left out of verdicts and "
+                             "recommendations");
+  }
+  report_text_printf(&out, ".\n");
   const report_figure *ceiling = report_find(run, "write/sequential", "null", "spans_per_second");
   if (ceiling != NULL) {
     char text[64];
