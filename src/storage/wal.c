@@ -25,7 +25,6 @@ enum {
   CHECKSUM_BYTES = 8,
   PATH_BYTES = 4096,
   SEGMENT_NAME_LENGTH = 23, /* "seg" + 16 hex + ".wal" */
-  POOL_NAME_LENGTH = 24,    /* "free" + 16 hex + ".wal": a segment kept for reuse */
   MAX_GROUP_BYTES = 4 << 20,
   MIN_SEGMENT_SIZE_BYTES = 4096,
   DEFAULT_INTERVAL_MS = 100,
@@ -294,22 +293,22 @@ static bool parse_numbered_name(const char *name, const char *prefix, uint64_t *
   return value > 0;
 }
 
-
-static void segment_path(const char *dir, uint64_t first_sequence, char *out, size_t out_bytes) {
-  int length = snprintf(out, out_bytes, "%s/seg%016llx.wal", dir, (unsigned long long)first_sequence);
+/* dir/prefix + 16 hex digits + ".wal" (parse_numbered_name's inverse). */
+static void numbered_path(const char *dir, const char *prefix, uint64_t number, char *out, size_t out_bytes) {
+  int length = snprintf(out, out_bytes, "%s/%s%016llx.wal", dir, prefix, (unsigned long long)number);
   assert(length > 0 && (size_t)length < out_bytes); /* sl_wal_open checked the directory length */
   if (length < 0 || (size_t)length >= out_bytes) {
     out[0] = '\0'; /* unreachable after sl_wal_open's check; keeps release builds honest */
   }
 }
 
+static void segment_path(const char *dir, uint64_t first_sequence, char *out, size_t out_bytes) {
+  numbered_path(dir, "seg", first_sequence, out, out_bytes);
+}
+
 /* A recycled segment waiting for reuse, named by the first sequence it had. */
 static void pool_path(const char *dir, uint64_t id, char *out, size_t out_bytes) {
-  int length = snprintf(out, out_bytes, "%s/free%016llx.wal", dir, (unsigned long long)id);
-  assert(length > 0 && (size_t)length < out_bytes);
-  if (length < 0 || (size_t)length >= out_bytes) {
-    out[0] = '\0';
-  }
+  numbered_path(dir, "free", id, out, out_bytes);
 }
 
 static int compare_u64(const void *left, const void *right) {
@@ -538,7 +537,6 @@ struct sl_wal {
   uint64_t segment_record_count;
   segment_list segments;
   segment_list pool;             /* recycled segments (free*.wal), reused by rotation */
-  bool segment_reused;           /* the current segment overwrites a recycled file */
   uint8_t *encode_buffer;
   size_t encode_capacity;
 };
@@ -664,11 +662,11 @@ static int reuse_pooled(sl_wal *wal, const uint8_t header[SL_WAL_SEGMENT_HEADER_
   return -1;
 }
 
-/* Creates a segment file with its header (or reuses a recycled one), durable with its directory
- * entry, and adds it to the segment list. Owner only; the caller installs fd and path (under the
- * mutex once threads run) and counts three fsyncs. */
+/* Creates a segment file with its header (or reuses a recycled one: *reused_out), durable with its
+ * directory entry, and adds it to the segment list. Owner only; the caller installs fd and path
+ * (under the mutex once threads run) and counts three fsyncs and the segment. */
 static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t previous_sequence,
-                                int *fd_out, char path[PATH_BYTES], sl_error *err) {
+                                int *fd_out, char path[PATH_BYTES], bool *reused_out, sl_error *err) {
   segment_path(wal->dir, first_sequence, path, PATH_BYTES);
   uint8_t header[SL_WAL_SEGMENT_HEADER_BYTES];
   sl_wal_encode_segment_header(first_sequence, previous_sequence, header);
@@ -700,7 +698,7 @@ static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t p
   wal->segment_end_offset = SL_WAL_SEGMENT_HEADER_BYTES;
   wal->segment_file_bytes = file_bytes;
   wal->segment_record_count = 0;
-  wal->segment_reused = reused;
+  *reused_out = reused;
   *fd_out = fd;
   return SL_OK;
 }
@@ -709,10 +707,11 @@ static sl_status create_segment(sl_wal *wal, uint64_t first_sequence, uint64_t p
 static sl_status start_segment(sl_wal *wal, uint64_t first_sequence, uint64_t previous_sequence,
                                sl_error *err) {
   char path[PATH_BYTES];
-  SL_TRY(create_segment(wal, first_sequence, previous_sequence, &wal->segment_fd, path, err));
+  bool reused = false;
+  SL_TRY(create_segment(wal, first_sequence, previous_sequence, &wal->segment_fd, path, &reused, err));
   memcpy(wal->segment_path, path, sizeof path);
   wal->stats.segments_created++;
-  wal->stats.segments_recycled += wal->segment_reused;
+  wal->stats.segments_recycled += reused;
   wal->stats.fsyncs += 2;
   return SL_OK;
 }
@@ -733,7 +732,8 @@ static sl_status rotate(sl_wal *wal, uint64_t first_sequence, bool *sticky, sl_e
   }
   int new_fd = -1;
   char new_path[PATH_BYTES];
-  sl_status status = create_segment(wal, first_sequence, first_sequence - 1, &new_fd, new_path, err);
+  bool reused = false;
+  sl_status status = create_segment(wal, first_sequence, first_sequence - 1, &new_fd, new_path, &reused, err);
   lock(wal);
   wal->stats.fsyncs += status == SL_OK ? 3 : 1;
   if (status == SL_OK) {
@@ -741,7 +741,7 @@ static sl_status rotate(sl_wal *wal, uint64_t first_sequence, bool *sticky, sl_e
     memcpy(wal->segment_path, new_path, sizeof new_path);
     wal->synced_sequence = wal->written_sequence;
     wal->stats.segments_created++;
-    wal->stats.segments_recycled += wal->segment_reused;
+    wal->stats.segments_recycled += reused;
   }
   unlock(wal);
   if (status != SL_OK) {
@@ -1125,7 +1125,7 @@ sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl
   return status;
 }
 
-/* Owner only: deletes the pool's files; the directory is fsynced by the caller's next step or here. */
+/* Owner only: deletes the pool's files, then fsyncs the directory when one went. */
 static sl_status remove_pool(sl_wal *wal, sl_error *err) {
   sl_status status = SL_OK;
   char pooled[PATH_BYTES];
