@@ -16,14 +16,6 @@ bool cli_wants_help(int argc, char **argv) {
   return false;
 }
 
-int cli_not_yet(const char *name, int issue, const char *what) {
-  fprintf(stderr,
-          "spanlab %s: not available yet. %s arrives with issue #%d; until then this command "
-          "does nothing.\n",
-          name, what, issue);
-  return CLI_EXIT_USAGE;
-}
-
 const char *cli_default_schema_dir(void) {
   const char *from_env = getenv("SPANLAB_SCHEMAS");
   if (from_env != NULL && from_env[0] != '\0') {

@@ -13,9 +13,6 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 /* True if argv[1..] holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
-/* Prints that `spanlab NAME` is not built yet and which issue brings it; returns 2. */
-int cli_not_yet(const char *name, int issue, const char *what);
-
 /* The directory of the shipped schemas: $SPANLAB_SCHEMAS, else the source tree's. */
 const char *cli_default_schema_dir(void);
 
