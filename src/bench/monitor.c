@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -46,6 +47,8 @@ struct sl_monitor {
   int64_t started_ns;
   reading last;
   json_t *samples;
+  double *sample_seconds; /* samples[i] covers sample_seconds[i] (the weight of its figures in a phase's mean) */
+  size_t sample_capacity;
   json_t *phases;
   double monitor_cpu_s;
 };
@@ -198,8 +201,19 @@ static reading take_reading(sl_monitor *monitor) {
   char text[8192];
   read_text("/proc/self/stat", text, sizeof text);
   uint64_t rss_pages = 0;
-  parse_stat(text, &now.process_user_s, &now.process_system_s, &now.minor_faults, &now.major_faults, &now.threads,
+  double ticked_user_s = 0, ticked_system_s = 0;
+  parse_stat(text, &ticked_user_s, &ticked_system_s, &now.minor_faults, &now.major_faults, &now.threads,
              &now.vm_bytes, &rss_pages);
+  /* CPU from getrusage: microseconds, where /proc/self/stat counts 10 ms clock ticks (a sample of a
+   * few milliseconds would read 0% or several cores). */
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    now.process_user_s = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6;
+    now.process_system_s = (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+  } else {
+    now.process_user_s = ticked_user_s;
+    now.process_system_s = ticked_system_s;
+  }
   now.rss_bytes = rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
   read_text("/proc/self/status", text, sizeof text);
   now.swap_bytes = field_after(text, "VmSwap") * 1024;
@@ -290,8 +304,19 @@ static void sample_locked(sl_monitor *monitor) {
   if (sl_monotonic_ns() - monitor->last.at_ns < 1000000) {
     return;
   }
+  size_t count = json_array_size(monitor->samples);
+  if (count == monitor->sample_capacity) {
+    size_t capacity = monitor->sample_capacity ? 2 * monitor->sample_capacity : 256;
+    double *grown = realloc(monitor->sample_seconds, capacity * sizeof *grown);
+    if (grown == NULL) {
+      return; /* no room to remember the sample: its time goes to the next one */
+    }
+    monitor->sample_seconds = grown;
+    monitor->sample_capacity = capacity;
+  }
   reading now = take_reading(monitor);
   json_array_append_new(monitor->samples, sample_json(monitor, &monitor->last, &now));
+  monitor->sample_seconds[count] = (double)(now.at_ns - monitor->last.at_ns) / 1e9;
   monitor->last = now;
 }
 
@@ -437,13 +462,16 @@ static json_t *thread_cpu(void) {
 }
 
 /* Mean and max of every numeric figure over the samples of each phase. */
-static void summarize_phases(json_t *phases, json_t *samples) {
+/* A figure's mean over a phase weighs each sample by the time it covers: a sample of 2 ms after a
+ * phase was marked counts for 2 ms, not as much as one of 100 ms. */
+static void summarize_phases(json_t *phases, json_t *samples, const double *sample_seconds) {
   size_t p;
   json_t *phase;
   json_array_foreach(phases, p, phase) {
     const char *name = json_string_value(json_object_get(phase, "name"));
     json_t *summary = json_object();
     size_t count = 0;
+    double seconds = 0;
     size_t s;
     json_t *sample;
     json_array_foreach(samples, s, sample) {
@@ -451,6 +479,7 @@ static void summarize_phases(json_t *phases, json_t *samples) {
         continue;
       }
       count++;
+      seconds += sample_seconds[s];
       const char *key;
       json_t *value;
       json_object_foreach(sample, key, value) {
@@ -462,7 +491,8 @@ static void summarize_phases(json_t *phases, json_t *samples) {
           entry = json_pack("{s:f, s:f}", "sum", 0.0, "max", json_real_value(value));
           json_object_set_new(summary, key, entry);
         }
-        json_object_set_new(entry, "sum", json_real(json_real_value(json_object_get(entry, "sum")) + json_real_value(value)));
+        json_object_set_new(entry, "sum", json_real(json_real_value(json_object_get(entry, "sum")) +
+                                                     sample_seconds[s] * json_real_value(value)));
         if (json_real_value(value) > json_real_value(json_object_get(entry, "max"))) {
           json_object_set_new(entry, "max", json_real(json_real_value(value)));
         }
@@ -471,7 +501,7 @@ static void summarize_phases(json_t *phases, json_t *samples) {
     const char *key;
     json_t *entry;
     json_object_foreach(summary, key, entry) {
-      json_object_set_new(entry, "mean", json_real(count ? json_real_value(json_object_get(entry, "sum")) / (double)count : 0));
+      json_object_set_new(entry, "mean", json_real(seconds > 0 ? json_real_value(json_object_get(entry, "sum")) / seconds : 0));
       json_object_del(entry, "sum");
     }
     json_object_set_new(phase, "samples", json_integer((json_int_t)count));
@@ -522,13 +552,14 @@ json_t *sl_monitor_stop(sl_monitor *monitor) {
   size_t count = json_array_size(monitor->phases);
   json_object_set_new(json_array_get(monitor->phases, count - 1), "end_ms",
                       json_integer((json_int_t)(wall_s * 1000)));
-  summarize_phases(monitor->phases, monitor->samples);
+  summarize_phases(monitor->phases, monitor->samples, monitor->sample_seconds);
   json_t *result = json_pack("{s:i, s:s, s:o, s:o, s:o, s:f, s:f}", "interval_ms", (int)monitor->interval_ms, "disk",
                              monitor->disk, "samples", monitor->samples, "phases", monitor->phases,
                              "thread_cpu_seconds", thread_cpu(), "monitor_cpu_seconds", monitor->monitor_cpu_s,
                              "monitor_overhead_pct_of_one_core", wall_s > 0 ? 100 * monitor->monitor_cpu_s / wall_s : 0.0);
   pthread_mutex_destroy(&monitor->mutex);
   pthread_cond_destroy(&monitor->wake);
+  free(monitor->sample_seconds);
   free(monitor);
   return result;
 }

@@ -231,11 +231,58 @@ static void throughput_follows_progress_and_correlates(void **state) {
   json_decref(report);
 }
 
+/* The CPU figure of a sample is the process's CPU over that sample's time, however short the
+ * sample: 3 ms of burning between two samples reads as about one core (CPU time counted in 10 ms
+ * clock ticks read 0% or over 300% there). A phase's mean weighs samples by their length: a short
+ * burst before a long quiet sample leaves a quiet phase quiet (an unweighted mean of the two reads
+ * about 50%). */
+static void short_samples_read_true_cpu_and_means_weigh_time(void **state) {
+  (void)state;
+  sl_monitor_options options = {.interval_ms = 1000000}; /* samples only when asked */
+  sl_monitor *monitor = NULL;
+  assert_int_equal(sl_monitor_start(&options, &monitor, NULL), SL_OK);
+  sl_monitor_mark_phase(monitor, "quiet");
+  usleep(400000);
+  sl_monitor_sample_now(monitor);
+  double cpu_start = thread_cpu_seconds();
+  int64_t wall_start = sl_monotonic_ns();
+  volatile uint64_t sink = 0;
+  while (thread_cpu_seconds() - cpu_start < 0.003) {
+    sink += 1;
+  }
+  double burned_pct = 100 * (thread_cpu_seconds() - cpu_start) / ((double)(sl_monotonic_ns() - wall_start) / 1e9);
+  sl_monitor_sample_now(monitor);
+  usleep(400000);
+  sl_monitor_mark_phase(monitor, "after");
+  json_t *report = sl_monitor_stop(monitor);
+  /* The burst is the quiet phase's last sample but one: the last closes the phase at the mark. */
+  json_t *quiet[2] = {NULL, NULL};
+  size_t i;
+  json_t *sample;
+  json_array_foreach(json_object_get(report, "samples"), i, sample) {
+    if (strcmp(json_string_value(json_object_get(sample, "phase")), "quiet") == 0) {
+      quiet[0] = quiet[1];
+      quiet[1] = sample;
+    }
+  }
+  json_t *burst = quiet[0];
+  assert_non_null(burst);
+  double burst_cpu = json_real_value(json_object_get(burst, "cpu_user_pct")) +
+                     json_real_value(json_object_get(burst, "cpu_system_pct"));
+  double quiet_cpu = summary(report, "quiet", "cpu_user_pct", "mean") + summary(report, "quiet", "cpu_system_pct", "mean");
+  fprintf(stderr, "burst %.1f%% (the thread measured %.1f%%), quiet phase mean %.1f%%\n", burst_cpu, burned_pct,
+          quiet_cpu);
+  assert_true(burst_cpu > burned_pct - 40 && burst_cpu < burned_pct + 40);
+  assert_true(quiet_cpu < 10);
+  json_decref(report);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(monitor_sees_cpu_memory_and_io),
       cmocka_unit_test(threads_are_grouped_by_name),
       cmocka_unit_test(throughput_follows_progress_and_correlates),
+      cmocka_unit_test(short_samples_read_true_cpu_and_means_weigh_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
