@@ -33,7 +33,9 @@ extern "C" {
 typedef enum sl_sync_mode {
   SL_SYNC_NONE = 0, /* acknowledged once written to the OS */
   SL_SYNC_BATCH,    /* acknowledged after fsync; concurrent writers share fsyncs (default) */
-  SL_SYNC_INTERVAL  /* written at once, fsynced every sync_interval_ms */
+  SL_SYNC_INTERVAL, /* written at once, fsynced every sync_interval_ms */
+  SL_SYNC_OFF       /* engines: no write-ahead log, acknowledged once in memory and lost on a crash until
+                       flushed (BanyanDB's own behaviour); SQLite has no such mode and runs as with NONE */
 } sl_sync_mode;
 
 typedef enum sl_model_shape {

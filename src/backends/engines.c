@@ -58,6 +58,7 @@ static sl_status engine_open(const sl_backend_options *options, bool stream, voi
   engine.name = options->subject;
   engine.directory = options->directory;
   engine.sync_mode = wal_mode(options->sync_mode);
+  engine.wal_enabled = options->sync_mode != SL_SYNC_OFF;
   engine.sync_interval_ms = options->sync_interval_ms > 0 ? options->sync_interval_ms : 100;
   if (options->memory_bytes_limit > 0) {
     engine.memory_bytes_limit = options->memory_bytes_limit;

@@ -116,8 +116,9 @@ static sl_status sqlite_open(const sl_backend_options *options, void **out, sl_e
     status = sqlite_error(state->db, state->path, "open", err);
     goto fail;
   }
+  /* By sl_sync_mode: NONE, BATCH, INTERVAL, OFF (SQLite keeps its WAL journal: as NONE). */
   static const char *const synchronous[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=FULL",
-                                            "PRAGMA synchronous=NORMAL"};
+                                            "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=OFF"};
   if ((status = exec(state, "PRAGMA journal_mode=WAL", err)) != SL_OK ||
       (status = exec(state, synchronous[options->sync_mode], err)) != SL_OK ||
       (status = exec(state, "PRAGMA cache_size=-65536", err)) != SL_OK ||

@@ -256,8 +256,10 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
         options->sync_mode = SL_SYNC_BATCH;
       } else if (strcmp(value, "interval") == 0) {
         options->sync_mode = SL_SYNC_INTERVAL;
+      } else if (strcmp(value, "off") == 0) {
+        options->sync_mode = SL_SYNC_OFF;
       } else {
-        return sl_error_set(err, SL_ERR_INVALID, "--sync expects none, batch or interval, not \"%s\"",
+        return sl_error_set(err, SL_ERR_INVALID, "--sync expects none, batch, interval or off, not \"%s\"",
                             value);
       }
     } else {

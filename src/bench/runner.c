@@ -1287,7 +1287,7 @@ static void fill_parameters(run *state) {
   for (size_t i = 0; i < options->batch_size_count; i++) {
     json_array_append_new(batches, json_integer(options->batch_sizes[i]));
   }
-  static const char *const sync_names[] = {"none", "batch", "interval"};
+  static const char *const sync_names[] = {"none", "batch", "interval", "off"};
   char start[40];
   sl_rfc3339_format_ns(profile->start_ms * 1000000, start, sizeof start);
   json_object_set_new(parameters, "scale", json_string(profile->scale));

@@ -42,6 +42,29 @@ assert len(stores) == 6 and all(s["matches_manifest"] and s["spans_stored"] == 3
 assert r["consistency"]["mismatches"] == 0
 PY
 
+# --sync off: the engines keep no WAL (BanyanDB's behaviour) and still hold exactly the spans; the
+# same run with --sync batch writes WAL records (so the option is what changed it).
+for sync in off batch; do
+  "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models stream,trace,sqlite --iterations 1 \
+    --label write,storage,consistency --focus '^(write/sequential|storage)' --sync "$sync" --keep \
+    --out "$scratch/sync-$sync" --quiet 2>"$scratch/err.txt" || fail "bench --sync $sync failed: $(cat "$scratch/err.txt")"
+done
+python3 - "$scratch/sync-off" "$scratch/sync-batch" <<'PY' || fail "--sync off"
+import json, os, sys
+for run, sync in zip(sys.argv[1:], ["off", "batch"]):
+    r = json.load(open(run + "/results.json"))
+    assert r["parameters"]["sync_mode"] == sync, r["parameters"]["sync_mode"]
+    stores = r["consistency"]["stores"]
+    assert len(stores) == 3 and all(s["matches_manifest"] for s in stores), stores
+    for model in ["stream", "trace"]:
+        wal = r["storage"][model]["after_load"].get("wal")
+        has_dir = os.path.isdir(f"{run}/stores/{model}/wal")
+        if sync == "off":
+            assert wal is None and not has_dir, (model, wal, has_dir)
+        else:
+            assert wal["records"] > 0 and has_dir, (model, wal, has_dir)
+PY
+
 # The same seed gives the same data: the stored checksum repeats across runs.
 "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models sqlite --iterations 1 --label write,consistency \
   --focus '^write/sequential' --out "$scratch/again" --quiet 2>/dev/null || fail "second bench failed"

@@ -62,6 +62,9 @@ static void parses_every_option(void **state) {
   assert_int_equal(options.batch_sizes[0], 10);
   assert_int_equal(options.sync_mode, SL_SYNC_NONE);
   assert_true(options.keep_stores);
+  sl_bench_options without_wal;
+  assert_int_equal(parse(&without_wal, "--sync off", &err), SL_OK);
+  assert_int_equal(without_wal.sync_mode, SL_SYNC_OFF);
   assert_true(options.quiet);
 }
 
@@ -78,7 +81,7 @@ static void bad_values_name_the_option(void **state) {
       {"--label write,speed", "--label: unknown label \"speed\""},
       {"--focus (", "--focus: \"(\" is not a valid regular expression"},
       {"--error-rate 2", "--error-rate expects a number from 0 to 1"},
-      {"--sync always", "--sync expects none, batch or interval"},
+      {"--sync always", "--sync expects none, batch, interval or off, not \"always\""},
       {"--frobnicate 3", "--frobnicate: unknown option"},
       {"--out", "--out: unknown option or missing value"},
       {"--writers 1,2,3,4,5,6,7,8,9", "--writers takes at most 8 items"},
