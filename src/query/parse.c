@@ -451,6 +451,55 @@ static void collect_trace_ids(parser *p, const sl_criteria *node, int depth) {
   query->trace_id_count += adding;
 }
 
+/* With trace ids, BanyanDB filters rows through its "global index" (pkg/query/logical/tag_filter.go
+ * BuildTagFilter, hasGlobalIndex = len(traceIDs) > 0): a condition on the trace-id tag, the span-id
+ * tag or a tag of the orderBy rule filters nothing there (a dummy filter; a missing side too), an
+ * AND or OR of two dummies is a dummy, and any other OR is refused ("global index doesn't support
+ * OR"). *filters says whether node filters rows. */
+static bool filters_nothing_with_ids(const sl_query *query, const char *tag) {
+  if (strcmp(tag, query->trace->trace_id_tag) == 0 ||
+      (query->trace->span_id_tag != NULL && strcmp(tag, query->trace->span_id_tag) == 0)) {
+    return true;
+  }
+  for (size_t i = 0; query->order_rule != NULL && i < query->order_rule->tag_count; i++) {
+    if (strcmp(tag, query->order_rule->tags[i]) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, const char *path, int depth,
+                                         bool *filters) {
+  *filters = false;
+  if (node == NULL || depth > MAX_DEPTH) {
+    return SL_OK;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    *filters = !filters_nothing_with_ids(&p->query->public, node->tag_name);
+    return SL_OK;
+  }
+  char le_path[PATH_BYTES], side_path[PATH_BYTES];
+  snprintf(le_path, sizeof le_path, "%s", path);
+  sl_json_path_key(le_path, sizeof le_path, "le");
+  bool left = false, right = false;
+  snprintf(side_path, sizeof side_path, "%s", le_path);
+  sl_json_path_key(side_path, sizeof side_path, "left");
+  SL_TRY(check_or_with_trace_ids(p, node->left, side_path, depth + 1, &left));
+  snprintf(side_path, sizeof side_path, "%s", le_path);
+  sl_json_path_key(side_path, sizeof side_path, "right");
+  SL_TRY(check_or_with_trace_ids(p, node->right, side_path, depth + 1, &right));
+  if (node->kind == SL_CRITERIA_OR && (left || right)) {
+    return fail(p, le_path,
+                "an OR that filters spans is not supported when trace ids are given (BanyanDB: \"global index "
+                "doesn't support OR\"); only conditions on the trace-id tag %s, the span-id tag or the orderBy "
+                "rule's tags may be ORed",
+                p->query->public.trace->trace_id_tag);
+  }
+  *filters = left || right;
+  return SL_OK;
+}
+
 sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const char *json,
                          size_t size_bytes, sl_query **out, sl_error *err) {
   assert(catalog != NULL && json != NULL && out != NULL);
@@ -575,6 +624,11 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
     if (internal->public.trace_id_count == 0 && internal->public.order_rule == NULL) {
       status = fail(&p, "$", "a trace query needs a trace-id condition (EQ or IN on %s) or an orderBy index rule",
                     internal->public.trace->trace_id_tag);
+      goto done;
+    }
+    bool filters = false;
+    if (internal->public.trace_id_count > 0 &&
+        (status = check_or_with_trace_ids(&p, internal->public.criteria, "$.criteria", 0, &filters)) != SL_OK) {
       goto done;
     }
   }

@@ -24,6 +24,8 @@ static int teardown(void **state) {
 
 #define STREAM "\"groups\":[\"stream_performance_test\"],\"name\":\"segment_stream\""
 #define TRACE "\"groups\":[\"trace_performance_test\"],\"name\":\"segment_trace\""
+#define TRACE_ID_EQ "{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"t1\"}}}}"
+#define LATENCY_GT "{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_GT\",\"value\":{\"int\":{\"value\":\"5\"}}}}"
 
 static void good_queries_bind(void **state) {
   (void)state;
@@ -51,6 +53,17 @@ static void good_queries_bind(void **state) {
   assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, trace, strlen(trace), &query, &err), SL_OK);
   assert_int_equal(query->trace_id_count, 2);
   assert_int_equal(query->trace_ids[1].size_bytes, 2);
+  sl_query_free(query);
+
+  /* With trace ids, an OR of conditions that filter nothing there (the trace-id tag) is accepted, and
+   * so is an OR without trace ids (BanyanDB refuses only an OR that filters spans beside trace ids). */
+  const char *ids_ored = "{" TRACE ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"le\":{\"op\":"
+                         "\"LOGICAL_OP_OR\",\"left\":" TRACE_ID_EQ ",\"right\":" TRACE_ID_EQ "}},\"right\":" LATENCY_GT "}}}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, ids_ored, strlen(ids_ored), &query, &err), SL_OK);
+  sl_query_free(query);
+  const char *no_ids = "{" TRACE ",\"orderBy\":{\"indexRuleName\":\"time_based_index\"},\"criteria\":{\"le\":{\"op\":"
+                       "\"LOGICAL_OP_OR\",\"left\":" LATENCY_GT ",\"right\":" LATENCY_GT "}}}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, no_ids, strlen(no_ids), &query, &err), SL_OK);
   sl_query_free(query);
 }
 
@@ -100,6 +113,9 @@ static void bad_queries_name_their_problem(void **state) {
       {SL_QUERY_TRACE, "{" TRACE "}", "a trace query needs a trace-id condition (EQ or IN on traceId) or an orderBy"},
       {SL_QUERY_TRACE, "{\"groups\":[\"trace_performance_test\",\"other\"],\"name\":\"segment_trace\"}",
        "spanlab queries one group at a time"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":" TRACE_ID_EQ ",\"right\":"
+       "{\"le\":{\"op\":\"LOGICAL_OP_OR\",\"left\":" LATENCY_GT ",\"right\":" TRACE_ID_EQ "}}}}}",
+       "query 1:206: $.criteria.le.right.le: an OR that filters spans is not supported when trace ids are given"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     sl_query *query = NULL;
