@@ -670,46 +670,63 @@ static sl_status evaluate_stream(eval_context *context, const planned *planned_q
 }
 
 
-/* BanyanDB pulls EQ/IN conditions on the span-id tag out of the tree into a
- * span-id set ANDed with the row filter (buildSpanIDFilter). */
+/* BanyanDB pulls the ids of every EQ/IN condition on the span-id tag out of the tree, whatever AND
+ * or OR joins them, into one list ANDed with the row filter: a span matches when its id is any of
+ * them (buildSpanIDFilter, matchSpanID). */
 typedef struct span_id_set {
-  const sl_criteria *conditions[32];
-  size_t count;
+  const sl_query *query;
+  const sl_criteria *root;
+  bool any;           /* the criteria hold at least one such condition */
+  size_t tag_index;   /* the span-id tag's index in a row */
 } span_id_set;
 
-static void collect_span_ids(const sl_query *q, const sl_criteria *node, span_id_set *set, int depth) {
-  if (node == NULL || depth > 128 || q->trace->span_id_tag == NULL) {
-    return;
+static bool is_span_id_condition(const sl_query *q, const sl_criteria *node) {
+  return node->kind == SL_CRITERIA_CONDITION && strcmp(node->tag_name, q->trace->span_id_tag) == 0 &&
+         (node->op == SL_BINARY_OP_EQ || node->op == SL_BINARY_OP_IN);
+}
+
+static bool holds_span_id_condition(const sl_query *q, const sl_criteria *node, int depth) {
+  if (node == NULL || depth > 128) {
+    return false;
   }
   if (node->kind != SL_CRITERIA_CONDITION) {
-    collect_span_ids(q, node->left, set, depth + 1);
-    collect_span_ids(q, node->right, set, depth + 1);
-    return;
+    return holds_span_id_condition(q, node->left, depth + 1) || holds_span_id_condition(q, node->right, depth + 1);
   }
-  if (strcmp(node->tag_name, q->trace->span_id_tag) == 0 &&
-      (node->op == SL_BINARY_OP_EQ || node->op == SL_BINARY_OP_IN) && set->count < 32) {
-    set->conditions[set->count++] = node;
+  return is_span_id_condition(q, node);
+}
+
+static void collect_span_ids(const sl_query *q, const sl_criteria *node, span_id_set *set, int depth) {
+  set->query = q;
+  set->root = node;
+  const sl_tag_spec *tag = q->trace->span_id_tag != NULL ? sl_trace_find_tag(q->trace, q->trace->span_id_tag) : NULL;
+  set->any = tag != NULL && holds_span_id_condition(q, node, depth);
+  set->tag_index = tag != NULL ? tag->tag_index : 0;
+}
+
+static bool span_id_listed(const sl_query *q, const sl_criteria *node, const sl_value *value, int depth) {
+  if (node == NULL || depth > 128) {
+    return false;
   }
+  if (node->kind != SL_CRITERIA_CONDITION) {
+    return span_id_listed(q, node->left, value, depth + 1) || span_id_listed(q, node->right, value, depth + 1);
+  }
+  if (!is_span_id_condition(q, node)) {
+    return false;
+  }
+  if (node->op == SL_BINARY_OP_EQ) {
+    return value_equals(value, &node->value);
+  }
+  for (size_t k = 0; k < list_count(&node->value); k++) {
+    sl_value item = list_item(&node->value, k);
+    if (value_equals(value, &item)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 static bool span_ids_match(const span_id_set *set, const sl_query_row *row) {
-  for (size_t i = 0; i < set->count; i++) {
-    const sl_criteria *condition = set->conditions[i];
-    const sl_value *value = &row->tags[condition->tag->tag_index];
-    bool found = false;
-    if (condition->op == SL_BINARY_OP_EQ) {
-      found = value_equals(value, &condition->value);
-    } else {
-      for (size_t k = 0; k < list_count(&condition->value) && !found; k++) {
-        sl_value item = list_item(&condition->value, k);
-        found = value_equals(value, &item);
-      }
-    }
-    if (!found) {
-      return false;
-    }
-  }
-  return true;
+  return !set->any || span_id_listed(set->query, set->root, &row->tags[set->tag_index], 0);
 }
 
 /* (1) Conditions on the orderBy rule's key tag bound the sidx scan: AND

@@ -461,6 +461,21 @@ static void trace_behaviours_beyond_the_cases(void **state) {
                                     "{\"int\":{\"value\":\"100\"}}}}}}"),
                ids, sizeof ids);
   assert_string_equal(ids, "error"); /* min above max */
+  /* Span ids of every EQ/IN on span_id form one list, whatever joins them (buildSpanIDFilter). */
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"timestamp\",\"sort\":\"SORT_ASC\"},"
+                                    "\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_OR\",\"left\":{\"condition\":"
+                                    "{\"name\":\"span_id\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"span_001_1\"}}}},"
+                                    "\"right\":{\"condition\":{\"name\":\"span_id\",\"op\":\"BINARY_OP_EQ\",\"value\":"
+                                    "{\"str\":{\"value\":\"span_002_1\"}}}}}}"),
+               ids, sizeof ids);
+  assert_string_equal(ids, "trace_001,trace_002");
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"timestamp\",\"sort\":\"SORT_ASC\"},"
+                                    "\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":"
+                                    "{\"name\":\"span_id\",\"op\":\"BINARY_OP_IN\",\"value\":{\"strArray\":{\"value\":"
+                                    "[\"span_001_1\",\"span_002_1\"]}}}},\"right\":{\"condition\":{\"name\":\"span_id\","
+                                    "\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"span_001_1\"}}}}}}"),
+               ids, sizeof ids);
+  assert_string_equal(ids, "trace_001,trace_002");
   unload(&data);
 }
 
