@@ -83,7 +83,31 @@ int sl_query_compare_values(const sl_value *a, const sl_value *b) {
   if (a->kind == SL_VALUE_STR && b->kind == SL_VALUE_STR) {
     return compare_bytes(&a->as.str, &b->as.str);
   }
+  if (a->kind == b->kind && a->kind == SL_VALUE_STR_ARRAY) { /* element by element: equal only if equal in order */
+    size_t common = a->as.str_array.count < b->as.str_array.count ? a->as.str_array.count : b->as.str_array.count;
+    for (size_t i = 0; i < common; i++) {
+      int order = compare_bytes(&a->as.str_array.items[i], &b->as.str_array.items[i]);
+      if (order != 0) {
+        return order;
+      }
+    }
+    return a->as.str_array.count < b->as.str_array.count ? -1 : a->as.str_array.count > b->as.str_array.count;
+  }
+  if (a->kind == b->kind && a->kind == SL_VALUE_INT_ARRAY) {
+    size_t common = a->as.int_array.count < b->as.int_array.count ? a->as.int_array.count : b->as.int_array.count;
+    for (size_t i = 0; i < common; i++) {
+      int64_t x = a->as.int_array.items[i], y = b->as.int_array.items[i];
+      if (x != y) {
+        return x < y ? -1 : 1;
+      }
+    }
+    return a->as.int_array.count < b->as.int_array.count ? -1 : a->as.int_array.count > b->as.int_array.count;
+  }
   return a->kind < b->kind ? -1 : a->kind > b->kind; /* different kinds never equal */
+}
+
+static bool is_array(const sl_value *value) {
+  return value->kind == SL_VALUE_STR_ARRAY || value->kind == SL_VALUE_INT_ARRAY;
 }
 
 /* ---- series patterns (logical.ParseEntities) ---- */
@@ -402,6 +426,10 @@ static bool leaf_value_true(const sl_criteria *leaf, const sl_value *value) {
         return false;
       }
       int order = sl_query_compare_values(value, literal);
+      if (is_array(value) || is_array(literal)) {
+        /* Arrays compare only when equal, as 0 (BanyanDB's strArrLiteral/intArrLiteral Compare). */
+        return order == 0 && (leaf->op == SL_BINARY_OP_LE || leaf->op == SL_BINARY_OP_GE);
+      }
       return leaf->op == SL_BINARY_OP_LT   ? order < 0
              : leaf->op == SL_BINARY_OP_GT ? order > 0
              : leaf->op == SL_BINARY_OP_LE ? order <= 0

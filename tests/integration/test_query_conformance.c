@@ -494,6 +494,40 @@ static void evaluate(dataset *data, sl_query_model model, const char *request, b
 
 #define STREAM_REQUEST(extra) "{\"groups\":[\"default\"],\"name\":\"sw\"," extra "}"
 
+/* Rows (of the window's five) matching one condition on the array tag non_indexed_tags, whose values
+ * are null, null, [c], [b c], [a b c]. */
+static size_t array_matches(dataset *data, const char *op, const char *values) {
+  char request[1024];
+  snprintf(request, sizeof request,
+           STREAM_REQUEST(WINDOW ",\"criteria\":{\"condition\":{\"name\":\"non_indexed_tags\",\"op\":\"BINARY_OP_%s\","
+                                 "\"value\":{\"strArray\":{\"value\":[%s]}}}}"),
+           op, values);
+  sl_query *query = NULL;
+  sl_query_result result = {0};
+  evaluate(data, SL_QUERY_STREAM, request, true, &query, &result);
+  size_t count = result.row_count;
+  sl_query_result_free(&result);
+  sl_query_free(query);
+  return count;
+}
+
+/* An array equals an array with the same elements in the same order (BanyanDB's slices.Equal); the
+ * range ops hold only for an equal array and then as 0 (LE, GE), never LT, GT. */
+static void arrays_compare_element_by_element(void **state) {
+  (void)state;
+  dataset data = {0};
+  load(&data, "stream");
+  assert_int_equal(array_matches(&data, "EQ", "\"b\",\"c\""), 1);
+  assert_int_equal(array_matches(&data, "EQ", "\"c\",\"b\""), 0);
+  assert_int_equal(array_matches(&data, "EQ", "\"zzz\""), 0);
+  assert_int_equal(array_matches(&data, "NE", "\"c\""), 4); /* the nulls too: NOT(EQ) */
+  assert_int_equal(array_matches(&data, "GE", "\"b\",\"c\""), 1);
+  assert_int_equal(array_matches(&data, "LE", "\"a\",\"b\",\"c\""), 1);
+  assert_int_equal(array_matches(&data, "GT", "\"a\""), 0);
+  assert_int_equal(array_matches(&data, "LT", "\"zzz\""), 0);
+  unload(&data);
+}
+
 /* `unlimited` returns every match in order, the request's answer being its
  * window [offset, offset + limit); each row or trace comes with its sort key. */
 static void unlimited_results_carry_sort_keys(void **state) {
@@ -608,6 +642,7 @@ int main(void) {
       cmocka_unit_test(trace_cases),
       cmocka_unit_test(trace_behaviours_beyond_the_cases),
       cmocka_unit_test(unlimited_results_carry_sort_keys),
+      cmocka_unit_test(arrays_compare_element_by_element),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
