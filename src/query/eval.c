@@ -1008,6 +1008,19 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
   return SL_OK;
 }
 
+/* A stream query whose criteria, taken whole, select no series (a contradiction, or IN [] alone) is
+ * refused before any data is read (banyand/stream/query.go validateQueryInput: "timeRange and series
+ * are required"); below the top an empty list reads as any series. */
+static sl_status check_stream_series(const sl_query *query, const planned *planned_query, sl_error *err) {
+  if (query->model == SL_QUERY_STREAM && (planned_query->patterns.none || planned_query->patterns.count == 0)) {
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "query: the criteria select no series of %s/%s (their entity conditions contradict each "
+                        "other or list no value; BanyanDB: \"timeRange and series are required\")",
+                        query->group, query->name);
+  }
+  return SL_OK;
+}
+
 sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, size_t row_count,
                             const sl_query_options *options, sl_query_result *result, sl_error *err) {
   assert(query != NULL && result != NULL && (rows != NULL || row_count == 0));
@@ -1026,10 +1039,12 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
     policy.cutoff_ns = options->now_ns - sl_interval_ms(internal->group->ttl) * 1000000;
   }
   bool unlimited = options != NULL && options->unlimited;
-  sl_status status;
-  status = query->model == SL_QUERY_STREAM
-               ? evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err)
-               : evaluate_trace(&context, &planned_query, &policy, unlimited, rows, row_count, result, err);
+  sl_status status = check_stream_series(query, &planned_query, err);
+  if (status == SL_OK) {
+    status = query->model == SL_QUERY_STREAM
+                 ? evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err)
+                 : evaluate_trace(&context, &planned_query, &policy, unlimited, rows, row_count, result, err);
+  }
   list_free(&planned_query.patterns);
   sl_arena_free(arena);
   return status;
@@ -1061,6 +1076,11 @@ sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_erro
   const sl_query_internal *internal = (const sl_query_internal *)query;
   p->context = (eval_context){.query = internal, .trace_ids_given = query->trace_id_count > 0, .ok = true};
   p->planned = plan(&p->context, p->arena, query->criteria, 0);
+  sl_status refused = check_stream_series(query, &p->planned, err);
+  if (refused != SL_OK) {
+    sl_query_plan_free(p);
+    return refused;
+  }
   p->keys = (key_range){.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
   if (query->model == SL_QUERY_TRACE) {
     bool by_ids = query->trace_id_count > 0;

@@ -271,6 +271,11 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
     return fail(p, path, "operation on entity tag \"%s\" is not supported: only EQ and IN are",
                 node->tag_name);
   }
+  if (p->query->public.model == SL_QUERY_STREAM && entity && node->value.kind == SL_VALUE_NULL) {
+    /* BanyanDB: a null is no entity value, so the condition is an unsupported entity operation. */
+    return fail(p, member_path, "a null value on entity tag \"%s\" is not supported: only EQ and IN of values are",
+                node->tag_name);
+  }
   if ((node->op == SL_BINARY_OP_IN || node->op == SL_BINARY_OP_NOT_IN) && is_array_tag(node->tag)) {
     return fail(p, path, "IN and NOT_IN are not supported on array tag \"%s\"", node->tag_name);
   }
@@ -415,6 +420,28 @@ static sl_status parse_projection(parser *p, const json_t *root) {
   query->families = out;
   query->family_count = count;
   return SL_OK;
+}
+
+/* BanyanDB's stream scan projects the request's tags and, when the criteria filter rows, the tags of
+ * their conditions but the entity's (stream_plan_tag_filter.go); with none, the query is refused
+ * (banyand/stream/query.go validateQueryInput: "tagProjection is required"). */
+static bool projects_some_tag(const sl_query *query) {
+  for (size_t f = 0; f < query->family_count; f++) {
+    if (query->families[f].tag_count > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static bool filters_a_non_entity_tag(const sl_query_internal *query, const sl_criteria *node, int depth) {
+  if (node == NULL || depth > MAX_DEPTH) {
+    return false;
+  }
+  if (node->kind != SL_CRITERIA_CONDITION) {
+    return filters_a_non_entity_tag(query, node->left, depth + 1) || filters_a_non_entity_tag(query, node->right, depth + 1);
+  }
+  return !sl_query_is_entity_tag(query, node->tag_name);
 }
 
 /* Trace ids named by EQ/IN conditions on the trace-id tag anywhere in the criteria. */
@@ -565,10 +592,20 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
       status = fail(&p, begin != NULL ? path : member_path, "timeRange.begin must be an RFC 3339 timestamp");
       goto done;
     }
+    if (internal->public.begin_ns % 1000000 != 0) { /* BanyanDB's timestamp.Check */
+      status = fail(&p, path, "timeRange.begin has a fraction finer than a millisecond (BanyanDB: \"time is not "
+                              "millisecond precision\")");
+      goto done;
+    }
     json_t *end = member(range, "end", NULL, member_path, path);
     if (!json_is_string(end) ||
         sl_rfc3339_parse_ns(json_string_value(end), &internal->public.end_ns, &time_error) != SL_OK) {
       status = fail(&p, end != NULL ? path : member_path, "timeRange.end must be an RFC 3339 timestamp");
+      goto done;
+    }
+    if (internal->public.end_ns % 1000000 != 0) {
+      status = fail(&p, path, "timeRange.end has a fraction finer than a millisecond (BanyanDB: \"time is not "
+                              "millisecond precision\")");
       goto done;
     }
     if (internal->public.begin_ns > internal->public.end_ns) {
@@ -617,6 +654,12 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
     }
   }
   if ((status = parse_projection(&p, root)) != SL_OK) {
+    goto done;
+  }
+  if (model == SL_QUERY_STREAM && !projects_some_tag(&internal->public) &&
+      !filters_a_non_entity_tag(p.query, internal->public.criteria, 0)) {
+    status = fail(&p, "$", "a stream query needs a projected tag (projection.tagFamilies) or a condition on a tag "
+                           "other than the entity's (BanyanDB: \"tagProjection is required\")");
     goto done;
   }
   if (model == SL_QUERY_TRACE) {

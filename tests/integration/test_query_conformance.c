@@ -493,6 +493,8 @@ static void evaluate(dataset *data, sl_query_model model, const char *request, b
 }
 
 #define STREAM_REQUEST(extra) "{\"groups\":[\"default\"],\"name\":\"sw\"," extra "}"
+/* BanyanDB refuses a stream query that projects no tag and filters none. */
+#define PROJECTION ",\"projection\":{\"tagFamilies\":[{\"name\":\"searchable\",\"tags\":[\"trace_id\"]}]}"
 
 /* Rows (of the window's five) matching one condition on the array tag non_indexed_tags, whose values
  * are null, null, [c], [b c], [a b c]. */
@@ -509,6 +511,49 @@ static size_t array_matches(dataset *data, const char *op, const char *values) {
   sl_query_result_free(&result);
   sl_query_free(query);
   return count;
+}
+
+/* Criteria that, taken whole, select no series are refused (BanyanDB: "timeRange and series are
+ * required"). */
+static void no_series_is_refused(void **state) {
+  (void)state;
+  dataset data = {0};
+  load(&data, "stream");
+  static const char *const refused[] = {
+      STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":{\"name\":"
+                     "\"service_id\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"a\"}}}},\"right\":{\"condition\":"
+                     "{\"name\":\"service_id\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"b\"}}}}}}"),
+      STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"condition\":{\"name\":\"service_id\",\"op\":\"BINARY_OP_IN\","
+                     "\"value\":{\"strArray\":{\"value\":[]}}}}"),
+      /* A contradiction is nil, and nil is "any" to an enclosing OR, which then returns it: nil. */
+      STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_OR\",\"left\":{\"le\":{\"op\":"
+                     "\"LOGICAL_OP_AND\",\"left\":{\"condition\":{\"name\":\"service_id\",\"op\":\"BINARY_OP_EQ\",\"value\":"
+                     "{\"str\":{\"value\":\"a\"}}}},\"right\":{\"condition\":{\"name\":\"service_id\",\"op\":\"BINARY_OP_EQ\","
+                     "\"value\":{\"str\":{\"value\":\"b\"}}}}}},\"right\":{\"condition\":{\"name\":\"service_id\",\"op\":"
+                     "\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"webapp_id\"}}}}}}"),
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    sl_query *query = NULL;
+    sl_error err = {0};
+    assert_int_equal(sl_query_parse(data.catalog, SL_QUERY_STREAM, refused[i], strlen(refused[i]), &query, &err), SL_OK);
+    sl_query_result result = {0};
+    assert_int_equal(sl_query_evaluate(query, data.rows, data.row_count, NULL, &result, &err), SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "timeRange and series are required"));
+    sl_query_free(query);
+  }
+  /* Below the top, IN [] is an empty list, which reads as any series (Go's anyEntity). */
+  sl_query *query = NULL;
+  sl_query_result result = {0};
+  evaluate(&data, SL_QUERY_STREAM,
+           STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":"
+                          "{\"name\":\"service_id\",\"op\":\"BINARY_OP_IN\",\"value\":{\"strArray\":{\"value\":[]}}}},"
+                          "\"right\":{\"condition\":{\"name\":\"service_id\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":"
+                          "{\"value\":\"webapp_id\"}}}}}}"),
+           false, &query, &result);
+  assert_true(result.row_count > 0);
+  sl_query_result_free(&result);
+  sl_query_free(query);
+  unload(&data);
 }
 
 /* An array equals an array with the same elements in the same order (BanyanDB's slices.Equal); the
@@ -537,7 +582,7 @@ static void unlimited_results_carry_sort_keys(void **state) {
   sl_query *query = NULL;
   sl_query_result all = {0}, window = {0};
   const char *by_duration = STREAM_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"duration\",\"sort\":\"SORT_DESC\"},"
-                                                  "\"offset\":1,\"limit\":2");
+                                                  "\"offset\":1,\"limit\":2" PROJECTION);
   evaluate(&data, SL_QUERY_STREAM, by_duration, true, &query, &all);
   sl_query_free(query);
   evaluate(&data, SL_QUERY_STREAM, by_duration, false, &query, &window);
@@ -559,7 +604,7 @@ static void unlimited_results_carry_sort_keys(void **state) {
   sl_query_result_free(&window);
   sl_query_free(query);
   /* Time order: the element timestamp. */
-  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW), true, &query, &all);
+  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW PROJECTION), true, &query, &all);
   assert_int_equal(all.row_count, 5);
   for (size_t i = 0; i < all.row_count; i++) {
     assert_int_equal(all.row_keys[i].kind, SL_VALUE_TIMESTAMP);
@@ -567,7 +612,7 @@ static void unlimited_results_carry_sort_keys(void **state) {
   }
   sl_query_result_free(&all);
   sl_query_free(query);
-  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"status_code\"}"), true,
+  evaluate(&data, SL_QUERY_STREAM, STREAM_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"status_code\"}" PROJECTION), true,
            &query, &all);
   /* Ascending by the tag's value, ties kept, rows without it last (null keys). */
   const sl_tag_spec *status_code = sl_stream_find_tag(query->stream, "status_code");
@@ -587,7 +632,7 @@ static void unlimited_results_carry_sort_keys(void **state) {
 
   load(&data, "trace");
   const char *traces_by_duration = TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"duration\",\"sort\":\"SORT_DESC\"},"
-                                                        "\"offset\":1,\"limit\":2");
+                                                        "\"offset\":1,\"limit\":2" PROJECTION);
   evaluate(&data, SL_QUERY_TRACE, traces_by_duration, true, &query, &all);
   sl_query_free(query);
   evaluate(&data, SL_QUERY_TRACE, traces_by_duration, false, &query, &window);
@@ -643,6 +688,7 @@ int main(void) {
       cmocka_unit_test(trace_behaviours_beyond_the_cases),
       cmocka_unit_test(unlimited_results_carry_sort_keys),
       cmocka_unit_test(arrays_compare_element_by_element),
+      cmocka_unit_test(no_series_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

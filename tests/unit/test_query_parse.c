@@ -55,6 +55,11 @@ static void good_queries_bind(void **state) {
   assert_int_equal(query->trace_ids[1].size_bytes, 2);
   sl_query_free(query);
 
+  /* No projection, but a condition on a tag other than the entity's: BanyanDB projects that tag. */
+  const char *filtered = "{" STREAM ",\"criteria\":" LATENCY_GT "}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, filtered, strlen(filtered), &query, &err), SL_OK);
+  sl_query_free(query);
+
   /* With trace ids, an OR of conditions that filter nothing there (the trace-id tag) is accepted, and
    * so is an OR without trace ids (BanyanDB refuses only an OR that filters spans beside trace ids). */
   const char *ids_ored = "{" TRACE ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"le\":{\"op\":"
@@ -113,6 +118,16 @@ static void bad_queries_name_their_problem(void **state) {
       {SL_QUERY_TRACE, "{" TRACE "}", "a trace query needs a trace-id condition (EQ or IN on traceId) or an orderBy"},
       {SL_QUERY_TRACE, "{\"groups\":[\"trace_performance_test\",\"other\"],\"name\":\"segment_trace\"}",
        "spanlab queries one group at a time"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00.000001Z\",\"end\":\"2025-01-01T01:00:00Z\"}}",
+       "$.timeRange.begin: timeRange.begin has a fraction finer than a millisecond"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00Z\",\"end\":\"2025-01-01T01:00:00.0000005Z\"}}",
+       "$.timeRange.end: timeRange.end has a fraction finer than a millisecond"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"null\":null}}}}",
+       "$.criteria.condition.value: a null value on entity tag \"serviceId\" is not supported"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
+       "$: a stream query needs a projected tag (projection.tagFamilies) or a condition on a tag other than the entity's"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[]}]}}",
+       "tagProjection is required"},
       {SL_QUERY_TRACE, "{" TRACE ",\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":" TRACE_ID_EQ ",\"right\":"
        "{\"le\":{\"op\":\"LOGICAL_OP_OR\",\"left\":" LATENCY_GT ",\"right\":" TRACE_ID_EQ "}}}}}",
        "query 1:206: $.criteria.le.right.le: an OR that filters spans is not supported when trace ids are given"},
