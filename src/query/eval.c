@@ -129,6 +129,7 @@ typedef struct eval_context {
   const sl_query_internal *query;
   bool trace_ids_given;
   bool ok;
+  bool keep_order_tags; /* plan the trace skipping filter: conditions on the orderBy tags stay */
 } eval_context;
 
 static pattern_list list_any(const eval_context *context) {
@@ -244,6 +245,20 @@ static pattern_list merge_patterns(const eval_context *context, sl_criteria_kind
 }
 
 /* Does a condition leaf stay in the row filter?  (BanyanDB drops some.) */
+const sl_index_rule *sl_query_order_skip_rule(const sl_query_internal *query) {
+  const sl_query *q = &query->public;
+  if (q->order_rule == NULL || q->order_rule->tag_count == 0) {
+    return NULL;
+  }
+  const char *key = q->order_rule->tags[q->order_rule->tag_count - 1];
+  for (size_t i = 0; i < query->bound_rule_count; i++) {
+    if (strcmp(query->bound_rules[i]->name, key) == 0) {
+      return query->bound_rules[i];
+    }
+  }
+  return NULL;
+}
+
 static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
   const sl_query_internal *query = context->query;
   const sl_query *q = &query->public;
@@ -255,8 +270,9 @@ static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
       (q->trace->span_id_tag != NULL && strcmp(leaf->tag_name, q->trace->span_id_tag) == 0)) {
     return false; /* span ids: see span_id_filter */
   }
-  for (size_t t = 0; q->order_rule != NULL && t < q->order_rule->tag_count; t++) {
-    if (strcmp(q->order_rule->tags[t], leaf->tag_name) == 0) {
+  const sl_index_rule *skipped = context->keep_order_tags ? NULL : sl_query_order_skip_rule(query);
+  for (size_t t = 0; skipped != NULL && t < skipped->tag_count; t++) {
+    if (strcmp(skipped->tags[t], leaf->tag_name) == 0) {
       return false;
     }
   }
@@ -495,6 +511,18 @@ static bool skips_every_block(const filter_node *node) {
            (node->leaf->value.kind == SL_VALUE_INT || node->leaf->value.kind == SL_VALUE_NULL);
   }
   return skips_every_block(node->left) && skips_every_block(node->right);
+}
+
+/* BanyanDB skips sidx blocks with the filter buildTraceFilter makes, which keeps every condition
+ * but the series' (index_filter.go buildFilterFromCondition), also those on the orderBy tags the
+ * row filter leaves out: orderBy duration with duration = 500 reads no block. */
+static bool skips_all_blocks(const eval_context *context, sl_arena *arena) {
+  eval_context keep = *context;
+  keep.keep_order_tags = true;
+  planned skipping = plan(&keep, arena, context->query->public.criteria, 0);
+  bool all = skips_every_block(skipping.filter);
+  list_free(&skipping.patterns);
+  return all;
 }
 
 static bool series_match(const eval_context *context, const pattern_list *patterns,
@@ -781,8 +809,7 @@ static key_range range_of(const sl_query *q, const char *key_tag, const sl_crite
       case SL_BINARY_OP_GE: return (key_range){true, v, INT64_MAX};
       case SL_BINARY_OP_LT: return (key_range){true, INT64_MIN, v == INT64_MIN ? v : v - 1};
       case SL_BINARY_OP_LE: return (key_range){true, INT64_MIN, v};
-      case SL_BINARY_OP_EQ: return (key_range){true, v, v};
-      default: return all;
+      default: return all; /* EQ and the rest bound nothing (extractBoundsFromCondition) */
     }
   }
   (void)q;
@@ -805,6 +832,23 @@ static key_range range_of(const sl_query *q, const char *key_tag, const sl_crite
   }
   return (key_range){true, left.min < right.min ? left.min : right.min,
                      left.max > right.max ? left.max : right.max};
+}
+
+/* The sidx key range of a trace query ordered by key_tag: from the conditions on it, except when
+ * the key is the timestamp tag, whose range is the window (trace_plan_tag_filter.go: "if
+ * uis.orderByTag == uis.timestampTagName { minVal, maxVal = the time range }"), which in_window
+ * applies. */
+static sl_status key_range_of(const sl_query *q, const sl_tag_spec *key_tag, key_range *out, sl_error *err) {
+  *out = (key_range){.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
+  if (key_tag == NULL || strcmp(key_tag->name, q->trace->timestamp_tag) == 0) {
+    return SL_OK;
+  }
+  *out = range_of(q, key_tag->name, q->criteria, 0);
+  if (out->bounded && out->min > out->max) {
+    return sl_error_set(err, SL_ERR_INVALID, "conditions on %s give an empty key range [%lld, %lld]", key_tag->name,
+                        (long long)out->min, (long long)out->max);
+  }
+  return SL_OK;
 }
 
 static sl_bytes trace_id_of(const sl_tag_spec *trace_tag, const sl_query_row *row) {
@@ -837,7 +881,7 @@ static int compare_trace_ids(const void *a, const void *b) {
   return compare_bytes((const sl_bytes *)a, (const sl_bytes *)b);
 }
 
-static sl_status evaluate_trace(eval_context *context, const planned *planned_query, const retention *policy,
+static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const planned *planned_query, const retention *policy,
                                 bool unlimited, const sl_query_row *rows, size_t row_count,
                                 sl_query_result *result, sl_error *err) {
   const sl_query_internal *internal = context->query;
@@ -851,14 +895,8 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
    * timestamp tag) or for trace ids; otherwise whole segments are read. */
   bool exact_window = by_ids || (key_tag != NULL && strcmp(key_tag->name, q->trace->timestamp_tag) == 0);
   int64_t interval_ns = internal->group != NULL ? sl_interval_ms(internal->group->segment_interval) * 1000000 : 0;
-  key_range keys = {.bounded = false, .min = INT64_MIN, .max = INT64_MAX};
-  if (key_tag != NULL) {
-    keys = range_of(q, key_tag->name, q->criteria, 0);
-    if (keys.bounded && keys.min > keys.max) {
-      return sl_error_set(err, SL_ERR_INVALID, "conditions on %s give an empty key range [%lld, %lld]",
-                          key_tag->name, (long long)keys.min, (long long)keys.max);
-    }
-  }
+  key_range keys;
+  SL_TRY(key_range_of(q, key_tag, &keys, err));
   span_id_set span_ids = {0};
   collect_span_ids(q, q->criteria, &span_ids, 0);
   /* Trace ids: sorted bytewise and cut to offset + limit before the lookup. */
@@ -880,7 +918,7 @@ static sl_status evaluate_trace(eval_context *context, const planned *planned_qu
     size_t cut = (size_t)q->offset + limit;
     id_count = id_count < cut ? id_count : cut;
   }
-  bool nothing = !by_ids && skips_every_block(planned_query->filter);
+  bool nothing = !by_ids && skips_all_blocks(context, arena);
   sort_entry *traces = calloc(row_count + 1, sizeof *traces);
   byte_index trace_index = {0};
   if (traces == NULL || !byte_index_init(&trace_index, row_count)) {
@@ -1043,7 +1081,7 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
   if (status == SL_OK) {
     status = query->model == SL_QUERY_STREAM
                  ? evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err)
-                 : evaluate_trace(&context, &planned_query, &policy, unlimited, rows, row_count, result, err);
+                 : evaluate_trace(&context, arena, &planned_query, &policy, unlimited, rows, row_count, result, err);
   }
   list_free(&planned_query.patterns);
   sl_arena_free(arena);
@@ -1088,17 +1126,13 @@ sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_erro
                      ? sl_trace_find_tag(query->trace, query->order_rule->tags[query->order_rule->tag_count - 1])
                      : NULL;
     p->exact_window = by_ids || (p->key_tag != NULL && strcmp(p->key_tag->name, query->trace->timestamp_tag) == 0);
-    if (p->key_tag != NULL) {
-      p->keys = range_of(query, p->key_tag->name, query->criteria, 0);
-      if (p->keys.bounded && p->keys.min > p->keys.max) {
-        sl_status status = sl_error_set(err, SL_ERR_INVALID, "conditions on %s give an empty key range [%lld, %lld]",
-                                        p->key_tag->name, (long long)p->keys.min, (long long)p->keys.max);
-        sl_query_plan_free(p);
-        return status;
-      }
+    sl_status keyed = key_range_of(query, p->key_tag, &p->keys, err);
+    if (keyed != SL_OK) {
+      sl_query_plan_free(p);
+      return keyed;
     }
     collect_span_ids(query, query->criteria, &p->span_ids, 0);
-    p->nothing = !by_ids && skips_every_block(p->planned.filter);
+    p->nothing = !by_ids && skips_all_blocks(&p->context, p->arena);
     if (by_ids) {
       p->trace_ids = sl_arena_alloc(p->arena, (query->trace_id_count + 1) * sizeof(sl_bytes));
       if (p->trace_ids == NULL) {

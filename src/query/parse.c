@@ -261,6 +261,12 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
     return fail(p, path, "a condition needs a \"value\"");
   }
   SL_TRY(parse_tag_value(p, tag_value, member_path, &node->value));
+  if (node->value.kind == SL_VALUE_TIMESTAMP) {
+    /* BanyanDB parses every literal of the criteria into its tag filter first, which has no case
+     * for TagValue_Timestamp (pkg/query/logical/tag_filter.go parseExpr). */
+    return fail(p, member_path, "a timestamp value is not supported in criteria (BanyanDB's tag filter parses "
+                                "str, int, their arrays and null only)");
+  }
   if (!value_fits(node->tag, node->op, &node->value)) {
     return fail(p, member_path, "a value of this kind cannot be compared with tag \"%s\" of type %s by this op",
                 node->tag_name, sl_tag_type_name(node->tag->type));
@@ -480,16 +486,18 @@ static void collect_trace_ids(parser *p, const sl_criteria *node, int depth) {
 
 /* With trace ids, BanyanDB filters rows through its "global index" (pkg/query/logical/tag_filter.go
  * BuildTagFilter, hasGlobalIndex = len(traceIDs) > 0): a condition on the trace-id tag, the span-id
- * tag or a tag of the orderBy rule filters nothing there (a dummy filter; a missing side too), an
+ * tag or a tag of the rule sl_query_order_skip_rule names filters nothing there (a dummy filter; a missing side too), an
  * AND or OR of two dummies is a dummy, and any other OR is refused ("global index doesn't support
  * OR"). *filters says whether node filters rows. */
-static bool filters_nothing_with_ids(const sl_query *query, const char *tag) {
+static bool filters_nothing_with_ids(const sl_query_internal *internal, const char *tag) {
+  const sl_query *query = &internal->public;
   if (strcmp(tag, query->trace->trace_id_tag) == 0 ||
       (query->trace->span_id_tag != NULL && strcmp(tag, query->trace->span_id_tag) == 0)) {
     return true;
   }
-  for (size_t i = 0; query->order_rule != NULL && i < query->order_rule->tag_count; i++) {
-    if (strcmp(tag, query->order_rule->tags[i]) == 0) {
+  const sl_index_rule *skipped = sl_query_order_skip_rule(internal);
+  for (size_t i = 0; skipped != NULL && i < skipped->tag_count; i++) {
+    if (strcmp(tag, skipped->tags[i]) == 0) {
       return true;
     }
   }
@@ -503,7 +511,7 @@ static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, con
     return SL_OK;
   }
   if (node->kind == SL_CRITERIA_CONDITION) {
-    *filters = !filters_nothing_with_ids(&p->query->public, node->tag_name);
+    *filters = !filters_nothing_with_ids(p->query, node->tag_name);
     return SL_OK;
   }
   char le_path[PATH_BYTES], side_path[PATH_BYTES];
@@ -519,8 +527,8 @@ static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, con
   if (node->kind == SL_CRITERIA_OR && (left || right)) {
     return fail(p, le_path,
                 "an OR that filters spans is not supported when trace ids are given (BanyanDB: \"global index "
-                "doesn't support OR\"); only conditions on the trace-id tag %s, the span-id tag or the orderBy "
-                "rule's tags may be ORed",
+                "doesn't support OR\"); only conditions on the trace-id tag %s, the span-id tag or the tags of "
+                "the rule named like the orderBy key may be ORed",
                 p->query->public.trace->trace_id_tag);
   }
   *filters = left || right;

@@ -461,6 +461,27 @@ static void trace_behaviours_beyond_the_cases(void **state) {
                                     "{\"int\":{\"value\":\"100\"}}}}}}"),
                ids, sizeof ids);
   assert_string_equal(ids, "error"); /* min above max */
+  /* An EQ on the orderBy key bounds no key range, and as an int EQ in BanyanDB's skipping filter
+   * (which keeps the conditions the row filter leaves out) it skips every block. */
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"duration\",\"sort\":\"SORT_DESC\"},"
+                                    "\"criteria\":{\"condition\":{\"name\":\"duration\",\"op\":\"BINARY_OP_EQ\","
+                                    "\"value\":{\"int\":{\"value\":\"500\"}}}}"),
+               ids, sizeof ids);
+  assert_string_equal(ids, "");
+  /* Ordering by the timestamp tag, the key range is the window whatever the criteria say of it. */
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"timestamp\",\"sort\":\"SORT_ASC\"},"
+                                    "\"limit\":100"),
+               ids, sizeof ids);
+  char all_in_window[1024];
+  snprintf(all_in_window, sizeof all_in_window, "%s", ids);
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"timestamp\",\"sort\":\"SORT_ASC\"},"
+                                    "\"limit\":100,\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"condition\":"
+                                    "{\"name\":\"timestamp\",\"op\":\"BINARY_OP_GT\",\"value\":{\"int\":{\"value\":\"5\"}}}},"
+                                    "\"right\":{\"condition\":{\"name\":\"timestamp\",\"op\":\"BINARY_OP_LT\",\"value\":"
+                                    "{\"int\":{\"value\":\"3\"}}}}}}"),
+               ids, sizeof ids);
+  assert_true(strlen(all_in_window) > 0);
+  assert_string_equal(ids, all_in_window);
   /* Span ids of every EQ/IN on span_id form one list, whatever joins them (buildSpanIDFilter). */
   trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"orderBy\":{\"indexRuleName\":\"timestamp\",\"sort\":\"SORT_ASC\"},"
                                     "\"criteria\":{\"le\":{\"op\":\"LOGICAL_OP_OR\",\"left\":{\"condition\":"
