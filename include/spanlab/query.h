@@ -56,6 +56,9 @@ struct sl_criteria {
   const sl_tag_spec *tag;   /* the subject's tag */
   sl_binary_op op;
   sl_value value;           /* str, int, str array, int array, null, timestamp */
+  /* MATCH: the analyzer of the bound rule *named* like the tag, which BanyanDB's row filter tokenizes
+   * both sides with ("" when that rule has none); NULL when no rule has that name. */
+  const char *match_analyzer;
 };
 
 typedef struct sl_projection_family {

@@ -405,28 +405,73 @@ static size_t list_count(const sl_value *list) {
                                             : 0;
 }
 
-/* The "url" analyzer: lower-cased runs of letters and digits. */
-static bool tokens_match(const sl_bytes *text, const sl_bytes *query) {
-  size_t q = 0;
-  while (q < query->size_bytes) {
-    while (q < query->size_bytes && !isalnum((unsigned char)query->data[q])) q++;
-    size_t q_start = q;
-    while (q < query->size_bytes && isalnum((unsigned char)query->data[q])) q++;
-    size_t q_length = q - q_start;
-    if (q_length == 0) {
-      continue;
+/* BanyanDB's analyzers as its MATCH row filter applies them (pkg/index/analyzer): "url", runs of
+ * letters and digits as they are; "simple", runs of letters, lower-cased; "standard", runs of
+ * letters and digits, lower-cased (bleve's Unicode word rules and English stop words are not
+ * modelled); "keyword", the whole value. Bytes from 0x80 count as letters (UTF-8 text). */
+typedef struct analyzer_rules {
+  bool digits; /* digits belong to tokens */
+  bool lower;  /* tokens are lower-cased */
+  bool whole;  /* the whole value is one token */
+} analyzer_rules;
+
+static bool token_byte(const analyzer_rules *rules, unsigned char c) {
+  return c >= 0x80 || isalpha(c) || (rules->digits && isdigit(c));
+}
+
+/* The next token of text from *at: its start and length, false when there is none. */
+static bool next_token(const analyzer_rules *rules, const sl_bytes *text, size_t *at, size_t *start, size_t *length) {
+  if (rules->whole) {
+    if (*at > 0) {
+      return false;
     }
-    size_t t = 0;
-    while (t < text->size_bytes) {
-      while (t < text->size_bytes && !isalnum((unsigned char)text->data[t])) t++;
-      size_t t_start = t;
-      while (t < text->size_bytes && isalnum((unsigned char)text->data[t])) t++;
-      if (t - t_start == q_length && strncasecmp(text->data + t_start, query->data + q_start, q_length) == 0) {
-        return true;
-      }
+    *at = text->size_bytes + 1;
+    *start = 0;
+    *length = text->size_bytes;
+    return true;
+  }
+  size_t i = *at;
+  while (i < text->size_bytes && !token_byte(rules, (unsigned char)text->data[i])) i++;
+  *start = i;
+  while (i < text->size_bytes && token_byte(rules, (unsigned char)text->data[i])) i++;
+  *length = i - *start;
+  *at = i;
+  return *length > 0;
+}
+
+static bool same_token(const analyzer_rules *rules, const char *a, const char *b, size_t length) {
+  return rules->lower ? strncasecmp(a, b, length) == 0 : memcmp(a, b, length) == 0;
+}
+
+/* MATCH: every token of the query is among the value's (strArrLiteral.Contains). Without an
+ * analyzer BanyanDB compares two string literals by identity, which never holds. */
+static bool tokens_match(const char *analyzer, const sl_bytes *text, const sl_bytes *query) {
+  analyzer_rules rules;
+  if (analyzer == NULL || analyzer[0] == '\0') {
+    return false;
+  } else if (strcmp(analyzer, "url") == 0) {
+    rules = (analyzer_rules){.digits = true};
+  } else if (strcmp(analyzer, "simple") == 0) {
+    rules = (analyzer_rules){.lower = true};
+  } else if (strcmp(analyzer, "standard") == 0) {
+    rules = (analyzer_rules){.digits = true, .lower = true};
+  } else if (strcmp(analyzer, "keyword") == 0) {
+    rules = (analyzer_rules){.whole = true};
+  } else {
+    return false; /* an analyzer BanyanDB does not know: no analyzer */
+  }
+  size_t q = 0, q_start = 0, q_length = 0;
+  while (next_token(&rules, query, &q, &q_start, &q_length)) {
+    bool found = false;
+    size_t t = 0, t_start = 0, t_length = 0;
+    while (!found && next_token(&rules, text, &t, &t_start, &t_length)) {
+      found = t_length == q_length && same_token(&rules, text->data + t_start, query->data + q_start, q_length);
+    }
+    if (!found) {
+      return false;
     }
   }
-  return false;
+  return true;
 }
 
 static bool leaf_value_true(const sl_criteria *leaf, const sl_value *value) {
@@ -475,7 +520,7 @@ static bool leaf_value_true(const sl_criteria *leaf, const sl_value *value) {
     }
     case SL_BINARY_OP_MATCH:
       return value->kind == SL_VALUE_STR && literal->kind == SL_VALUE_STR &&
-             tokens_match(&value->as.str, &literal->as.str);
+             tokens_match(leaf->match_analyzer, &value->as.str, &literal->as.str);
   }
   return false;
 }

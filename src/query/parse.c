@@ -288,6 +288,11 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
   if (node->op == SL_BINARY_OP_MATCH && inverted_rule_for(p->query, node->tag_name) == NULL) {
     return fail(p, path, "MATCH on tag \"%s\" needs an inverted index rule bound to it", node->tag_name);
   }
+  for (size_t r = 0; node->op == SL_BINARY_OP_MATCH && r < p->query->bound_rule_count; r++) {
+    if (strcmp(p->query->bound_rules[r]->name, node->tag_name) == 0) { /* IndexRuleDefined(cond.Name) */
+      node->match_analyzer = p->query->bound_rules[r]->analyzer != NULL ? p->query->bound_rules[r]->analyzer : "";
+    }
+  }
   *out = node;
   return SL_OK;
 }

@@ -534,6 +534,36 @@ static size_t array_matches(dataset *data, const char *op, const char *values) {
   return count;
 }
 
+static size_t match_count(dataset *data, const char *text) {
+  char request[1024];
+  snprintf(request, sizeof request,
+           STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"condition\":{\"name\":\"db.instance\",\"op\":"
+                                            "\"BINARY_OP_MATCH\",\"value\":{\"str\":{\"value\":\"%s\"}}}}"),
+           text);
+  sl_query *query = NULL;
+  sl_query_result result = {0};
+  evaluate(data, SL_QUERY_STREAM, request, true, &query, &result);
+  size_t count = result.row_count;
+  sl_query_result_free(&result);
+  sl_query_free(query);
+  return count;
+}
+
+/* MATCH with the "url" analyzer of the rule named db.instance: runs of letters and digits, case
+ * kept, every token of the query among the value's. The window's values: null,
+ * jdbc:mysql://localhost:3306/bar, jdbc:mysql://test:3306/bar, jdbc:postgresql://test:5432/bar, null. */
+static void match_needs_every_token_as_written(void **state) {
+  (void)state;
+  dataset data = {0};
+  load(&data, "stream");
+  assert_int_equal(match_count(&data, "mysql"), 2);
+  assert_int_equal(match_count(&data, "MySQL"), 0);
+  assert_int_equal(match_count(&data, "mysql localhost"), 1);
+  assert_int_equal(match_count(&data, "test 3306"), 1);
+  assert_int_equal(match_count(&data, "bar"), 3);
+  unload(&data);
+}
+
 /* Criteria that, taken whole, select no series are refused (BanyanDB: "timeRange and series are
  * required"). */
 static void no_series_is_refused(void **state) {
@@ -710,6 +740,7 @@ int main(void) {
       cmocka_unit_test(unlimited_results_carry_sort_keys),
       cmocka_unit_test(arrays_compare_element_by_element),
       cmocka_unit_test(no_series_is_refused),
+      cmocka_unit_test(match_needs_every_token_as_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,11 +168,28 @@ static void order_tags_stay_in_the_filter_without_a_rule_of_that_name(void **sta
   sl_query_free(query);
 }
 
+/* MATCH tokenizes with the analyzer of the rule *named* like the tag; the seed's operationName is
+ * indexed by operation_name_index, so no rule is: BanyanDB then compares two string literals by
+ * identity, and MATCH holds for no value. */
+static void match_without_a_rule_of_the_tag_name_holds_for_nothing(void **state) {
+  (void)state;
+  const char *text = "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"operationName\",\"op\":\"BINARY_OP_MATCH\","
+                     "\"value\":{\"str\":{\"value\":\"GET\"}}}}}";
+  sl_query *query = NULL;
+  sl_error err;
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, text, strlen(text), &query, &err), SL_OK);
+  assert_null(query->criteria->match_analyzer);
+  sl_value value = sl_value_str("GET /api", 8);
+  assert_false(sl_query_leaf_match(query->criteria, &value));
+  sl_query_free(query);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(good_queries_bind),
       cmocka_unit_test(bad_queries_name_their_problem),
       cmocka_unit_test(order_tags_stay_in_the_filter_without_a_rule_of_that_name),
+      cmocka_unit_test(match_without_a_rule_of_the_tag_name_holds_for_nothing),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
