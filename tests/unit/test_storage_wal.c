@@ -693,7 +693,9 @@ static void interval_mode_syncs_in_the_background(void **state) {
   int idle = load_count(&fdatasync_calls); /* nothing written: nothing to sync */
   append_records(wal, 1, 25, 300, NULL);
   int right_after = load_count(&fdatasync_calls);
-  for (int wait = 0; wait < 200 && load_count(&fdatasync_calls) == right_after; wait++) {
+  /* The background sync may already have run while the appends went on (a slow or loaded machine):
+   * what must hold is that one runs at all, with nobody asking for it. */
+  for (int wait = 0; wait < 200 && load_count(&fdatasync_calls) == 0; wait++) {
     usleep(10 * 1000);
   }
   int later = load_count(&fdatasync_calls);
@@ -701,7 +703,7 @@ static void interval_mode_syncs_in_the_background(void **state) {
   sl_fileio_set_hooks(NULL);
   assert_int_equal(idle, 0);
   assert_true(right_after < 25); /* appends do not wait for an fsync each */
-  assert_true(later > right_after);
+  assert_true(later > 0);
   assert_int_equal(replay_into(dir, 0, NULL, &err), SL_OK);
   assert_int_equal(replayed.count, 25);
 }
