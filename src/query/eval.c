@@ -446,19 +446,18 @@ static bool same_token(const analyzer_rules *rules, const char *a, const char *b
 /* MATCH: every token of the query is among the value's (strArrLiteral.Contains). Without an
  * analyzer BanyanDB compares two string literals by identity, which never holds. */
 static bool tokens_match(const char *analyzer, const sl_bytes *text, const sl_bytes *query) {
+  const char *name = analyzer != NULL ? analyzer : "";
   analyzer_rules rules;
-  if (analyzer == NULL || analyzer[0] == '\0') {
-    return false;
-  } else if (strcmp(analyzer, "url") == 0) {
+  if (strcmp(name, "url") == 0) {
     rules = (analyzer_rules){.digits = true};
-  } else if (strcmp(analyzer, "simple") == 0) {
+  } else if (strcmp(name, "simple") == 0) {
     rules = (analyzer_rules){.lower = true};
-  } else if (strcmp(analyzer, "standard") == 0) {
+  } else if (strcmp(name, "standard") == 0) {
     rules = (analyzer_rules){.digits = true, .lower = true};
-  } else if (strcmp(analyzer, "keyword") == 0) {
+  } else if (strcmp(name, "keyword") == 0) {
     rules = (analyzer_rules){.whole = true};
   } else {
-    return false; /* an analyzer BanyanDB does not know: no analyzer */
+    return false; /* none, or one BanyanDB does not know */
   }
   size_t q = 0, q_start = 0, q_length = 0;
   while (next_token(&rules, query, &q, &q_start, &q_length)) {
