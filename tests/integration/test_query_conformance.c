@@ -517,14 +517,8 @@ static void evaluate(dataset *data, sl_query_model model, const char *request, b
 /* BanyanDB refuses a stream query that projects no tag and filters none. */
 #define PROJECTION ",\"projection\":{\"tagFamilies\":[{\"name\":\"searchable\",\"tags\":[\"trace_id\"]}]}"
 
-/* Rows (of the window's five) matching one condition on the array tag non_indexed_tags, whose values
- * are null, null, [c], [b c], [a b c]. */
-static size_t array_matches(dataset *data, const char *op, const char *values) {
-  char request[1024];
-  snprintf(request, sizeof request,
-           STREAM_REQUEST(WINDOW ",\"criteria\":{\"condition\":{\"name\":\"non_indexed_tags\",\"op\":\"BINARY_OP_%s\","
-                                 "\"value\":{\"strArray\":{\"value\":[%s]}}}}"),
-           op, values);
+/* How many rows a stream request returns, all of them (unlimited). */
+static size_t count_rows(dataset *data, const char *request) {
   sl_query *query = NULL;
   sl_query_result result = {0};
   evaluate(data, SL_QUERY_STREAM, request, true, &query, &result);
@@ -534,19 +528,24 @@ static size_t array_matches(dataset *data, const char *op, const char *values) {
   return count;
 }
 
+/* Rows (of the window's five) matching one condition on the array tag non_indexed_tags, whose values
+ * are null, null, [c], [b c], [a b c]. */
+static size_t array_matches(dataset *data, const char *op, const char *values) {
+  char request[1024];
+  snprintf(request, sizeof request,
+           STREAM_REQUEST(WINDOW ",\"criteria\":{\"condition\":{\"name\":\"non_indexed_tags\",\"op\":\"BINARY_OP_%s\","
+                                 "\"value\":{\"strArray\":{\"value\":[%s]}}}}"),
+           op, values);
+  return count_rows(data, request);
+}
+
 static size_t match_count(dataset *data, const char *text) {
   char request[1024];
   snprintf(request, sizeof request,
            STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":{\"condition\":{\"name\":\"db.instance\",\"op\":"
                                             "\"BINARY_OP_MATCH\",\"value\":{\"str\":{\"value\":\"%s\"}}}}"),
            text);
-  sl_query *query = NULL;
-  sl_query_result result = {0};
-  evaluate(data, SL_QUERY_STREAM, request, true, &query, &result);
-  size_t count = result.row_count;
-  sl_query_result_free(&result);
-  sl_query_free(query);
-  return count;
+  return count_rows(data, request);
 }
 
 /* MATCH with the "url" analyzer of the rule named db.instance: runs of letters and digits, case
