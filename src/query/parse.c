@@ -651,6 +651,12 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
                       internal->public.group, internal->public.name);
         goto done;
       }
+      if (internal->public.order_rule->no_sort) { /* pkg/query/logical/plan.go ParseOrderBy */
+        status = fail(&p, path, "index rule \"%s\" is marked noSort: it cannot order results (BanyanDB: \"index "
+                                "does not support sorting\")",
+                      json_string_value(rule_name));
+        goto done;
+      }
     }
     json_t *sort = member(order, "sort", NULL, member_path, path);
     if (json_is_string(sort)) {

@@ -1,6 +1,7 @@
 /* test_query_parse.c: bad queries get a clear error naming the problem and
  * its JSON path; good ones bind to the catalog. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/plan.h"
@@ -184,12 +185,47 @@ static void match_without_a_rule_of_the_tag_name_holds_for_nothing(void **state)
   sl_query_free(query);
 }
 
+/* Ordering by a rule marked noSort is refused (BanyanDB's ParseOrderBy): the seed's schemas with
+ * latency_index marked so. */
+static void no_sort_rules_do_not_order(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("no-sort-schemas");
+  static const char *const files[] = {"group.json", "stream_schema.json", "stream_index_rule_bindings.json",
+                                      "trace_schema.json", "trace_index_rules.json", "trace_index_rule_bindings.json"};
+  char command[8192];
+  snprintf(command, sizeof command, "cd " SPANLAB_SOURCE_DIR "/schemas/stream-vs-trace && cp");
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    size_t used = strlen(command);
+    snprintf(command + used, sizeof command - used, " %s", files[i]);
+  }
+  size_t used = strlen(command);
+  snprintf(command + used, sizeof command - used,
+           " '%s' && sed 's/\"latency_index\", \"group\": \"stream_performance_test\"}, /&\"noSort\": true, /' "
+           "stream_index_rules.json > '%s/stream_index_rules.json'",
+           dir, dir);
+  assert_int_equal(system(command), 0);
+  sl_diag *problems = sl_diag_new();
+  sl_catalog *marked = NULL;
+  assert_int_equal(sl_catalog_load_dir(dir, NULL, &marked, problems), SL_OK);
+  sl_diag_free(problems);
+  const char *text = "{" STREAM ",\"orderBy\":{\"indexRuleName\":\"latency_index\"},\"projection\":{\"tagFamilies\":"
+                     "[{\"name\":\"primary\",\"tags\":[\"latency\"]}]}}";
+  sl_query *query = NULL;
+  sl_error err = {0};
+  assert_int_equal(sl_query_parse(marked, SL_QUERY_STREAM, text, strlen(text), &query, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "$.orderBy.indexRuleName: index rule \"latency_index\" is marked noSort"));
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, text, strlen(text), &query, &err), SL_OK);
+  sl_query_free(query);
+  sl_catalog_free(marked);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(good_queries_bind),
       cmocka_unit_test(bad_queries_name_their_problem),
       cmocka_unit_test(order_tags_stay_in_the_filter_without_a_rule_of_that_name),
       cmocka_unit_test(match_without_a_rule_of_the_tag_name_holds_for_nothing),
+      cmocka_unit_test(no_sort_rules_do_not_order),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
