@@ -73,6 +73,22 @@ static int64_t as_int(const sl_value *value) {
   return value->kind == SL_VALUE_TIMESTAMP ? value->as.timestamp_ns : value->as.int_value;
 }
 
+static bool is_array(const sl_value *value) {
+  return value->kind == SL_VALUE_STR_ARRAY || value->kind == SL_VALUE_INT_ARRAY;
+}
+
+static sl_value list_item(const sl_value *list, size_t i) {
+  return list->kind == SL_VALUE_STR_ARRAY
+             ? sl_value_str(list->as.str_array.items[i].data, list->as.str_array.items[i].size_bytes)
+             : sl_value_int(list->as.int_array.items[i]);
+}
+
+static size_t list_count(const sl_value *list) {
+  return list->kind == SL_VALUE_STR_ARRAY ? list->as.str_array.count
+         : list->kind == SL_VALUE_INT_ARRAY ? list->as.int_array.count
+                                            : 0;
+}
+
 int sl_query_compare_values(const sl_value *a, const sl_value *b) {
   bool a_int = a->kind == SL_VALUE_INT || a->kind == SL_VALUE_TIMESTAMP;
   bool b_int = b->kind == SL_VALUE_INT || b->kind == SL_VALUE_TIMESTAMP;
@@ -83,31 +99,18 @@ int sl_query_compare_values(const sl_value *a, const sl_value *b) {
   if (a->kind == SL_VALUE_STR && b->kind == SL_VALUE_STR) {
     return compare_bytes(&a->as.str, &b->as.str);
   }
-  if (a->kind == b->kind && a->kind == SL_VALUE_STR_ARRAY) { /* element by element: equal only if equal in order */
-    size_t common = a->as.str_array.count < b->as.str_array.count ? a->as.str_array.count : b->as.str_array.count;
-    for (size_t i = 0; i < common; i++) {
-      int order = compare_bytes(&a->as.str_array.items[i], &b->as.str_array.items[i]);
+  if (a->kind == b->kind && is_array(a)) { /* element by element: equal only if equal in order */
+    size_t a_count = list_count(a), b_count = list_count(b);
+    for (size_t i = 0; i < a_count && i < b_count; i++) {
+      sl_value x = list_item(a, i), y = list_item(b, i);
+      int order = sl_query_compare_values(&x, &y);
       if (order != 0) {
         return order;
       }
     }
-    return a->as.str_array.count < b->as.str_array.count ? -1 : a->as.str_array.count > b->as.str_array.count;
-  }
-  if (a->kind == b->kind && a->kind == SL_VALUE_INT_ARRAY) {
-    size_t common = a->as.int_array.count < b->as.int_array.count ? a->as.int_array.count : b->as.int_array.count;
-    for (size_t i = 0; i < common; i++) {
-      int64_t x = a->as.int_array.items[i], y = b->as.int_array.items[i];
-      if (x != y) {
-        return x < y ? -1 : 1;
-      }
-    }
-    return a->as.int_array.count < b->as.int_array.count ? -1 : a->as.int_array.count > b->as.int_array.count;
+    return a_count < b_count ? -1 : a_count > b_count;
   }
   return a->kind < b->kind ? -1 : a->kind > b->kind; /* different kinds never equal */
-}
-
-static bool is_array(const sl_value *value) {
-  return value->kind == SL_VALUE_STR_ARRAY || value->kind == SL_VALUE_INT_ARRAY;
 }
 
 /* ---- series patterns (logical.ParseEntities) ---- */
@@ -244,21 +247,40 @@ static pattern_list merge_patterns(const eval_context *context, sl_criteria_kind
   return merged;
 }
 
-/* Does a condition leaf stay in the row filter?  (BanyanDB drops some.) */
-const sl_index_rule *sl_query_order_skip_rule(const sl_query_internal *query) {
-  const sl_query *q = &query->public;
-  if (q->order_rule == NULL || q->order_rule->tag_count == 0) {
-    return NULL;
-  }
-  const char *key = q->order_rule->tags[q->order_rule->tag_count - 1];
+const sl_index_rule *sl_query_rule_named(const sl_query_internal *query, const char *name) {
   for (size_t i = 0; i < query->bound_rule_count; i++) {
-    if (strcmp(query->bound_rules[i]->name, key) == 0) {
+    if (strcmp(query->bound_rules[i]->name, name) == 0) {
       return query->bound_rules[i];
     }
   }
   return NULL;
 }
 
+static bool is_id_tag(const sl_query *q, const char *tag) {
+  return strcmp(tag, q->trace->trace_id_tag) == 0 || (q->trace->span_id_tag != NULL && strcmp(tag, q->trace->span_id_tag) == 0);
+}
+
+/* A tag of the bound rule *named* like the orderBy rule's last tag (trace_plan_tag_filter.go:
+ * s.IndexRuleDefined(uis.orderByTag) looks a rule up by name). */
+static bool on_order_skip_rule(const sl_query_internal *query, const char *tag) {
+  const sl_query *q = &query->public;
+  if (q->order_rule == NULL || q->order_rule->tag_count == 0) {
+    return false;
+  }
+  const sl_index_rule *rule = sl_query_rule_named(query, q->order_rule->tags[q->order_rule->tag_count - 1]);
+  for (size_t t = 0; rule != NULL && t < rule->tag_count; t++) {
+    if (strcmp(rule->tags[t], tag) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool sl_query_trace_ignores_tag(const sl_query_internal *query, const char *tag) {
+  return is_id_tag(&query->public, tag) || on_order_skip_rule(query, tag);
+}
+
+/* Does a condition leaf stay in the row filter?  (BanyanDB drops some.) */
 static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
   const sl_query_internal *query = context->query;
   const sl_query *q = &query->public;
@@ -266,15 +288,11 @@ static bool leaf_filters(const eval_context *context, const sl_criteria *leaf) {
   if (q->model == SL_QUERY_STREAM) {
     return !(series >= 0 && (leaf->op == SL_BINARY_OP_EQ || leaf->op == SL_BINARY_OP_IN));
   }
-  if (strcmp(leaf->tag_name, q->trace->trace_id_tag) == 0 ||
-      (q->trace->span_id_tag != NULL && strcmp(leaf->tag_name, q->trace->span_id_tag) == 0)) {
+  if (is_id_tag(q, leaf->tag_name)) {
     return false; /* span ids: see span_id_filter */
   }
-  const sl_index_rule *skipped = context->keep_order_tags ? NULL : sl_query_order_skip_rule(query);
-  for (size_t t = 0; skipped != NULL && t < skipped->tag_count; t++) {
-    if (strcmp(skipped->tags[t], leaf->tag_name) == 0) {
-      return false;
-    }
+  if (!context->keep_order_tags && on_order_skip_rule(query, leaf->tag_name)) {
+    return false;
   }
   return !(series >= 0 && !context->trace_ids_given);
 }
@@ -393,18 +411,6 @@ static bool array_contains(const sl_value *array, const sl_value *item) {
 }
 
 /* The i-th item of a list literal as a value. */
-static sl_value list_item(const sl_value *list, size_t i) {
-  return list->kind == SL_VALUE_STR_ARRAY
-             ? sl_value_str(list->as.str_array.items[i].data, list->as.str_array.items[i].size_bytes)
-             : sl_value_int(list->as.int_array.items[i]);
-}
-
-static size_t list_count(const sl_value *list) {
-  return list->kind == SL_VALUE_STR_ARRAY ? list->as.str_array.count
-         : list->kind == SL_VALUE_INT_ARRAY ? list->as.int_array.count
-                                            : 0;
-}
-
 /* BanyanDB's analyzers as its MATCH row filter applies them (pkg/index/analyzer): "url", runs of
  * letters and digits as they are; "simple", runs of letters, lower-cased; "standard", runs of
  * letters and digits, lower-cased (bleve's Unicode word rules and English stop words are not

@@ -288,10 +288,9 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
   if (node->op == SL_BINARY_OP_MATCH && inverted_rule_for(p->query, node->tag_name) == NULL) {
     return fail(p, path, "MATCH on tag \"%s\" needs an inverted index rule bound to it", node->tag_name);
   }
-  for (size_t r = 0; node->op == SL_BINARY_OP_MATCH && r < p->query->bound_rule_count; r++) {
-    if (strcmp(p->query->bound_rules[r]->name, node->tag_name) == 0) { /* IndexRuleDefined(cond.Name) */
-      node->match_analyzer = p->query->bound_rules[r]->analyzer != NULL ? p->query->bound_rules[r]->analyzer : "";
-    }
+  const sl_index_rule *named = node->op == SL_BINARY_OP_MATCH ? sl_query_rule_named(p->query, node->tag_name) : NULL;
+  if (named != NULL) { /* IndexRuleDefined(cond.Name) */
+    node->match_analyzer = named->analyzer != NULL ? named->analyzer : "";
   }
   *out = node;
   return SL_OK;
@@ -490,25 +489,10 @@ static void collect_trace_ids(parser *p, const sl_criteria *node, int depth) {
 }
 
 /* With trace ids, BanyanDB filters rows through its "global index" (pkg/query/logical/tag_filter.go
- * BuildTagFilter, hasGlobalIndex = len(traceIDs) > 0): a condition on the trace-id tag, the span-id
- * tag or a tag of the rule sl_query_order_skip_rule names filters nothing there (a dummy filter; a missing side too), an
+ * BuildTagFilter, hasGlobalIndex = len(traceIDs) > 0): a condition on a tag sl_query_trace_ignores_tag
+ * names filters nothing there (a dummy filter; a missing side too), an
  * AND or OR of two dummies is a dummy, and any other OR is refused ("global index doesn't support
  * OR"). *filters says whether node filters rows. */
-static bool filters_nothing_with_ids(const sl_query_internal *internal, const char *tag) {
-  const sl_query *query = &internal->public;
-  if (strcmp(tag, query->trace->trace_id_tag) == 0 ||
-      (query->trace->span_id_tag != NULL && strcmp(tag, query->trace->span_id_tag) == 0)) {
-    return true;
-  }
-  const sl_index_rule *skipped = sl_query_order_skip_rule(internal);
-  for (size_t i = 0; skipped != NULL && i < skipped->tag_count; i++) {
-    if (strcmp(tag, skipped->tags[i]) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, const char *path, int depth,
                                          bool *filters) {
   *filters = false;
@@ -516,7 +500,7 @@ static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, con
     return SL_OK;
   }
   if (node->kind == SL_CRITERIA_CONDITION) {
-    *filters = !filters_nothing_with_ids(p->query, node->tag_name);
+    *filters = !sl_query_trace_ignores_tag(p->query, node->tag_name);
     return SL_OK;
   }
   char le_path[PATH_BYTES], side_path[PATH_BYTES];
@@ -641,11 +625,7 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
     char path[PATH_BYTES];
     json_t *rule_name = member(order, "indexRuleName", "index_rule_name", member_path, path);
     if (json_is_string(rule_name) && json_string_length(rule_name) > 0) {
-      for (size_t r = 0; r < internal->bound_rule_count; r++) {
-        if (strcmp(internal->bound_rules[r]->name, json_string_value(rule_name)) == 0) {
-          internal->public.order_rule = internal->bound_rules[r];
-        }
-      }
+      internal->public.order_rule = sl_query_rule_named(internal, json_string_value(rule_name));
       if (internal->public.order_rule == NULL) {
         status = fail(&p, path, "index rule \"%s\" is not bound to %s/%s", json_string_value(rule_name),
                       internal->public.group, internal->public.name);

@@ -23,10 +23,11 @@ typedef struct sl_query_internal {
 /* Fills bound_rules and series_tags from the catalog. */
 void sl_query_bind_rules(sl_query_internal *query, const sl_catalog *catalog);
 bool sl_query_is_entity_tag(const sl_query_internal *query, const char *tag_name);
-/* Trace: the bound rule whose tags a trace row filter leaves out, NULL when none: the rule *named*
- * like the orderBy rule's last tag (trace_plan_tag_filter.go: s.IndexRuleDefined(uis.orderByTag)
- * looks a rule up by name). */
-const sl_index_rule *sl_query_order_skip_rule(const sl_query_internal *query);
+/* The bound rule of that name (BanyanDB's IndexRuleDefined), NULL when none is. */
+const sl_index_rule *sl_query_rule_named(const sl_query_internal *query, const char *name);
+/* Trace: whether BanyanDB's row filter leaves out conditions on tag whatever the series: the
+ * trace-id and span-id tags, and the tags of the rule named like the orderBy rule's last tag. */
+bool sl_query_trace_ignores_tag(const sl_query_internal *query, const char *tag);
 
 /* Total order of two tag values of one kind (ints numerically, strings bytewise). */
 int sl_query_compare_values(const sl_value *a, const sl_value *b);
