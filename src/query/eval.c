@@ -931,49 +931,42 @@ static int compare_trace_ids(const void *a, const void *b) {
   return compare_bytes((const sl_bytes *)a, (const sl_bytes *)b);
 }
 
-static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const planned *planned_query, const retention *policy,
-                                bool unlimited, const sl_query_row *rows, size_t row_count,
-                                sl_query_result *result, sl_error *err) {
+/* The plan (sl_query_plan_make) holds BanyanDB's planning of the trace query: the evaluator reads
+ * the same key range, window, span-id list, trace ids and block skip as the engines do. */
+struct sl_query_plan {
+  eval_context context;
+  sl_arena *arena;
+  planned planned;
+  span_id_set span_ids;
+  const sl_tag_spec *key_tag;
+  key_range keys;
+  bool exact_window;
+  bool nothing;
+  sl_bytes *trace_ids;
+  size_t trace_id_count;
+};
+
+static sl_status evaluate_trace(const sl_query_plan *plan, const retention *policy, bool unlimited,
+                                const sl_query_row *rows, size_t row_count, sl_query_result *result, sl_error *err) {
+  const eval_context *context = &plan->context;
+  const planned *planned_query = &plan->planned;
   const sl_query_internal *internal = context->query;
   const sl_query *q = &internal->public;
   const sl_tag_spec *trace_tag = sl_trace_find_tag(q->trace, q->trace->trace_id_tag);
   bool by_ids = q->trace_id_count > 0;
-  const sl_tag_spec *key_tag = !by_ids && q->order_rule != NULL
-                                   ? sl_trace_find_tag(q->trace, q->order_rule->tags[q->order_rule->tag_count - 1])
-                                   : NULL;
-  /* The window is exact when it is the sidx key range (ordering by the
-   * timestamp tag) or for trace ids; otherwise whole segments are read. */
-  bool exact_window = by_ids || (key_tag != NULL && strcmp(key_tag->name, q->trace->timestamp_tag) == 0);
+  const sl_tag_spec *key_tag = plan->key_tag;
+  bool exact_window = plan->exact_window;
   int64_t interval_ns = internal->group != NULL ? sl_interval_ms(internal->group->segment_interval) * 1000000 : 0;
-  key_range keys;
-  SL_TRY(key_range_of(q, key_tag, &keys, err));
-  span_id_set span_ids = {0};
-  collect_span_ids(q, q->criteria, &span_ids, 0);
-  /* Trace ids: sorted bytewise and cut to offset + limit before the lookup. */
+  key_range keys = plan->keys;
+  const span_id_set *span_ids = &plan->span_ids;
   uint32_t limit = q->limit == 0 ? 20 : q->limit;
-  sl_bytes *ids = NULL;
-  size_t id_count = 0;
-  if (by_ids) {
-    ids = calloc(q->trace_id_count + 1, sizeof(sl_bytes));
-    if (ids == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
-    }
-    memcpy(ids, q->trace_ids, q->trace_id_count * sizeof(sl_bytes));
-    qsort(ids, q->trace_id_count, sizeof(sl_bytes), compare_trace_ids);
-    for (size_t i = 0; i < q->trace_id_count; i++) {
-      if (id_count == 0 || compare_bytes(&ids[id_count - 1], &ids[i]) != 0) {
-        ids[id_count++] = ids[i];
-      }
-    }
-    size_t cut = (size_t)q->offset + limit;
-    id_count = id_count < cut ? id_count : cut;
-  }
-  bool nothing = !by_ids && skips_all_blocks(context, arena);
+  const sl_bytes *ids = plan->trace_ids;
+  size_t id_count = plan->trace_id_count;
+  bool nothing = plan->nothing;
   sort_entry *traces = calloc(row_count + 1, sizeof *traces);
   byte_index trace_index = {0};
   if (traces == NULL || !byte_index_init(&trace_index, row_count)) {
     free(traces);
-    free(ids);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
   }
   size_t trace_count = 0;
@@ -996,7 +989,7 @@ static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const pl
     } else if (!series_match(context, &planned_query->patterns, row)) {
       continue;
     }
-    if (!filter_true(context, planned_query->filter, row) || !span_ids_match(&span_ids, row)) {
+    if (!filter_true(context, planned_query->filter, row) || !span_ids_match(span_ids, row)) {
       continue;
     }
     sl_value key = sl_value_int((int64_t)id_rank);
@@ -1038,7 +1031,6 @@ static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const pl
   result->rows = calloc(row_count + 1, sizeof(size_t));
   if (result->trace_offsets == NULL || result->trace_keys == NULL || result->rows == NULL) {
     free(traces);
-    free(ids);
     free(trace_index.slots);
     sl_query_result_free(result);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
@@ -1047,7 +1039,6 @@ static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const pl
   size_t *per_trace = calloc(count + 1, sizeof(size_t));
   if (per_trace == NULL) {
     free(traces);
-    free(ids);
     free(trace_index.slots);
     sl_query_result_free(result);
     return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
@@ -1091,7 +1082,6 @@ static sl_status evaluate_trace(eval_context *context, sl_arena *arena, const pl
   result->trace_count = count;
   result->row_count = used;
   free(traces);
-  free(ids);
   free(trace_index.slots);
   return SL_OK;
 }
@@ -1114,12 +1104,6 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
   assert(query != NULL && result != NULL && (rows != NULL || row_count == 0));
   memset(result, 0, sizeof *result);
   const sl_query_internal *internal = (const sl_query_internal *)query;
-  eval_context context = {.query = internal, .trace_ids_given = query->trace_id_count > 0, .ok = true};
-  sl_arena *arena = sl_arena_new(4096);
-  if (arena == NULL) {
-    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
-  }
-  planned planned_query = plan(&context, arena, query->criteria, 0);
   retention policy = {0};
   if (options != NULL && options->ttl_retention && internal->group != NULL) {
     policy.enabled = true;
@@ -1127,11 +1111,24 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
     policy.cutoff_ns = options->now_ns - sl_interval_ms(internal->group->ttl) * 1000000;
   }
   bool unlimited = options != NULL && options->unlimited;
+  if (query->model == SL_QUERY_TRACE) {
+    sl_query_plan *trace_plan = NULL;
+    sl_status status = sl_query_plan_make(query, &trace_plan, err);
+    if (status == SL_OK) {
+      status = evaluate_trace(trace_plan, &policy, unlimited, rows, row_count, result, err);
+    }
+    sl_query_plan_free(trace_plan);
+    return status;
+  }
+  eval_context context = {.query = internal, .trace_ids_given = false, .ok = true};
+  sl_arena *arena = sl_arena_new(4096);
+  if (arena == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "evaluator: out of memory");
+  }
+  planned planned_query = plan(&context, arena, query->criteria, 0);
   sl_status status = check_stream_series(query, &planned_query, err);
   if (status == SL_OK) {
-    status = query->model == SL_QUERY_STREAM
-                 ? evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err)
-                 : evaluate_trace(&context, arena, &planned_query, &policy, unlimited, rows, row_count, result, err);
+    status = evaluate_stream(&context, &planned_query, &policy, unlimited, rows, row_count, result, err);
   }
   list_free(&planned_query.patterns);
   sl_arena_free(arena);
@@ -1139,19 +1136,6 @@ sl_status sl_query_evaluate(const sl_query *query, const sl_query_row *rows, siz
 }
 
 /* ---- the plan, for the engines (plan.h) ---- */
-
-struct sl_query_plan {
-  eval_context context;
-  sl_arena *arena;
-  planned planned;
-  span_id_set span_ids;
-  const sl_tag_spec *key_tag;
-  key_range keys;
-  bool exact_window;
-  bool nothing;
-  sl_bytes *trace_ids;
-  size_t trace_id_count;
-};
 
 sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_error *err) {
   assert(query != NULL && out != NULL);
