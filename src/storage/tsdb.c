@@ -1950,9 +1950,11 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
     sl_wal_stats wal_stats;
     sl_wal_stats_get(db->wal, &wal_stats);
     json_object_set_new(root, "wal",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)wal_stats.records, "bytes_written",
-                                  (json_int_t)wal_stats.bytes_written, "fsyncs", (json_int_t)wal_stats.fsyncs, "segments_created",
-                                  (json_int_t)wal_stats.segments_created, "segments_recycled",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)wal_stats.records,
+                                  "bytes_written", (json_int_t)wal_stats.bytes_written, "write_calls",
+                                  (json_int_t)wal_stats.write_calls, "direct_write_calls",
+                                  (json_int_t)wal_stats.direct_write_calls, "fsyncs", (json_int_t)wal_stats.fsyncs,
+                                  "segments_created", (json_int_t)wal_stats.segments_created, "segments_recycled",
                                   (json_int_t)wal_stats.segments_recycled, "segments_deleted",
                                   (json_int_t)wal_stats.segments_deleted));
   }

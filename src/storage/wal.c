@@ -28,7 +28,9 @@ enum {
   MAX_GROUP_BYTES = 4 << 20,
   MIN_SEGMENT_SIZE_BYTES = 4096,
   DEFAULT_INTERVAL_MS = 100,
-  MAX_SEGMENTS = 1 << 20
+  MAX_SEGMENTS = 1 << 20,
+  DIRECT_BLOCK_BYTES = 4096,     /* O_DIRECT writes: offsets, sizes and memory aligned to this */
+  DIRECT_CHUNK_BYTES = 4 << 20   /* O_DIRECT writes: the staging buffer a group is copied through */
 };
 static const uint64_t default_segment_size_bytes = 64ull << 20;
 /* A segment holds at most one record over its limit; anything bigger is not a segment of ours. */
@@ -539,6 +541,12 @@ struct sl_wal {
   segment_list pool;             /* recycled segments (free*.wal), reused by rotation */
   uint8_t *encode_buffer;
   size_t encode_capacity;
+  /* Direct I/O (options.direct_io, where the file system takes it): the segment's descriptor has
+   * O_DIRECT and groups go through direct_chunk; direct_tail holds the segment's bytes from its end
+   * rounded down to a block to its end, which the next group writes again in front of its own. */
+  bool segment_direct;
+  uint8_t *direct_chunk;         /* DIRECT_CHUNK_BYTES, block-aligned */
+  uint8_t *direct_tail;          /* DIRECT_BLOCK_BYTES, block-aligned */
 };
 
 void sl_wal_options_default(sl_wal_options *options) {
@@ -548,6 +556,7 @@ void sl_wal_options_default(sl_wal_options *options) {
   options->interval_ms = DEFAULT_INTERVAL_MS;
   options->segment_size_bytes = default_segment_size_bytes;
   options->min_next_sequence = 1;
+  options->direct_io = true;
 }
 
 const char *sl_wal_sync_mode_name(sl_wal_sync_mode mode) {
@@ -634,6 +643,132 @@ static void fail_sticky(sl_wal *wal, const sl_error *cause) {
   }
 }
 
+/* ---- Direct I/O (docs/FORMAT.md "Direct I/O") ---- */
+
+typedef enum direct_support { DIRECT_NO, DIRECT_YES, DIRECT_UNKNOWN } direct_support;
+
+/* Whether the file system says it takes O_DIRECT writes aligned to DIRECT_BLOCK_BYTES (statx's
+ * STATX_DIOALIGN, Linux 6.1). */
+static direct_support direct_alignment_fits(int fd) {
+#ifdef STATX_DIOALIGN
+  struct statx info;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &info) == 0 && (info.stx_mask & STATX_DIOALIGN) != 0) {
+    bool fits = info.stx_dio_offset_align != 0 && info.stx_dio_mem_align != 0 &&
+                DIRECT_BLOCK_BYTES % info.stx_dio_offset_align == 0 &&
+                DIRECT_BLOCK_BYTES % info.stx_dio_mem_align == 0;
+    return fits ? DIRECT_YES : DIRECT_NO;
+  }
+#else
+  (void)fd;
+#endif
+  return DIRECT_UNKNOWN;
+}
+
+/* Called whenever a segment becomes the one appended to (its descriptor, path and end set): turns
+ * O_DIRECT on for it when options.direct_io asks and the file system takes it, loading the bytes of
+ * its last partial block. When the file system does not say (before Linux 6.1), a direct write of
+ * that block (the segment's own bytes, then zeros past its end) is the test. On any failure the
+ * segment is written buffered. Owner (or open). */
+static void direct_begin_segment(sl_wal *wal) {
+  wal->segment_direct = false;
+  int fd = wal->segment_fd;
+  direct_support support = fd >= 0 && wal->options.direct_io ? direct_alignment_fits(fd) : DIRECT_NO;
+  if (support == DIRECT_NO) {
+    return;
+  }
+  if (wal->direct_chunk == NULL) {
+    void *chunk = NULL;
+    void *tail = NULL;
+    if (posix_memalign(&chunk, DIRECT_BLOCK_BYTES, DIRECT_CHUNK_BYTES) != 0 ||
+        posix_memalign(&tail, DIRECT_BLOCK_BYTES, DIRECT_BLOCK_BYTES) != 0) {
+      free(chunk);
+      return; /* buffered: slower, not wrong */
+    }
+    wal->direct_chunk = chunk;
+    wal->direct_tail = tail;
+  }
+  size_t tail_bytes = (size_t)(wal->segment_end_offset % DIRECT_BLOCK_BYTES);
+  uint64_t block_offset = wal->segment_end_offset - tail_bytes;
+  memset(wal->direct_tail, 0, DIRECT_BLOCK_BYTES);
+  if (tail_bytes > 0) {
+    int reader = open(wal->segment_path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = reader >= 0 ? pread(reader, wal->direct_tail, tail_bytes, (off_t)block_offset) : -1;
+    if (reader >= 0) {
+      close(reader);
+    }
+    if (got != (ssize_t)tail_bytes) {
+      return;
+    }
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
+    return;
+  }
+  if (support == DIRECT_YES) {
+    wal->segment_direct = true;
+    return;
+  }
+  ssize_t probe = pwrite(fd, wal->direct_tail, DIRECT_BLOCK_BYTES, (off_t)block_offset);
+  if (probe > 0 && block_offset + (uint64_t)probe > wal->segment_file_bytes) {
+    wal->segment_file_bytes = block_offset + (uint64_t)probe; /* zeros past the end: cut at seal */
+  }
+  if (probe != DIRECT_BLOCK_BYTES) {
+    int restored = fcntl(fd, F_SETFL, flags);
+    (void)restored; /* if even that fails, writes report it */
+    return;
+  }
+  wal->segment_direct = true;
+}
+
+typedef struct direct_cursor {
+  uint64_t offset; /* where direct_chunk[0] goes in the segment (block-aligned) */
+  size_t fill;     /* bytes in direct_chunk */
+} direct_cursor;
+
+/* Copies bytes into the staging chunk, writing each chunk that fills. Owner. */
+static sl_status direct_put(sl_wal *wal, direct_cursor *cursor, const void *bytes, size_t size_bytes,
+                            sl_error *err) {
+  const uint8_t *from = bytes;
+  while (size_bytes > 0) {
+    size_t take = DIRECT_CHUNK_BYTES - cursor->fill;
+    take = take < size_bytes ? take : size_bytes;
+    memcpy(wal->direct_chunk + cursor->fill, from, take);
+    cursor->fill += take;
+    from += take;
+    size_bytes -= take;
+    if (cursor->fill == DIRECT_CHUNK_BYTES) {
+      SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, wal->direct_chunk, DIRECT_CHUNK_BYTES, cursor->offset,
+                                  wal->segment_path, err));
+      cursor->offset += DIRECT_CHUNK_BYTES;
+      cursor->fill = 0;
+    }
+  }
+  return SL_OK;
+}
+
+/* Writes pieces at the segment's end through the staging chunk: the last partial block again, the
+ * pieces, zeros to the next block boundary. On success the tail block is the new end's. Owner. */
+static sl_status direct_write(sl_wal *wal, const struct iovec *pieces, size_t count, sl_error *err) {
+  size_t tail_bytes = (size_t)(wal->segment_end_offset % DIRECT_BLOCK_BYTES);
+  direct_cursor cursor = {.offset = wal->segment_end_offset - tail_bytes, .fill = tail_bytes};
+  memcpy(wal->direct_chunk, wal->direct_tail, tail_bytes);
+  for (size_t i = 0; i < count; i++) {
+    SL_TRY(direct_put(wal, &cursor, pieces[i].iov_base, pieces[i].iov_len, err));
+  }
+  size_t padded = (cursor.fill + DIRECT_BLOCK_BYTES - 1) / DIRECT_BLOCK_BYTES * DIRECT_BLOCK_BYTES;
+  memset(wal->direct_chunk + cursor.fill, 0, padded - cursor.fill);
+  if (padded > 0) {
+    SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, wal->direct_chunk, padded, cursor.offset, wal->segment_path,
+                                err));
+  }
+  size_t last_block = cursor.fill - cursor.fill % DIRECT_BLOCK_BYTES;
+  memcpy(wal->direct_tail, wal->direct_chunk + last_block, cursor.fill % DIRECT_BLOCK_BYTES);
+  if (cursor.offset + padded > wal->segment_file_bytes) {
+    wal->segment_file_bytes = cursor.offset + padded;
+  }
+  return SL_OK;
+}
+
 /* Turns the newest recycled segment into segment path: its new header is made durable under the
  * pool name, then it is renamed (so a segment file never shows an old header). Its old records
  * stay behind the header until overwritten; readers stop at the first one (numbered below the
@@ -710,6 +845,7 @@ static sl_status start_segment(sl_wal *wal, uint64_t first_sequence, uint64_t pr
   bool reused = false;
   SL_TRY(create_segment(wal, first_sequence, previous_sequence, &wal->segment_fd, path, &reused, err));
   memcpy(wal->segment_path, path, sizeof path);
+  direct_begin_segment(wal);
   wal->stats.segments_created++;
   wal->stats.segments_recycled += reused;
   wal->stats.fsyncs += 2;
@@ -748,6 +884,7 @@ static sl_status rotate(sl_wal *wal, uint64_t first_sequence, bool *sticky, sl_e
     return status; /* the sealed segment stays current; nothing was lost */
   }
   close(old_fd);
+  direct_begin_segment(wal);
   return SL_OK;
 }
 
@@ -808,8 +945,9 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
   }
   assert(numbered == records && total == group_bytes);
   (void)total;
-  sl_status status = sl_fileio_pwritev_all(wal->segment_fd, pieces, count, wal->segment_end_offset,
-                                           wal->segment_path, err);
+  sl_status status = wal->segment_direct ? direct_write(wal, pieces, count, err)
+                                         : sl_fileio_pwritev_all(wal->segment_fd, pieces, count,
+                                                                 wal->segment_end_offset, wal->segment_path, err);
   if (status != SL_OK) {
     /* Cut off whatever part of the group reached the file, so later records follow good ones. */
     if (ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset) != 0) {
@@ -905,6 +1043,7 @@ static void lead_group(sl_wal *wal) {
     wal->stats.bytes_written += bytes;
     wal->stats.payload_bytes += bytes - records * SL_WAL_RECORD_OVERHEAD_BYTES;
     wal->stats.write_calls++;
+    wal->stats.direct_write_calls += wal->segment_direct;
     wal->stats.batch_histogram[histogram_bucket(records)]++;
     if (records > wal->stats.batch_records_max) {
       wal->stats.batch_records_max = records;
@@ -1306,6 +1445,7 @@ static sl_status continue_segment(sl_wal *wal, const char *path, const sl_wal_se
   wal->segment_file_bytes = (uint64_t)file.st_size > info->valid_end_offset ? (uint64_t)file.st_size
                                                                             : info->valid_end_offset;
   wal->segment_record_count = info->record_count;
+  direct_begin_segment(wal);
   return SL_OK;
 }
 
@@ -1370,6 +1510,8 @@ static void free_wal(sl_wal *wal) {
   segment_list_free(&wal->segments);
   segment_list_free(&wal->pool);
   free(wal->encode_buffer);
+  free(wal->direct_chunk);
+  free(wal->direct_tail);
   free(wal);
 }
 
@@ -1455,8 +1597,16 @@ sl_status sl_wal_close(sl_wal *wal, sl_error *err) {
     if (err != NULL) {
       *err = wal->failure;
     }
-  } else if (wal->synced_sequence != wal->written_sequence) {
-    status = sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err);
+  } else {
+    /* The zeros a direct write left after the last record go (not synced: if the cut is lost in a
+     * crash they read as a torn tail at the next open, and are cut then). */
+    if (wal->segment_direct && wal->segment_file_bytes > wal->segment_end_offset &&
+        ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset) == 0) {
+      wal->segment_file_bytes = wal->segment_end_offset;
+    }
+    if (wal->synced_sequence != wal->written_sequence) {
+      status = sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err);
+    }
   }
   /* A closed WAL keeps no recycled segment: the store's disk holds its data only. */
   sl_status removed = remove_pool(wal, status == SL_OK ? err : NULL);

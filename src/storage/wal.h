@@ -49,6 +49,8 @@ typedef struct sl_wal_options {
   uint64_t segment_size_bytes; /* rotate past this; default 64 MiB, at least 4 KiB */
   uint64_t min_next_sequence;  /* the next sequence is at least this (snapshot covered + 1) */
   uint32_t recycle_segments;   /* truncated segments kept for rotation to overwrite (default 0) */
+  bool direct_io;              /* write segments with O_DIRECT where the file system takes it
+                                  (default true; docs/FORMAT.md "Direct I/O") */
 } sl_wal_options;
 
 /* Counters since sl_wal_open. */
@@ -62,6 +64,7 @@ typedef struct sl_wal_stats {
   uint64_t segments_created;
   uint64_t segments_deleted;
   uint64_t segments_recycled;    /* segments started by overwriting a recycled file */
+  uint64_t direct_write_calls;   /* group writes that went to the file with O_DIRECT */
   uint64_t batch_records_max;    /* largest group committed by one write */
   uint64_t batch_histogram[SL_WAL_BATCH_HISTOGRAM_BUCKETS]; /* groups by record count */
 } sl_wal_stats;

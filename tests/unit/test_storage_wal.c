@@ -2,7 +2,8 @@
  * after a given sequence; a torn tail is cut while corruption in the middle is an error naming the
  * file and offset; concurrent appenders get unique increasing sequences and share fsyncs (group
  * commit); each sync mode syncs as documented; a full disk gives SL_ERR_NOSPACE and loses nothing
- * acknowledged; a failed fsync makes the WAL refuse appends. */
+ * acknowledged; a failed fsync makes the WAL refuse appends. Every test runs twice: segments
+ * written with O_DIRECT (the default, where the file system takes it) and buffered. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,9 @@
 #include "test_support.h"
 
 enum { PATH_BYTES = 4200, MAX_RECORDS = 20000 };
+
+/* The group being run: segments written with O_DIRECT (sl_wal_options.direct_io) or buffered. */
+static bool direct_io = true;
 
 /* ---- Deterministic payloads: record i has a size and bytes derived from (key, i). ---- */
 
@@ -101,6 +105,7 @@ static sl_status replay_into(const char *dir, uint64_t after, sl_wal_replay_resu
 static sl_wal *open_wal(const char *dir, sl_wal_sync_mode mode, uint64_t segment_size_bytes) {
   sl_wal_options options;
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   options.sync_mode = mode;
   options.segment_size_bytes = segment_size_bytes;
   sl_wal *wal = NULL;
@@ -136,6 +141,7 @@ static void append_records(sl_wal *wal, uint64_t first_key, size_t count, size_t
 static sl_wal *open_recycling_wal(const char *dir, uint64_t segment_size_bytes, uint32_t recycle) {
   sl_wal_options options;
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   options.segment_size_bytes = segment_size_bytes;
   options.recycle_segments = recycle;
   sl_wal *wal = NULL;
@@ -502,6 +508,7 @@ static void min_next_sequence_skips_numbers_a_snapshot_covers(void **state) {
   const char *dir = test_temp_dir("wal-min-next");
   sl_wal_options options;
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   options.min_next_sequence = 101;
   sl_wal *wal = NULL;
   sl_error err;
@@ -683,6 +690,7 @@ static void interval_mode_syncs_in_the_background(void **state) {
   const char *dir = test_temp_dir("wal-mode-interval");
   sl_wal_options options;
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   options.sync_mode = SL_WAL_SYNC_INTERVAL;
   options.interval_ms = 20;
   sl_wal *wal = NULL;
@@ -892,12 +900,14 @@ static void bad_arguments_are_refused(void **state) {
   const char *dir = test_temp_dir("wal-arguments");
   sl_wal_options options;
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   sl_error err;
   sl_wal *wal = NULL;
   options.segment_size_bytes = 100;
   assert_int_equal(sl_wal_open(dir, &options, &wal, &err), SL_ERR_INVALID);
   assert_non_null(strstr(err.message, "segment_size_bytes"));
   sl_wal_options_default(&options);
+  options.direct_io = direct_io;
   options.sync_mode = SL_WAL_SYNC_INTERVAL;
   options.interval_ms = 0;
   assert_int_equal(sl_wal_open(dir, &options, &wal, &err), SL_ERR_INVALID);
@@ -916,6 +926,103 @@ static void bad_arguments_are_refused(void **state) {
   assert_int_equal(sl_wal_append(wal, NULL, 0, &sequence, &err), SL_OK); /* empty payload is fine */
   assert_int_equal(sequence, 1);
   close_wal(wal);
+}
+
+static void expect_child_success(pid_t child);
+
+/* ---- Direct I/O ---- */
+
+/* Whether the file system of dir says it takes O_DIRECT writes aligned to 4 KiB (statx). */
+static bool file_system_takes_direct_io(const char *dir) {
+#ifdef STATX_DIOALIGN
+  struct statx info;
+  if (statx(AT_FDCWD, dir, 0, STATX_DIOALIGN, &info) == 0 && (info.stx_mask & STATX_DIOALIGN) != 0) {
+    return info.stx_dio_offset_align != 0 && 4096 % info.stx_dio_offset_align == 0 &&
+           info.stx_dio_mem_align != 0 && 4096 % info.stx_dio_mem_align == 0;
+  }
+#else
+  (void)dir;
+#endif
+  return false;
+}
+
+/* A segment is appended to by three lives of the WAL: a clean close, then a process that dies
+ * without closing (what a crash leaves: with O_DIRECT, zeros after the last record up to a 4 KiB
+ * boundary), then a reopen. Each life starts in the middle of a 4 KiB block that holds
+ * acknowledged records, which a direct write writes again: none of them may change. */
+static void appends_after_reopen_and_crash_keep_earlier_records(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-direct-lives");
+  char path[PATH_BYTES];
+  segment_file(dir, 1, path);
+  sl_wal *wal = open_wal(dir, SL_WAL_SYNC_BATCH, 64 << 20);
+  append_records(wal, 1, 7, 1500, NULL);
+  sl_wal_stats stats;
+  sl_wal_stats_get(wal, &stats);
+  if (direct_io && file_system_takes_direct_io(dir)) {
+    assert_int_equal(stats.direct_write_calls, stats.write_calls);
+  } else if (!direct_io) {
+    assert_int_equal(stats.direct_write_calls, 0);
+  }
+  bool direct = stats.direct_write_calls > 0;
+  close_wal(wal);
+  assert_int_equal(file_size(path), record_offset(1, 7, 1500)); /* a clean close leaves no zeros */
+  pid_t child = fork();
+  if (child == 0) {
+    sl_wal *dying = open_wal(dir, SL_WAL_SYNC_BATCH, 64 << 20);
+    append_records(dying, 8, 5, 1500, NULL);
+    _exit(0);
+  }
+  expect_child_success(child);
+  off_t crash_end = record_offset(1, 12, 1500);
+  if (direct) {
+    assert_true(file_size(path) > crash_end);
+    assert_int_equal(file_size(path) % 4096, 0);
+  } else {
+    assert_int_equal(file_size(path), crash_end);
+  }
+  wal = open_wal(dir, SL_WAL_SYNC_BATCH, 64 << 20);
+  assert_int_equal(sl_wal_last_sequence(wal), 12);
+  assert_int_equal(file_size(path), crash_end); /* the zeros were a torn tail, cut */
+  append_records(wal, 13, 9, 5000, NULL);
+  close_wal(wal);
+  sl_error err;
+  assert_int_equal(replay_into(dir, 0, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 21);
+  assert_true(replayed.all_intact);
+  for (size_t i = 0; i < 21; i++) {
+    assert_int_equal(replayed.keys[i], i + 1);
+    assert_int_equal(replayed.sequences[i], i + 1);
+  }
+}
+
+/* A record bigger than the 4 MiB staging buffer goes through it in pieces; with small ones around
+ * it, every block boundary case is crossed. */
+static void records_larger_than_the_staging_buffer_round_trip(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-direct-big");
+  sl_wal *wal = open_wal(dir, SL_WAL_SYNC_BATCH, 64 << 20);
+  size_t sizes[] = {100, (9u << 20) + 123, 4096 - 24, 4096, 8, (4u << 20) - 16 - 24, 77};
+  enum { SIZES = sizeof sizes / sizeof sizes[0] };
+  uint8_t *payload = malloc(sizes[1]);
+  assert_non_null(payload);
+  for (size_t i = 0; i < SIZES; i++) {
+    fill_payload(100 + i, payload, sizes[i]);
+    sl_error err;
+    uint64_t sequence = 0;
+    assert_int_equal(sl_wal_append(wal, payload, sizes[i], &sequence, &err), SL_OK);
+    assert_int_equal(sequence, i + 1);
+  }
+  free(payload);
+  close_wal(wal);
+  sl_error err;
+  assert_int_equal(replay_into(dir, 0, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, SIZES);
+  assert_true(replayed.all_intact);
+  for (size_t i = 0; i < SIZES; i++) {
+    assert_int_equal(replayed.keys[i], 100 + i);
+    assert_int_equal(replayed.sizes[i], sizes[i]);
+  }
 }
 
 /* ---- Recycled segments ---- */
@@ -1111,6 +1218,10 @@ int main(void) {
       cmocka_unit_test(decoder_stops_at_records_of_a_recycled_files_earlier_life),
       cmocka_unit_test(recycled_segments_replay_only_their_new_records),
       cmocka_unit_test(pool_beyond_the_limit_is_deleted_at_open),
+      cmocka_unit_test(appends_after_reopen_and_crash_keep_earlier_records),
+      cmocka_unit_test(records_larger_than_the_staging_buffer_round_trip),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("direct I/O", tests, NULL, NULL);
+  direct_io = false;
+  return failed + cmocka_run_group_tests_name("buffered", tests, NULL, NULL);
 }
