@@ -1,6 +1,8 @@
 /* hash.c: xxHash64 from the libxxhash package. */
 #include "common/hash.h"
 
+#include <sys/uio.h>
+
 #define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
@@ -15,6 +17,19 @@ uint64_t sl_hash64_pair(const void *first, size_t first_bytes, const void *secon
   XXH64_update(&state, first, first_bytes);
   if (second_bytes > 0) {
     XXH64_update(&state, second, second_bytes);
+  }
+  return XXH64_digest(&state);
+}
+
+uint64_t sl_hash64_gather(const void *first, size_t first_bytes, const struct iovec *pieces, size_t count,
+                          uint64_t seed) {
+  XXH64_state_t state;
+  XXH64_reset(&state, seed);
+  XXH64_update(&state, first, first_bytes);
+  for (size_t i = 0; i < count; i++) {
+    if (pieces[i].iov_len > 0) {
+      XXH64_update(&state, pieces[i].iov_base, pieces[i].iov_len);
+    }
   }
   return XXH64_digest(&state);
 }

@@ -2,7 +2,9 @@
 #include "storage/elements.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 enum { KIND_NULL = 0, KIND_STR = 1, KIND_INT = 2, KIND_BINARY = 3, KIND_STR_ARRAY = 4, KIND_INT_ARRAY = 5, KIND_TIMESTAMP = 6 };
 
@@ -14,6 +16,62 @@ static sl_status put_varint(sl_buffer *out, uint64_t value, sl_error *err) {
 static sl_status put_bytes(sl_buffer *out, sl_bytes bytes, sl_error *err) {
   SL_TRY(put_varint(out, bytes.size_bytes, err));
   return sl_buffer_append(out, bytes.data, bytes.size_bytes, err);
+}
+
+/* Where an encoding goes: all into out, or (gather != NULL) into out but for long byte strings,
+ * which become pieces of their own borrowed from the elements. */
+typedef struct encoder {
+  sl_buffer *out;
+  sl_elements_gather *gather;
+  size_t run_start; /* gather: the first byte of out not yet in a piece */
+} encoder;
+
+/* A gather piece before out stops moving: either out's bytes [offset, offset + size) or borrowed. */
+struct sl_elements_piece {
+  const void *borrowed; /* NULL: out's bytes from offset */
+  size_t offset;
+  size_t size_bytes;
+};
+
+static bool add_piece(sl_elements_gather *gather, const void *borrowed, size_t offset, size_t size_bytes) {
+  if (size_bytes == 0) {
+    return true;
+  }
+  if (gather->raw_count == gather->raw_capacity) {
+    size_t capacity = gather->raw_capacity == 0 ? 64 : 2 * gather->raw_capacity;
+    struct sl_elements_piece *grown = realloc(gather->raw, capacity * sizeof *grown);
+    if (grown == NULL) {
+      return false;
+    }
+    gather->raw = grown;
+    gather->raw_capacity = capacity;
+  }
+  gather->raw[gather->raw_count++] = (struct sl_elements_piece){borrowed, offset, size_bytes};
+  return true;
+}
+
+static sl_status close_run(encoder *e, sl_error *err) {
+  if (!add_piece(e->gather, NULL, e->run_start, e->out->size - e->run_start)) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a write batch's pieces");
+  }
+  e->run_start = e->out->size;
+  return SL_OK;
+}
+
+static bool borrowed(const encoder *e, size_t size_bytes) {
+  return e->gather != NULL && size_bytes >= SL_ELEMENTS_GATHER_MIN_BYTES;
+}
+
+static sl_status put_long(encoder *e, sl_bytes bytes, sl_error *err) {
+  SL_TRY(put_varint(e->out, bytes.size_bytes, err));
+  if (!borrowed(e, bytes.size_bytes)) {
+    return sl_buffer_append(e->out, bytes.data, bytes.size_bytes, err);
+  }
+  SL_TRY(close_run(e, err));
+  if (!add_piece(e->gather, bytes.data, 0, bytes.size_bytes)) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a write batch's pieces");
+  }
+  return SL_OK;
 }
 
 sl_status sl_array_encode(const sl_value *value, sl_buffer *out, sl_error *err) {
@@ -34,16 +92,17 @@ sl_status sl_array_encode(const sl_value *value, sl_buffer *out, sl_error *err) 
   return sl_error_set(err, SL_ERR_INTERNAL, "not an array value");
 }
 
-/* An upper bound of the encoded size, so the payload is reserved once. */
-static size_t encoded_bound(const sl_element *elements, size_t count, size_t value_count) {
+/* An upper bound of the bytes encoded into out, so that it is reserved once. */
+static size_t encoded_bound(const encoder *encoding, const sl_element *elements, size_t count, size_t value_count) {
   size_t bytes = 4 + 2 * SL_VARINT_MAX_BYTES;
   for (size_t e = 0; e < count; e++) {
-    bytes += 2 * SL_VARINT_MAX_BYTES + elements[e].data.size_bytes;
+    size_t data_bytes = elements[e].data.size_bytes;
+    bytes += 2 * SL_VARINT_MAX_BYTES + (borrowed(encoding, data_bytes) ? 0 : data_bytes);
     for (size_t v = 0; v < value_count; v++) {
       const sl_value *value = &elements[e].values[v];
       bytes += 1 + SL_VARINT_MAX_BYTES;
       if (value->kind == SL_VALUE_STR || value->kind == SL_VALUE_BINARY) {
-        bytes += value->as.str.size_bytes;
+        bytes += borrowed(encoding, value->as.str.size_bytes) ? 0 : value->as.str.size_bytes;
       } else if (value->kind == SL_VALUE_STR_ARRAY) {
         for (size_t i = 0; i < value->as.str_array.count; i++) {
           bytes += SL_VARINT_MAX_BYTES + value->as.str_array.items[i].size_bytes;
@@ -56,10 +115,11 @@ static size_t encoded_bound(const sl_element *elements, size_t count, size_t val
   return bytes;
 }
 
-sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t value_count, sl_buffer *out,
-                             sl_error *err) {
+static sl_status encode(encoder *encoding, const sl_element *elements, size_t count, size_t value_count,
+                        sl_error *err) {
   assert(value_count <= SL_ELEMENTS_MAX_VALUES);
-  SL_TRY(sl_buffer_reserve(out, encoded_bound(elements, count, value_count), err));
+  sl_buffer *out = encoding->out;
+  SL_TRY(sl_buffer_reserve(out, encoded_bound(encoding, elements, count, value_count), err));
   uint8_t magic[4] = {(uint8_t)SL_ELEMENTS_MAGIC, (uint8_t)(SL_ELEMENTS_MAGIC >> 8), (uint8_t)(SL_ELEMENTS_MAGIC >> 16),
                       (uint8_t)(SL_ELEMENTS_MAGIC >> 24)};
   SL_TRY(sl_buffer_append(out, magic, 4, err));
@@ -68,7 +128,7 @@ sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t va
   for (size_t e = 0; e < count; e++) {
     const sl_element *element = &elements[e];
     SL_TRY(put_varint(out, sl_zigzag_encode(element->timestamp_ns), err));
-    SL_TRY(put_bytes(out, element->data, err));
+    SL_TRY(put_long(encoding, element->data, err));
     for (size_t v = 0; v < value_count; v++) {
       const sl_value *value = &element->values[v];
       uint8_t kind = KIND_NULL;
@@ -83,8 +143,8 @@ sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t va
       }
       SL_TRY(sl_buffer_append(out, &kind, 1, err));
       switch (kind) {
-        case KIND_STR: SL_TRY(put_bytes(out, value->as.str, err)); break;
-        case KIND_BINARY: SL_TRY(put_bytes(out, value->as.binary, err)); break;
+        case KIND_STR: SL_TRY(put_long(encoding, value->as.str, err)); break;
+        case KIND_BINARY: SL_TRY(put_long(encoding, value->as.binary, err)); break;
         case KIND_INT: SL_TRY(put_varint(out, sl_zigzag_encode(value->as.int_value), err)); break;
         case KIND_TIMESTAMP: SL_TRY(put_varint(out, sl_zigzag_encode(value->as.timestamp_ns), err)); break;
         case KIND_STR_ARRAY:
@@ -94,6 +154,39 @@ sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t va
     }
   }
   return SL_OK;
+}
+
+sl_status sl_elements_encode(const sl_element *elements, size_t count, size_t value_count, sl_buffer *out,
+                             sl_error *err) {
+  encoder encoding = {.out = out};
+  return encode(&encoding, elements, count, value_count, err);
+}
+
+sl_status sl_elements_encode_gather(const sl_element *elements, size_t count, size_t value_count,
+                                    sl_elements_gather *out, sl_error *err) {
+  assert(out != NULL && out->pieces == NULL && out->raw_count == 0);
+  encoder encoding = {.out = &out->scratch, .gather = out, .run_start = out->scratch.size};
+  SL_TRY(encode(&encoding, elements, count, value_count, err));
+  SL_TRY(close_run(&encoding, err));
+  /* out->scratch no longer moves: the pieces can point into it. */
+  out->pieces = malloc((out->raw_count > 0 ? out->raw_count : 1) * sizeof *out->pieces);
+  if (out->pieces == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a write batch's pieces");
+  }
+  for (size_t i = 0; i < out->raw_count; i++) {
+    const struct sl_elements_piece *piece = &out->raw[i];
+    const void *base = piece->borrowed != NULL ? piece->borrowed : out->scratch.data + piece->offset;
+    out->pieces[i] = (struct iovec){.iov_base = (void *)base, .iov_len = piece->size_bytes};
+  }
+  out->count = out->raw_count;
+  return SL_OK;
+}
+
+void sl_elements_gather_free(sl_elements_gather *gather) {
+  sl_buffer_free(&gather->scratch);
+  free(gather->raw);
+  free(gather->pieces);
+  memset(gather, 0, sizeof *gather);
 }
 
 typedef struct cursor {

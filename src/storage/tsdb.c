@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1110,8 +1111,16 @@ static void drop_targets(sl_tsdb_target *targets, size_t count) {
   free(targets);
 }
 
+bool sl_tsdb_logged(const sl_tsdb *db) { return db->wal != NULL; }
+
 sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_build_fn build,
                         void *context, sl_error *err) {
+  struct iovec whole = {.iov_base = (void *)payload, .iov_len = payload_bytes};
+  return sl_tsdb_writev(db, &whole, 1, build, context, err);
+}
+
+sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_count, sl_tsdb_build_fn build,
+                         void *context, sl_error *err) {
   assert(db != NULL && build != NULL);
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
@@ -1144,7 +1153,7 @@ sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, 
   /* The record is written by the WAL's thread while this one builds the memory parts. */
   sl_wal_ticket *ticket = NULL;
   if (status == SL_OK && db->wal != NULL) {
-    status = sl_wal_submit(db->wal, payload, payload_bytes, &ticket, err);
+    status = sl_wal_submitv(db->wal, pieces, piece_count, &ticket, err);
   }
   if (status != SL_OK) {
     return status;

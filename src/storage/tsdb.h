@@ -137,6 +137,13 @@ typedef sl_status (*sl_tsdb_build_fn)(void *context, sl_tsdb_target **targets, s
  * memory does not; reopening replays it). */
 sl_status sl_tsdb_write(sl_tsdb *db, const void *payload, size_t payload_bytes, sl_tsdb_build_fn build,
                         void *context, sl_error *err);
+/* sl_tsdb_write of the payload pieces[0..piece_count) joined (sl_wal_submitv: borrowed until it
+ * returns). */
+struct iovec;
+sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_count, sl_tsdb_build_fn build,
+                         void *context, sl_error *err);
+/* Whether writes are logged (the store has a WAL): when not, the payload is not read at all. */
+bool sl_tsdb_logged(const sl_tsdb *db);
 /* Rows dropped because their segment had expired (engines count them here). */
 void sl_tsdb_note_expired_rows(sl_tsdb *db, uint64_t rows);
 uint64_t sl_tsdb_expired_rows(const sl_tsdb *db);

@@ -500,8 +500,10 @@ sl_status sl_wal_replay(const char *dir, uint64_t after_sequence, sl_wal_record_
 
 /* One queued append; lives on the appender's stack until done. */
 typedef struct wal_request {
-  const void *payload;
+  const struct iovec *pieces; /* the payload: pieces[0..piece_count) joined, size_bytes in all */
+  size_t piece_count;
   size_t size_bytes;
+  struct iovec single;        /* pieces for a payload given whole */
   uint64_t sequence;
   sl_status status;
   sl_error *err; /* the appender's, may be NULL; written by the leader before done is set */
@@ -917,7 +919,11 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     SL_TRY(rotate(wal, first_sequence, sticky, err));
   }
   size_t frame_bytes = records * SL_WAL_RECORD_OVERHEAD_BYTES;
-  size_t piece_bytes = records * 3 * sizeof(struct iovec);
+  size_t payload_pieces = 0;
+  for (wal_request *request = group; request != NULL; request = request->next) {
+    payload_pieces += request->piece_count;
+  }
+  size_t piece_bytes = (records * 2 + payload_pieces) * sizeof(struct iovec);
   if (!reserve_encode_buffer(wal, frame_bytes + piece_bytes)) {
     return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory for a %zu-record group",
                         wal->dir, records);
@@ -934,10 +940,12 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     put_u32(header, (uint32_t)request->size_bytes);
     put_u32(header + 4, 0);
     put_u64(header + 8, request->sequence);
-    put_u64(checksum, sl_hash64_pair(header, RECORD_HEADER_BYTES, request->payload, request->size_bytes, 0));
+    put_u64(checksum, sl_hash64_gather(header, RECORD_HEADER_BYTES, request->pieces, request->piece_count, 0));
     pieces[count++] = (struct iovec){.iov_base = header, .iov_len = RECORD_HEADER_BYTES};
-    if (request->size_bytes > 0) {
-      pieces[count++] = (struct iovec){.iov_base = (void *)request->payload, .iov_len = request->size_bytes};
+    for (size_t i = 0; i < request->piece_count; i++) {
+      if (request->pieces[i].iov_len > 0) {
+        pieces[count++] = request->pieces[i];
+      }
     }
     pieces[count++] = (struct iovec){.iov_base = checksum, .iov_len = CHECKSUM_BYTES};
     total += request->size_bytes + SL_WAL_RECORD_OVERHEAD_BYTES;
@@ -1104,12 +1112,29 @@ static void wait_done(sl_wal *wal, const wal_request *request) {
   }
 }
 
+/* A request for the payload given as pieces (borrowed until it is done). */
+static wal_request request_of(const struct iovec *pieces, size_t piece_count, size_t size_bytes, sl_error *err) {
+  return (wal_request){.pieces = pieces, .piece_count = piece_count, .size_bytes = size_bytes, .status = SL_OK,
+                       .err = err};
+}
+
+static size_t pieces_size(const struct iovec *pieces, size_t count) {
+  size_t size_bytes = 0;
+  for (size_t i = 0; i < count; i++) {
+    assert(pieces[i].iov_base != NULL || pieces[i].iov_len == 0);
+    size_bytes += pieces[i].iov_len;
+  }
+  return size_bytes;
+}
+
 sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
                         uint64_t *sequence_out, sl_error *err) {
   assert(wal != NULL);
   assert(payload != NULL || size_bytes == 0);
   SL_TRY(check_size(wal, size_bytes, err));
-  wal_request request = {payload, size_bytes, 0, SL_OK, err, false, NULL};
+  wal_request request = request_of(NULL, 1, size_bytes, err);
+  request.single = (struct iovec){.iov_base = (void *)payload, .iov_len = size_bytes};
+  request.pieces = &request.single;
   lock(wal);
   sl_status status = enqueue(wal, &request, err);
   if (status == SL_OK) {
@@ -1130,16 +1155,28 @@ struct sl_wal_ticket {
 
 sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_wal_ticket **ticket_out,
                         sl_error *err) {
-  assert(wal != NULL && ticket_out != NULL);
   assert(payload != NULL || size_bytes == 0);
+  struct iovec whole = {.iov_base = (void *)payload, .iov_len = size_bytes};
+  return sl_wal_submitv(wal, &whole, 1, ticket_out, err);
+}
+
+sl_status sl_wal_submitv(sl_wal *wal, const struct iovec *pieces, size_t piece_count, sl_wal_ticket **ticket_out,
+                         sl_error *err) {
+  assert(wal != NULL && ticket_out != NULL && (pieces != NULL || piece_count == 0));
   *ticket_out = NULL;
+  size_t size_bytes = pieces_size(pieces, piece_count);
   SL_TRY(check_size(wal, size_bytes, err));
   sl_wal_ticket *ticket = calloc(1, sizeof *ticket);
   if (ticket == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "WAL %s: out of memory", wal->dir);
   }
   sl_error_clear(&ticket->error);
-  ticket->request = (wal_request){payload, size_bytes, 0, SL_OK, &ticket->error, false, NULL};
+  ticket->request = request_of(pieces, piece_count, size_bytes, &ticket->error);
+  if (piece_count == 1) {
+    /* One piece (sl_wal_submit's, on its caller's stack): kept in the ticket. */
+    ticket->request.single = pieces[0];
+    ticket->request.pieces = &ticket->request.single;
+  }
   lock(wal);
   sl_status status = enqueue(wal, &ticket->request, err);
   if (status == SL_OK) {

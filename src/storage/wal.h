@@ -111,6 +111,13 @@ sl_status sl_wal_submit(sl_wal *wal, const void *payload, size_t size_bytes, sl_
                         sl_error *err);
 sl_status sl_wal_wait(sl_wal *wal, sl_wal_ticket *ticket, uint64_t *sequence_out, sl_error *err);
 
+/* sl_wal_submit of one record whose payload is pieces[0..piece_count) joined (nothing is copied to
+ * join them). Both the pieces array and the bytes it points to stay borrowed until sl_wal_wait
+ * returns (a single piece is copied into the ticket). */
+struct iovec;
+sl_status sl_wal_submitv(sl_wal *wal, const struct iovec *pieces, size_t piece_count, sl_wal_ticket **ticket_out,
+                         sl_error *err);
+
 /* Makes every record appended so far durable (fdatasync), whatever the sync mode. */
 sl_status sl_wal_sync(sl_wal *wal, sl_error *err);
 

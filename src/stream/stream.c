@@ -427,14 +427,17 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
   }
   int64_t began = sl_monotonic_ns();
   SL_TRY(sl_stream_check_elements(engine, elements, count, err));
-  sl_buffer payload = {0};
-  sl_status status = sl_elements_encode(elements, count, engine->schema->tag_count, &payload, err);
+  /* The WAL record: framing and short values encoded, long values written from the elements. */
+  sl_elements_gather payload = {0};
+  sl_status status = sl_tsdb_logged(engine->db)
+                         ? sl_elements_encode_gather(elements, count, engine->schema->tag_count, &payload, err)
+                         : SL_OK;
   int64_t encoded = sl_monotonic_ns();
   write_batch batch = {.engine = engine, .elements = elements, .count = count};
   if (status == SL_OK) {
-    status = sl_tsdb_write(engine->db, payload.data, payload.size, build_batch, &batch, err);
+    status = sl_tsdb_writev(engine->db, payload.pieces, payload.count, build_batch, &batch, err);
   }
-  sl_buffer_free(&payload);
+  sl_elements_gather_free(&payload);
   if (status == SL_OK) {
     int64_t logged = sl_monotonic_ns() - encoded;
     atomic_fetch_add(&engine->elements_written, count);

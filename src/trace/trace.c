@@ -601,13 +601,16 @@ sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans
     return SL_OK;
   }
   SL_TRY(check_spans(engine, spans, count, err));
-  sl_buffer payload = {0};
-  sl_status status = sl_elements_encode(spans, count, engine->schema->tag_count, &payload, err);
+  /* The WAL record: framing and short values encoded, long values written from the spans. */
+  sl_elements_gather payload = {0};
+  sl_status status = sl_tsdb_logged(engine->db)
+                         ? sl_elements_encode_gather(spans, count, engine->schema->tag_count, &payload, err)
+                         : SL_OK;
   write_batch batch = {.engine = engine, .spans = spans, .count = count};
   if (status == SL_OK) {
-    status = sl_tsdb_write(engine->db, payload.data, payload.size, build_batch, &batch, err);
+    status = sl_tsdb_writev(engine->db, payload.pieces, payload.count, build_batch, &batch, err);
   }
-  sl_buffer_free(&payload);
+  sl_elements_gather_free(&payload);
   if (status == SL_OK) {
     atomic_fetch_add(&engine->spans_written, count);
     atomic_fetch_add(&engine->raw_bytes_written, batch.raw_bytes);

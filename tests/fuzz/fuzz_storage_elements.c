@@ -3,7 +3,9 @@
  * Byte 0 of the input is the number of values per element the decoder is told (mod 24); the rest
  * is the batch.  Every outcome is SL_OK or SL_ERR_CORRUPT (with "offset" in the message), never a
  * crash.  A batch that decodes is encoded again; that encoding decodes to the same elements, and
- * encodes again to the same bytes (an encoding is canonical even when the input's varints were not).
+ * encodes again to the same bytes (an encoding is canonical even when the input's varints were not),
+ * and the gathered encoding (sl_elements_encode_gather) joins to those bytes, its long pieces
+ * pointing into the elements rather than copied.
  * Array values also go through sl_array_encode / sl_array_decode.
  *
  * SPANLAB_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (valid batches of every value kind) into DIR
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "common/arena.h"
 #include "storage/elements.h"
@@ -92,6 +95,15 @@ static void write_seeds(const char *dir) {
   write_seed(dir, "one_element", 7, elements, 1);
   write_seed(dir, "no_values", 0, elements, 2);
   write_seed(dir, "empty_batch", 7, elements, 0);
+  /* Long data and values: the gathered encoding borrows them. */
+  static char long_bytes[SL_ELEMENTS_GATHER_MIN_BYTES + 88];
+  memset(long_bytes, 'x', sizeof long_bytes);
+  sl_value long_values[2] = {sl_value_str(long_bytes, sizeof long_bytes), sl_value_binary(long_bytes, 40)};
+  sl_element long_elements[2] = {
+      {.timestamp_ns = 7, .data = {long_bytes, sizeof long_bytes}, .values = long_values},
+      {.timestamp_ns = 8, .data = {"short", 5}, .values = long_values},
+  };
+  write_seed(dir, "long_values", 2, long_elements, 2);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -148,6 +160,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   check(sl_elements_encode(again, again_count, value_count, &second, &err) == SL_OK);
   check(first.size == second.size && memcmp(first.data, second.data, first.size) == 0);
+  sl_elements_gather gathered = {0};
+  check(sl_elements_encode_gather(elements, count, value_count, &gathered, &err) == SL_OK);
+  size_t at = 0;
+  for (size_t i = 0; i < gathered.count; i++) {
+    const struct iovec *piece = &gathered.pieces[i];
+    check(piece->iov_len > 0 && at + piece->iov_len <= first.size);
+    check(memcmp(first.data + at, piece->iov_base, piece->iov_len) == 0);
+    const uint8_t *base = piece->iov_base;
+    bool in_scratch = base >= gathered.scratch.data && base < gathered.scratch.data + gathered.scratch.size;
+    check(in_scratch || piece->iov_len >= SL_ELEMENTS_GATHER_MIN_BYTES);
+    at += piece->iov_len;
+  }
+  check(at == first.size);
+  sl_elements_gather_free(&gathered);
   sl_buffer_free(&first);
   sl_buffer_free(&second);
   sl_arena_free(arena);

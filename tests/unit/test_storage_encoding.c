@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/uio.h>
+
 #include "storage/block.h"
+#include "storage/elements.h"
 #include "storage/encoding.h"
 #include "test_support.h"
 
@@ -184,6 +187,49 @@ static void blocks_compress_and_verify(void **state) {
   sl_codec_free(codec);
 }
 
+/* A write batch gathered for the WAL joins to the bytes of the one-buffer encoding; element data
+ * and string/binary values of SL_ELEMENTS_GATHER_MIN_BYTES or more are pieces pointing into the
+ * elements (not copied), shorter ones are copied into the scratch. */
+static void gathered_batch_joins_to_the_encoding_and_borrows_long_values(void **state) {
+  (void)state;
+  static char long_data[5000], long_binary[SL_ELEMENTS_GATHER_MIN_BYTES], short_binary[SL_ELEMENTS_GATHER_MIN_BYTES - 1];
+  memset(long_data, 'd', sizeof long_data);
+  memset(long_binary, 'b', sizeof long_binary);
+  memset(short_binary, 's', sizeof short_binary);
+  static const sl_bytes items[] = {{"a", 1}, {"bb", 2}};
+  sl_value values[4] = {sl_value_str("svc", 3), sl_value_binary(long_binary, sizeof long_binary), sl_value_null(),
+                        (sl_value){.kind = SL_VALUE_STR_ARRAY, .as.str_array = {items, 2}}};
+  sl_value others[4] = {sl_value_str(long_data, sizeof long_data), sl_value_binary(short_binary, sizeof short_binary),
+                        sl_value_int(-7), sl_value_null()};
+  sl_element elements[3] = {{.timestamp_ns = 5, .data = {long_data, sizeof long_data}, .values = values},
+                            {.timestamp_ns = -1, .data = {"id-1", 4}, .values = others},
+                            {.timestamp_ns = 9, .data = {"", 0}, .values = values}};
+  sl_buffer whole = {0};
+  sl_error err;
+  assert_int_equal(sl_elements_encode(elements, 3, 4, &whole, &err), SL_OK);
+  sl_elements_gather gathered = {0};
+  assert_int_equal(sl_elements_encode_gather(elements, 3, 4, &gathered, &err), SL_OK);
+  size_t at = 0, borrowed = 0;
+  for (size_t i = 0; i < gathered.count; i++) {
+    const struct iovec *piece = &gathered.pieces[i];
+    assert_true(at + piece->iov_len <= whole.size);
+    assert_memory_equal(whole.data + at, piece->iov_base, piece->iov_len);
+    const char *base = piece->iov_base;
+    if (base == long_data || base == long_binary) {
+      borrowed++;
+    } else {
+      assert_true((const uint8_t *)base >= gathered.scratch.data &&
+                  (const uint8_t *)base + piece->iov_len <= gathered.scratch.data + gathered.scratch.size);
+    }
+    at += piece->iov_len;
+  }
+  assert_int_equal(at, whole.size);
+  assert_int_equal(borrowed, 4); /* long_data twice (data, a value), long_binary twice; short_binary copied */
+  assert_true(gathered.scratch.size < 1000);
+  sl_elements_gather_free(&gathered);
+  sl_buffer_free(&whole);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ints_and_timestamps_round_trip),
@@ -191,6 +237,7 @@ int main(void) {
       cmocka_unit_test(strings_switch_to_plain_past_256_distinct),
       cmocka_unit_test(corrupt_columns_name_the_offset),
       cmocka_unit_test(blocks_compress_and_verify),
+      cmocka_unit_test(gathered_batch_joins_to_the_encoding_and_borrows_long_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
