@@ -363,12 +363,17 @@ static sl_status expect_dataset(run *state, sl_error *err) {
   sl_span *spans = calloc(LOAD_BATCH_SPANS, sizeof(sl_span));
   sl_status status = spans != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
   uint64_t done = 0, traces = 0, bytes = 0, checksum = 0;
+  /* A pass over the whole data set before any load: minutes at medium scale, so it shows progress. */
+  sl_progress progress;
+  sl_progress_start(&progress, "expected data (manifest, oracle)", "spans", state->profile.spans,
+                    !state->options->quiet);
   while (status == SL_OK && !interrupted) {
     size_t count = 0;
     status = sl_gen_next(gen, spans, LOAD_BATCH_SPANS, &count, err);
     if (status != SL_OK || count == 0) {
       break;
     }
+    sl_progress_update(&progress, done + count);
     for (size_t i = 0; i < count; i++) {
       checksum += sl_span_digest(&spans[i]);
       bytes += span_bytes(&spans[i]);
@@ -379,6 +384,7 @@ static sl_status expect_dataset(run *state, sl_error *err) {
       status = keep_for_oracle(state, spans, count, err);
     }
   }
+  sl_progress_finish(&progress);
   if (status == SL_OK && !interrupted && state->oracle_arena != NULL) {
     state->oracle_ready = true;
   }

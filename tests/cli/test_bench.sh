@@ -63,7 +63,17 @@ for run, sync in zip(sys.argv[1:], ["off", "batch"]):
             assert wal is None and not has_dir, (model, wal, has_dir)
         else:
             assert wal["records"] > 0 and has_dir, (model, wal, has_dir)
+            assert wal["write_calls"] > 0 and 0 <= wal["direct_write_calls"] <= wal["write_calls"], wal
 PY
+
+# Progress off a terminal: plain lines, first for the pass that computes the manifest and the
+# oracle's rows (minutes at medium scale), then for each load.
+"$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models stream --iterations 1 --label write \
+  --focus '^write/sequential' --out "$scratch/progress" >"$scratch/progress.txt" 2>&1 || fail "bench with progress failed"
+first_expected=$(grep -n "^expected data (manifest, oracle): 3000/3000 spans (100%)" "$scratch/progress.txt" | head -1 | cut -d: -f1)
+first_load=$(grep -n "^load stream #1: " "$scratch/progress.txt" | head -1 | cut -d: -f1)
+[ -n "$first_expected" ] && [ -n "$first_load" ] && [ "$first_expected" -lt "$first_load" ] \
+  || fail "progress lines: $(head -5 "$scratch/progress.txt")"
 
 # The same seed gives the same data: the stored checksum repeats across runs.
 "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models sqlite --iterations 1 --label write,consistency \
