@@ -633,8 +633,15 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
   if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_STORAGE, "storage/final")) {
     /* The final merge: every table's parts into one (SQLite: VACUUM), then the same figures. */
     int64_t started = sl_monotonic_ns();
+    if (!state->options->quiet) {
+      /* No progress inside a merge: say what the wait is for (minutes at medium scale). */
+      fprintf(stderr, "final merge %s #%d: merging every table's parts into one\n", model, iteration + 1);
+    }
     sl_status compacted = sl_backend_compact(backend, err);
     double seconds = (double)(sl_monotonic_ns() - started) / 1e9;
+    if (!state->options->quiet && compacted == SL_OK) {
+      fprintf(stderr, "final merge %s #%d: done in %.1f s\n", model, iteration + 1, seconds);
+    }
     if (compacted == SL_ERR_UNSUPPORTED) {
       sl_results_unsupported(state->results, "storage/final", "storage", model, err->message, err);
     } else if (compacted != SL_OK) {

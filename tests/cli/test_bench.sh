@@ -67,9 +67,11 @@ for run, sync in zip(sys.argv[1:], ["off", "batch"]):
 PY
 
 # Progress off a terminal: plain lines, first for the pass that computes the manifest and the
-# oracle's rows (minutes at medium scale), then for each load.
-"$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models stream --iterations 1 --label write \
-  --focus '^write/sequential' --out "$scratch/progress" >"$scratch/progress.txt" 2>&1 || fail "bench with progress failed"
+# oracle's rows (minutes at medium scale), then for each load; the final merge says when it is done.
+"$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models stream --iterations 1 --label write,storage \
+  --focus '^(write/sequential|storage/final)' --out "$scratch/progress" >"$scratch/progress.txt" 2>&1 \
+  || fail "bench with progress failed"
+grep -Eq "^final merge stream #1: done in [0-9.]+ s$" "$scratch/progress.txt" || fail "no final merge line"
 first_expected=$(grep -n "^expected data (manifest, oracle): 3000/3000 spans (100%)" "$scratch/progress.txt" | head -1 | cut -d: -f1)
 first_load=$(grep -n "^load stream #1: " "$scratch/progress.txt" | head -1 | cut -d: -f1)
 [ -n "$first_expected" ] && [ -n "$first_load" ] && [ "$first_expected" -lt "$first_load" ] \
