@@ -72,6 +72,25 @@ PY
   --focus '^(write/sequential|storage/final)' --out "$scratch/progress" >"$scratch/progress.txt" 2>&1 \
   || fail "bench with progress failed"
 grep -Eq "^final merge stream #1: done in [0-9.]+ s$" "$scratch/progress.txt" || fail "no final merge line"
+grep -q "^warning: the stores" "$scratch/progress.txt" && fail "disk warning with plenty of disk"
+
+# Too little disk for the stores: a warning before anything is written, then the full disk stops
+# the run with an error naming the file, and results.json stays valid (needs root to mount a tmpfs).
+mkdir -p "$scratch/small-disk"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$scratch/small-disk" 2>/dev/null; then
+  "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models sqlite --iterations 1 --label write \
+    --focus '^write/sequential' --out "$scratch/small-disk/run" --quiet >"$scratch/small-disk.txt" 2>&1 \
+    && fail "a run on a 1 MB disk succeeded"
+  grep -Eq "^warning: the stores of this run may need about [0-9.]+ [MG]B .* has [0-9.]+ [MG]B free" \
+    "$scratch/small-disk.txt" || fail "no disk warning: $(head -3 "$scratch/small-disk.txt")"
+  grep -Eq "spans.sqlite: .*(disk is full|No space left on device)" "$scratch/small-disk.txt" \
+    || fail "full disk error: $(cat "$scratch/small-disk.txt")"
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['complete'] is False" \
+    "$scratch/small-disk/run/results.json" || fail "results.json after a full disk"
+  umount "$scratch/small-disk" || fail "umount $scratch/small-disk"
+else
+  echo "skipped: the small-disk check needs root to mount a tmpfs"
+fi
 first_expected=$(grep -n "^expected data (manifest, oracle): 3000/3000 spans (100%)" "$scratch/progress.txt" | head -1 | cut -d: -f1)
 first_load=$(grep -n "^load stream #1: " "$scratch/progress.txt" | head -1 | cut -d: -f1)
 [ -n "$first_expected" ] && [ -n "$first_load" ] && [ "$first_expected" -lt "$first_load" ] \
