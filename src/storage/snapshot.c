@@ -1,4 +1,4 @@
-/* snapshot.c: snapshot files (docs/FORMAT-wal.md "Snapshot files"). */
+/* snapshot.c: snapshot files (docs/FORMAT.md "Snapshot files"). */
 #include "storage/snapshot.h"
 
 #include <assert.h>

@@ -1,5 +1,5 @@
 /*
- * snapshot.h: snapshot (manifest) files, docs/FORMAT-wal.md "Snapshot files".
+ * snapshot.h: snapshot (manifest) files, docs/FORMAT.md "Snapshot files".
  *
  * A snapshot names the parts that make up a directory's durable data and the WAL sequence they
  * cover. Publishing one is the atomic step that makes new parts visible: the engine fsyncs the

@@ -1,4 +1,4 @@
-/* wal.c: write-ahead log (docs/FORMAT-wal.md "Write-ahead log"). */
+/* wal.c: write-ahead log (docs/FORMAT.md "Write-ahead log"). */
 #include "storage/wal.h"
 
 #include <assert.h>

@@ -1,5 +1,5 @@
 /*
- * wal.h: the write-ahead log shared by the Stream and Trace engines (docs/FORMAT-wal.md).
+ * wal.h: the write-ahead log shared by the Stream and Trace engines (docs/FORMAT.md).
  *
  * A WAL is a directory of segment files holding checksummed records, each an opaque payload from
  * the engine with a sequence number given by the WAL. sl_wal_append returns only once the record
