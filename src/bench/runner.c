@@ -1,6 +1,6 @@
 /* runner.c: `spanlab bench` / `spanlab run`: loads identical generated data
  * into every requested backend, measures, checks consistency and writes
- * results.json after every benchmark (docs/RESULTS.md, docs/BENCHMARKS.md). */
+ * results.json after every benchmark (docs/RESULTS.md). */
 #include "bench/runner.h"
 
 #include <errno.h>
