@@ -102,6 +102,7 @@ typedef struct input_cursor {
   size_t block;
   bool done;
   uint32_t *new_position; /* old row -> new row */
+  uint64_t read_bytes;    /* stored bytes read since the input's pages were last released */
 } input_cursor;
 
 typedef struct group_block {
@@ -195,6 +196,23 @@ static sl_status reserve_pending(merge_state *state, size_t more, sl_error *err)
   return SL_OK;
 }
 
+uint64_t sl_merge_release_every_bytes = 256u << 20;
+
+/* Counts a block read from a file part; past sl_merge_release_every_bytes the input's mapped pages
+ * leave the process (they stay in the page cache; rows still pending that point into them fault
+ * back in), so that a merge of many GB does not grow the RSS by all it read (docs/MODELS.md). */
+static void note_read(merge_state *state, const group_block *entry) {
+  input_cursor *input = &state->inputs[entry->input];
+  for (uint32_t c = 0; c < state->layout->column_count; c++) {
+    input->read_bytes += entry->meta->columns[c].size;
+  }
+  if (input->read_bytes >= sl_merge_release_every_bytes) {
+    sl_part_release_pages(input->part);
+    input->read_bytes = 0;
+    state->stats.page_releases++;
+  }
+}
+
 /* Decodes a block's columns and appends its rows to the pending rows. */
 static sl_status decode_into_pending(merge_state *state, const group_block *entry, sl_error *err) {
   const sl_block_meta *block = entry->meta;
@@ -219,6 +237,7 @@ static sl_status decode_into_pending(merge_state *state, const group_block *entr
   }
   state->pending_rows += block->rows;
   state->stats.blocks_rewritten++;
+  note_read(state, entry);
   return SL_OK;
 }
 
@@ -386,6 +405,7 @@ static sl_status copy_block(merge_state *state, const group_block *entry, sl_err
     map[entry->meta->first_row + i] = (uint32_t)(first_row + i);
   }
   state->stats.blocks_copied++;
+  note_read(state, entry);
   return SL_OK;
 }
 

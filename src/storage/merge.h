@@ -24,7 +24,12 @@ typedef struct sl_merge_stats {
   uint64_t bytes_out;         /* size of the output */
   int64_t elapsed_ns;
   uint64_t compress_ns;       /* of which zstd */
+  uint64_t page_releases;     /* times an input's mapped pages were released while it was read */
 } sl_merge_stats;
+
+/* An input's mapped pages leave the process each time this many of its stored bytes have been read
+ * (default 256 MiB; they stay in the page cache). A variable so that tests can lower it. */
+extern uint64_t sl_merge_release_every_bytes;
 
 /* Merges inputs (oldest first) into a new part: a file part in dir (which must
  * not exist yet), or a memory part when dir is NULL.  stats may be NULL. */
