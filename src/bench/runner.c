@@ -354,10 +354,6 @@ static void record_breakdown(run *state, const char *model, sl_backend *backend,
   }
 }
 
-/* One pass over the profile's spans before the loads of an iteration: what every store must then
- * hold (count, order-independent checksum, raw bytes, traces) and, the first time, the oracle's
- * rows.  The generator is deterministic (same profile and seed, same spans), so the loads that
- * follow write exactly these spans, and their timed loops do nothing but write. */
 /* What the run's stores may take on disk at once (the largest, or all of them with --keep), from the
  * data's raw bytes: the stored shares measured at small and medium scale (Stream 21-22% of raw,
  * Trace 25%, SQLite 119%) with a margin, plus each engine's WAL (up to twice the memory limit). */
@@ -405,6 +401,10 @@ static void warn_about_disk(const run *state) {
   }
 }
 
+/* One pass over the profile's spans before the loads of an iteration: what every store must then
+ * hold (count, order-independent checksum, raw bytes, traces) and, the first time, the oracle's
+ * rows.  The generator is deterministic (same profile and seed, same spans), so the loads that
+ * follow write exactly these spans, and their timed loops do nothing but write. */
 static sl_status expect_dataset(run *state, sl_error *err) {
   sl_gen *gen = NULL;
   SL_TRY(sl_gen_open(&state->profile, &gen, err));

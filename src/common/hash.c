@@ -10,17 +10,6 @@ uint64_t sl_hash64(const void *data, size_t size_bytes, uint64_t seed) {
   return XXH64(data, size_bytes, seed);
 }
 
-uint64_t sl_hash64_pair(const void *first, size_t first_bytes, const void *second, size_t second_bytes,
-                        uint64_t seed) {
-  XXH64_state_t state;
-  XXH64_reset(&state, seed);
-  XXH64_update(&state, first, first_bytes);
-  if (second_bytes > 0) {
-    XXH64_update(&state, second, second_bytes);
-  }
-  return XXH64_digest(&state);
-}
-
 uint64_t sl_hash64_gather(const void *first, size_t first_bytes, const struct iovec *pieces, size_t count,
                           uint64_t seed) {
   XXH64_state_t state;

@@ -7,10 +7,6 @@
 
 uint64_t sl_hash64(const void *data, size_t size_bytes, uint64_t seed);
 
-/* The hash of first followed by second, as sl_hash64 of the two joined, without joining them. */
-uint64_t sl_hash64_pair(const void *first, size_t first_bytes, const void *second, size_t second_bytes,
-                        uint64_t seed);
-
 /* The hash of first followed by the pieces, as sl_hash64 of them all joined. */
 struct iovec;
 uint64_t sl_hash64_gather(const void *first, size_t first_bytes, const struct iovec *pieces, size_t count,

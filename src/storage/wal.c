@@ -1118,6 +1118,13 @@ static wal_request request_of(const struct iovec *pieces, size_t piece_count, si
                        .err = err};
 }
 
+/* Makes the request's one piece its own copy (the caller's may be on a stack that goes first). */
+static void keep_single_piece(wal_request *request, struct iovec piece) {
+  request->single = piece;
+  request->pieces = &request->single;
+  request->piece_count = 1;
+}
+
 static size_t pieces_size(const struct iovec *pieces, size_t count) {
   size_t size_bytes = 0;
   for (size_t i = 0; i < count; i++) {
@@ -1132,9 +1139,8 @@ sl_status sl_wal_append(sl_wal *wal, const void *payload, size_t size_bytes,
   assert(wal != NULL);
   assert(payload != NULL || size_bytes == 0);
   SL_TRY(check_size(wal, size_bytes, err));
-  wal_request request = request_of(NULL, 1, size_bytes, err);
-  request.single = (struct iovec){.iov_base = (void *)payload, .iov_len = size_bytes};
-  request.pieces = &request.single;
+  wal_request request = request_of(NULL, 0, size_bytes, err);
+  keep_single_piece(&request, (struct iovec){.iov_base = (void *)payload, .iov_len = size_bytes});
   lock(wal);
   sl_status status = enqueue(wal, &request, err);
   if (status == SL_OK) {
@@ -1173,9 +1179,7 @@ sl_status sl_wal_submitv(sl_wal *wal, const struct iovec *pieces, size_t piece_c
   sl_error_clear(&ticket->error);
   ticket->request = request_of(pieces, piece_count, size_bytes, &ticket->error);
   if (piece_count == 1) {
-    /* One piece (sl_wal_submit's, on its caller's stack): kept in the ticket. */
-    ticket->request.single = pieces[0];
-    ticket->request.pieces = &ticket->request.single;
+    keep_single_piece(&ticket->request, pieces[0]); /* sl_wal_submit's is on its caller's stack */
   }
   lock(wal);
   sl_status status = enqueue(wal, &ticket->request, err);
