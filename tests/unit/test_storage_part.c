@@ -314,69 +314,64 @@ static void run_merge_case(const merge_case *c, const char *dir, uint64_t seed) 
   pm_expected_free(&expected);
 }
 
+/* Merge shapes run by the tests below: overlaps, ranges apart or touching, keys apart, ties, byte
+ * limits, memory inputs and output. */
+static const merge_case merge_cases[] = {
+    {.name = "overlapping", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 120, .sort_step = 0,
+     .sort_span = 30, .expect_rewrites = true},
+    {.name = "overlapping-unlimited", .inputs = 3, .rows = 1200, .key_count = 200, .sort_step = 0, .sort_span = 1000,
+     .expect_rewrites = true},
+    {.name = "ranges-apart", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 60, .sort_step = 100,
+     .sort_span = 100, .expect_copies = true},
+    {.name = "ranges-apart-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 60, .sort_step = 100,
+     .sort_span = 100, .reverse_ranges = true, .expect_copies = true},
+    {.name = "keys-apart", .rows_limit = 6, .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true,
+     .sort_span = 50, .expect_copies = true},
+    {.name = "keys-apart-unlimited", .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true, .sort_span = 50,
+     .expect_copies = true},
+    {.name = "ranges-touch", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
+     .sort_span = 50},
+    {.name = "ranges-touch-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
+     .sort_span = 50, .reverse_ranges = true},
+    {.name = "all-tied", .rows_limit = 4, .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
+    {.name = "all-tied-unlimited", .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
+    {.name = "byte-limit", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 0,
+     .sort_span = 40, .expect_rewrites = true},
+    {.name = "byte-limit-apart", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 40,
+     .sort_span = 40},
+    {.name = "mixed-inputs", .rows_limit = 8, .inputs = 4, .rows = 700, .key_count = 80, .sort_step = 20,
+     .sort_span = 30, .memory_inputs = true},
+    {.name = "memory-output", .rows_limit = 8, .inputs = 3, .rows = 700, .key_count = 80, .sort_step = 20,
+     .sort_span = 30, .memory_inputs = true, .memory_output = true},
+};
+
 static void merges_keep_every_row_and_posting(void **state) {
   (void)state;
-  static const merge_case cases[] = {
-      {.name = "overlapping", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 120, .sort_step = 0,
-       .sort_span = 30, .expect_rewrites = true},
-      {.name = "overlapping-unlimited", .inputs = 3, .rows = 1200, .key_count = 200, .sort_step = 0, .sort_span = 1000,
-       .expect_rewrites = true},
-      {.name = "ranges-apart", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 60, .sort_step = 100,
-       .sort_span = 100, .expect_copies = true},
-      {.name = "ranges-apart-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 60, .sort_step = 100,
-       .sort_span = 100, .reverse_ranges = true, .expect_copies = true},
-      {.name = "keys-apart", .rows_limit = 6, .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true,
-       .sort_span = 50, .expect_copies = true},
-      {.name = "keys-apart-unlimited", .inputs = 3, .rows = 700, .key_count = 90, .keys_apart = true, .sort_span = 50,
-       .expect_copies = true},
-      {.name = "ranges-touch", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
-       .sort_span = 50},
-      {.name = "ranges-touch-reversed", .rows_limit = 8, .inputs = 3, .rows = 900, .key_count = 40, .sort_step = 49,
-       .sort_span = 50, .reverse_ranges = true},
-      {.name = "all-tied", .rows_limit = 4, .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
-      {.name = "all-tied-unlimited", .inputs = 3, .rows = 600, .key_count = 20, .sort_span = 1},
-      {.name = "byte-limit", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 0,
-       .sort_span = 40, .expect_rewrites = true},
-      {.name = "byte-limit-apart", .bytes_limit = 500, .inputs = 3, .rows = 800, .key_count = 30, .sort_step = 40,
-       .sort_span = 40},
-      {.name = "mixed-inputs", .rows_limit = 8, .inputs = 4, .rows = 700, .key_count = 80, .sort_step = 20,
-       .sort_span = 30, .memory_inputs = true},
-      {.name = "memory-output", .rows_limit = 8, .inputs = 3, .rows = 700, .key_count = 80, .sort_step = 20,
-       .sort_span = 30, .memory_inputs = true, .memory_output = true},
-  };
   const char *dir = test_temp_dir("part-merge");
   char base[4200];
   make_path(base, sizeof base, "%s", dir);
-  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+  for (size_t c = 0; c < sizeof merge_cases / sizeof merge_cases[0]; c++) {
     for (uint64_t seed = 1; seed <= 2; seed++) {
       char sub[4300];
       make_path(sub, sizeof sub, "%s/s%llu", base, (unsigned long long)seed);
       mkdir(sub, 0755);
-      run_merge_case(&cases[c], sub, seed);
+      run_merge_case(&merge_cases[c], sub, seed);
     }
   }
 }
 
 /* With an input's mapped pages released after every block it gives (sl_merge_release_every_bytes
  * at 1), merges still hold every row and posting: rows pending in the merge that point into the
- * released pages read them back from the file. Releases are counted only for file inputs. */
+ * released pages read them back from the file (every case of merges_keep_every_row_and_posting). */
 static void merges_read_right_when_inputs_release_their_pages(void **state) {
   (void)state;
-  static const merge_case cases[] = {
-      {.name = "release-overlapping", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 120, .sort_step = 0,
-       .sort_span = 30, .expect_rewrites = true},
-      {.name = "release-ranges-apart", .rows_limit = 8, .inputs = 4, .rows = 900, .key_count = 60, .sort_step = 100,
-       .sort_span = 100, .expect_copies = true},
-      {.name = "release-mixed-inputs", .rows_limit = 8, .inputs = 4, .rows = 700, .key_count = 80, .sort_step = 20,
-       .sort_span = 30, .memory_inputs = true},
-  };
   const char *dir = test_temp_dir("part-merge-release");
   char base[4200];
   make_path(base, sizeof base, "%s", dir);
   uint64_t saved = sl_merge_release_every_bytes;
   sl_merge_release_every_bytes = 1;
-  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-    run_merge_case(&cases[c], base, 7);
+  for (size_t c = 0; c < sizeof merge_cases / sizeof merge_cases[0]; c++) {
+    run_merge_case(&merge_cases[c], base, 7); /* every case has a file input */
     assert_true(last_page_releases > 0);
   }
   sl_merge_release_every_bytes = saved;
@@ -384,7 +379,7 @@ static void merges_read_right_when_inputs_release_their_pages(void **state) {
   char again[4300];
   make_path(again, sizeof again, "%s/default", base);
   mkdir(again, 0755);
-  run_merge_case(&cases[0], again, 8);
+  run_merge_case(&merge_cases[0], again, 8);
   assert_int_equal(last_page_releases, 0);
 }
 
