@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -318,8 +319,12 @@ static int64_t process_cpu_ns(void) {
   return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-/* The whole data set, in time order, one writer, LOAD_BATCH_SPANS a batch.
- * Only the time inside the backend is measured (the generator's is not). */
+/* The process's minor page faults so far (all threads). */
+static int64_t process_minor_faults(void) {
+  struct rusage usage;
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? (int64_t)usage.ru_minflt : 0;
+}
+
 /* The backend's storage breakdown (docs/RESULTS.md "storage") into
  * storage.MODEL (after the final merge: its members; after the load: .after_load). */
 static void record_breakdown(run *state, const char *model, sl_backend *backend, const char *when, int iteration) {
@@ -555,6 +560,8 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     status = sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
   }
   int64_t cpu_ns = 0; /* the process's CPU time while writing (all its threads; the generator's apart) */
+  int64_t flush_ns = 0;  /* the final flush's share of inside_ns */
+  int64_t faults = 0;    /* minor page faults while writing */
   while (status == SL_OK && !chunk.end && !interrupted) {
     int64_t generate_started = sl_monotonic_ns();
     status = chunk_fill(&chunk, gen, spans, err);
@@ -562,6 +569,7 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     generate_ns += generated_ns;
     sl_progress_exclude(&progress, generated_ns); /* the rate shown is the writes' */
     int64_t cpu_started = process_cpu_ns();
+    int64_t faults_started = process_minor_faults();
     size_t held = chunk_bytes(&chunk);
     buffer_bytes = held > buffer_bytes ? held : buffer_bytes;
     /* The expected checksum, bytes and traces, and the oracle's rows, come from the pass before
@@ -580,13 +588,17 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
       sl_progress_update(&progress, done);
     }
     cpu_ns += process_cpu_ns() - cpu_started;
+    faults += process_minor_faults() - faults_started;
   }
   if (status == SL_OK && !interrupted) {
     int64_t started = sl_monotonic_ns();
     int64_t cpu_started = process_cpu_ns();
+    int64_t faults_started = process_minor_faults();
     status = sl_backend_flush(backend, err);
-    inside_ns += sl_monotonic_ns() - started;
+    flush_ns = sl_monotonic_ns() - started;
+    inside_ns += flush_ns;
     cpu_ns += process_cpu_ns() - cpu_started;
+    faults += process_minor_faults() - faults_started;
   }
   sl_progress_finish(&progress);
   if (status == SL_OK && !interrupted && wanted(state, SL_LABEL_MEMORY, "memory/load")) {
@@ -620,7 +632,9 @@ static sl_status sequential_load(run *state, const char *model, int iteration, s
     int64_t harness_ns = loop_ns - inside_ns - generate_ns;
     json_t *details = sl_results_details(state->results, "write/sequential", model, iteration);
     json_object_set_new(details, "generate_seconds", json_real((double)generate_ns / 1e9));
+    json_object_set_new(details, "final_flush_seconds", json_real((double)flush_ns / 1e9));
     json_object_set_new(details, "cpu_seconds", json_real((double)cpu_ns / 1e9));
+    json_object_set_new(details, "minor_page_faults", json_integer((json_int_t)faults));
     json_object_set_new(details, "cpu_cores_busy", json_real(inside_ns > 0 ? (double)cpu_ns / (double)inside_ns : 0));
     json_object_set_new(details, "harness_seconds", json_real((double)harness_ns / 1e9));
     json_object_set_new(details, "harness_ns_per_batch",

@@ -30,7 +30,8 @@ enum {
   DEFAULT_INTERVAL_MS = 100,
   MAX_SEGMENTS = 1 << 20,
   DIRECT_BLOCK_BYTES = 4096,     /* O_DIRECT writes: offsets, sizes and memory aligned to this */
-  DIRECT_CHUNK_BYTES = 4 << 20   /* O_DIRECT writes: the staging buffer a group is copied through */
+  DIRECT_CHUNK_BYTES = 2 << 20,  /* O_DIRECT writes: each of the two staging chunks a group is copied through */
+  HASH_SLICE_BYTES = 64 << 10    /* O_DIRECT writes: bytes copied, then hashed while still in cache */
 };
 static const uint64_t default_segment_size_bytes = 64ull << 20;
 /* A segment holds at most one record over its limit; anything bigger is not a segment of ours. */
@@ -511,6 +512,25 @@ typedef struct wal_request {
   struct wal_request *next;
 } wal_request;
 
+/* The thread that writes staging chunks behind the leader (docs/FORMAT.md "Direct I/O"): the leader
+ * fills one chunk while it writes the other. At most one chunk is handed over at a time and chunks
+ * are handed over in file order, so writes reach the file in order, as one write's would. */
+typedef struct chunk_writer {
+  pthread_mutex_t mutex;
+  pthread_cond_t changed; /* a chunk handed over, written, or stop */
+  pthread_t thread;
+  bool started;           /* without the thread the leader writes each chunk itself */
+  bool stopping;
+  bool pending;           /* the chunk handed over is not written yet */
+  int fd;
+  const char *path;
+  const uint8_t *data;
+  size_t size_bytes;
+  uint64_t offset;
+  sl_status status;       /* of the chunks written since the leader last asked */
+  sl_error error;
+} chunk_writer;
+
 struct sl_wal {
   char dir[PATH_BYTES];
   sl_wal_options options;
@@ -547,8 +567,9 @@ struct sl_wal {
    * O_DIRECT and groups go through direct_chunk; direct_tail holds the segment's bytes from its end
    * rounded down to a block to its end, which the next group writes again in front of its own. */
   bool segment_direct;
-  uint8_t *direct_chunk;         /* DIRECT_CHUNK_BYTES, block-aligned */
+  uint8_t *direct_chunk;         /* two chunks of DIRECT_CHUNK_BYTES, block-aligned */
   uint8_t *direct_tail;          /* DIRECT_BLOCK_BYTES, block-aligned */
+  chunk_writer chunks;           /* writes one chunk while the leader fills the other */
 };
 
 void sl_wal_options_default(sl_wal_options *options) {
@@ -647,6 +668,99 @@ static void fail_sticky(sl_wal *wal, const sl_error *cause) {
 
 /* ---- Direct I/O (docs/FORMAT.md "Direct I/O") ---- */
 
+static void *chunk_writer_main(void *argument) {
+  pthread_setname_np(pthread_self(), "wal-io");
+  chunk_writer *writer = argument;
+  pthread_mutex_lock(&writer->mutex);
+  for (;;) {
+    while (!writer->pending && !writer->stopping) {
+      pthread_cond_wait(&writer->changed, &writer->mutex);
+    }
+    if (!writer->pending) {
+      break; /* stopping, and nothing left to write */
+    }
+    int fd = writer->fd;
+    const char *path = writer->path;
+    const uint8_t *data = writer->data;
+    size_t size_bytes = writer->size_bytes;
+    uint64_t offset = writer->offset;
+    pthread_mutex_unlock(&writer->mutex);
+    sl_error error;
+    sl_error_clear(&error);
+    sl_status status = sl_fileio_pwrite_all(fd, data, size_bytes, offset, path, &error);
+    pthread_mutex_lock(&writer->mutex);
+    if (status != SL_OK && writer->status == SL_OK) {
+      writer->status = status;
+      writer->error = error;
+    }
+    writer->pending = false;
+    pthread_cond_broadcast(&writer->changed);
+  }
+  pthread_mutex_unlock(&writer->mutex);
+  return NULL;
+}
+
+static void start_chunk_writer(sl_wal *wal) {
+  chunk_writer *writer = &wal->chunks;
+  writer->started = pthread_create(&writer->thread, NULL, chunk_writer_main, writer) == 0;
+}
+
+static void stop_chunk_writer(sl_wal *wal) {
+  chunk_writer *writer = &wal->chunks;
+  if (!writer->started) {
+    return;
+  }
+  pthread_mutex_lock(&writer->mutex);
+  writer->stopping = true;
+  pthread_cond_broadcast(&writer->changed);
+  pthread_mutex_unlock(&writer->mutex);
+  pthread_join(writer->thread, NULL);
+  writer->started = false;
+}
+
+/* Has size_bytes of data written at offset of the segment appended to, by the chunk writer (the
+ * leader goes on) or, without one, here. Owner; nothing may be pending (finish_chunk first). */
+static void hand_over_chunk(sl_wal *wal, const uint8_t *data, size_t size_bytes, uint64_t offset) {
+  chunk_writer *writer = &wal->chunks;
+  if (!writer->started) {
+    sl_error error;
+    sl_error_clear(&error);
+    sl_status status = sl_fileio_pwrite_all(wal->segment_fd, data, size_bytes, offset, wal->segment_path, &error);
+    if (status != SL_OK && writer->status == SL_OK) {
+      writer->status = status;
+      writer->error = error;
+    }
+    return;
+  }
+  pthread_mutex_lock(&writer->mutex);
+  assert(!writer->pending);
+  writer->fd = wal->segment_fd;
+  writer->path = wal->segment_path;
+  writer->data = data;
+  writer->size_bytes = size_bytes;
+  writer->offset = offset;
+  writer->pending = true;
+  pthread_cond_broadcast(&writer->changed);
+  pthread_mutex_unlock(&writer->mutex);
+}
+
+/* Waits until the chunk handed over last is written; the first failure of the chunks written since
+ * the last call (then cleared). Owner. */
+static sl_status finish_chunk(sl_wal *wal, sl_error *err) {
+  chunk_writer *writer = &wal->chunks;
+  pthread_mutex_lock(&writer->mutex);
+  while (writer->pending) {
+    pthread_cond_wait(&writer->changed, &writer->mutex);
+  }
+  sl_status status = writer->status;
+  if (status != SL_OK && err != NULL) {
+    *err = writer->error;
+  }
+  writer->status = SL_OK;
+  pthread_mutex_unlock(&writer->mutex);
+  return status;
+}
+
 typedef enum direct_support { DIRECT_NO, DIRECT_YES, DIRECT_UNKNOWN } direct_support;
 
 /* Whether the file system says it takes O_DIRECT writes aligned to DIRECT_BLOCK_BYTES (statx's
@@ -681,13 +795,14 @@ static void direct_begin_segment(sl_wal *wal) {
   if (wal->direct_chunk == NULL) {
     void *chunk = NULL;
     void *tail = NULL;
-    if (posix_memalign(&chunk, DIRECT_BLOCK_BYTES, DIRECT_CHUNK_BYTES) != 0 ||
+    if (posix_memalign(&chunk, DIRECT_BLOCK_BYTES, 2 * DIRECT_CHUNK_BYTES) != 0 ||
         posix_memalign(&tail, DIRECT_BLOCK_BYTES, DIRECT_BLOCK_BYTES) != 0) {
       free(chunk);
       return; /* buffered: slower, not wrong */
     }
     wal->direct_chunk = chunk;
     wal->direct_tail = tail;
+    start_chunk_writer(wal); /* without it the leader writes each chunk itself: slower, not wrong */
   }
   size_t tail_bytes = (size_t)(wal->segment_end_offset % DIRECT_BLOCK_BYTES);
   uint64_t block_offset = wal->segment_end_offset - tail_bytes;
@@ -723,48 +838,85 @@ static void direct_begin_segment(sl_wal *wal) {
 }
 
 typedef struct direct_cursor {
-  uint64_t offset; /* where direct_chunk[0] goes in the segment (block-aligned) */
-  size_t fill;     /* bytes in direct_chunk */
+  uint64_t offset;        /* where the chunk being filled goes in the segment (block-aligned) */
+  size_t fill;            /* bytes in that chunk */
+  int current;            /* which of the two chunks it is */
+  sl_hash64_state *hash;  /* the record being copied, hashed from the chunk as it is copied */
 } direct_cursor;
 
-/* Copies bytes into the staging chunk, writing each chunk that fills. Owner. */
+static uint8_t *cursor_chunk(const sl_wal *wal, const direct_cursor *cursor) {
+  return wal->direct_chunk + (size_t)cursor->current * DIRECT_CHUNK_BYTES;
+}
+
+/* Copies bytes into the chunk being filled (hashing them there while they are in cache); a chunk
+ * that fills is handed to the chunk writer once the other one is written, and filling goes on in
+ * the other. Owner. */
 static sl_status direct_put(sl_wal *wal, direct_cursor *cursor, const void *bytes, size_t size_bytes,
                             sl_error *err) {
   const uint8_t *from = bytes;
   while (size_bytes > 0) {
+    uint8_t *chunk = cursor_chunk(wal, cursor);
     size_t take = DIRECT_CHUNK_BYTES - cursor->fill;
     take = take < size_bytes ? take : size_bytes;
-    memcpy(wal->direct_chunk + cursor->fill, from, take);
+    take = take < HASH_SLICE_BYTES ? take : HASH_SLICE_BYTES;
+    memcpy(chunk + cursor->fill, from, take);
+    if (cursor->hash != NULL) {
+      sl_hash64_add(cursor->hash, chunk + cursor->fill, take);
+    }
     cursor->fill += take;
     from += take;
     size_bytes -= take;
     if (cursor->fill == DIRECT_CHUNK_BYTES) {
-      SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, wal->direct_chunk, DIRECT_CHUNK_BYTES, cursor->offset,
-                                  wal->segment_path, err));
+      SL_TRY(finish_chunk(wal, err)); /* the other chunk is free again */
+      hand_over_chunk(wal, chunk, DIRECT_CHUNK_BYTES, cursor->offset);
       cursor->offset += DIRECT_CHUNK_BYTES;
       cursor->fill = 0;
+      cursor->current ^= 1;
     }
   }
   return SL_OK;
 }
 
-/* Writes pieces at the segment's end through the staging chunk: the last partial block again, the
- * pieces, zeros to the next block boundary. On success the tail block is the new end's. Owner. */
-static sl_status direct_write(sl_wal *wal, const struct iovec *pieces, size_t count, sl_error *err) {
+/* Writes the group's records at the segment's end through the staging chunks: the last partial
+ * block again, then for each record its header (frames, numbered), payload and checksum (hashed
+ * as copied), then zeros to the next block boundary. No chunk write is in flight when it returns.
+ * On success the tail block is the new end's. Owner. */
+static sl_status direct_write(sl_wal *wal, const wal_request *group, uint8_t *frames, sl_error *err) {
   size_t tail_bytes = (size_t)(wal->segment_end_offset % DIRECT_BLOCK_BYTES);
-  direct_cursor cursor = {.offset = wal->segment_end_offset - tail_bytes, .fill = tail_bytes};
+  direct_cursor cursor = {.offset = wal->segment_end_offset - tail_bytes, .fill = tail_bytes, .current = 0};
   memcpy(wal->direct_chunk, wal->direct_tail, tail_bytes);
-  for (size_t i = 0; i < count; i++) {
-    SL_TRY(direct_put(wal, &cursor, pieces[i].iov_base, pieces[i].iov_len, err));
+  sl_status status = SL_OK;
+  uint8_t *header = frames;
+  for (const wal_request *request = group; status == SL_OK && request != NULL; request = request->next) {
+    sl_hash64_state hash;
+    sl_hash64_begin(&hash, 0);
+    cursor.hash = &hash;
+    status = direct_put(wal, &cursor, header, RECORD_HEADER_BYTES, err);
+    for (size_t i = 0; status == SL_OK && i < request->piece_count; i++) {
+      status = direct_put(wal, &cursor, request->pieces[i].iov_base, request->pieces[i].iov_len, err);
+    }
+    cursor.hash = NULL;
+    uint8_t *checksum = header + RECORD_HEADER_BYTES;
+    put_u64(checksum, sl_hash64_end(&hash));
+    if (status == SL_OK) {
+      status = direct_put(wal, &cursor, checksum, CHECKSUM_BYTES, err);
+    }
+    header += SL_WAL_RECORD_OVERHEAD_BYTES;
   }
+  /* The chunk handed over last is written before the last one: writes stay in file order. */
+  sl_status written = finish_chunk(wal, status == SL_OK ? err : NULL);
+  status = status == SL_OK ? written : status;
+  if (status != SL_OK) {
+    return status;
+  }
+  uint8_t *chunk = cursor_chunk(wal, &cursor);
   size_t padded = (cursor.fill + DIRECT_BLOCK_BYTES - 1) / DIRECT_BLOCK_BYTES * DIRECT_BLOCK_BYTES;
-  memset(wal->direct_chunk + cursor.fill, 0, padded - cursor.fill);
+  memset(chunk + cursor.fill, 0, padded - cursor.fill);
   if (padded > 0) {
-    SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, wal->direct_chunk, padded, cursor.offset, wal->segment_path,
-                                err));
+    SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, chunk, padded, cursor.offset, wal->segment_path, err));
   }
   size_t last_block = cursor.fill - cursor.fill % DIRECT_BLOCK_BYTES;
-  memcpy(wal->direct_tail, wal->direct_chunk + last_block, cursor.fill % DIRECT_BLOCK_BYTES);
+  memcpy(wal->direct_tail, chunk + last_block, cursor.fill % DIRECT_BLOCK_BYTES);
   if (cursor.offset + padded > wal->segment_file_bytes) {
     wal->segment_file_bytes = cursor.offset + padded;
   }
@@ -940,7 +1092,9 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     put_u32(header, (uint32_t)request->size_bytes);
     put_u32(header + 4, 0);
     put_u64(header + 8, request->sequence);
-    put_u64(checksum, sl_hash64_gather(header, RECORD_HEADER_BYTES, request->pieces, request->piece_count, 0));
+    if (!wal->segment_direct) { /* a direct write hashes the record as it copies it */
+      put_u64(checksum, sl_hash64_gather(header, RECORD_HEADER_BYTES, request->pieces, request->piece_count, 0));
+    }
     pieces[count++] = (struct iovec){.iov_base = header, .iov_len = RECORD_HEADER_BYTES};
     for (size_t i = 0; i < request->piece_count; i++) {
       if (request->pieces[i].iov_len > 0) {
@@ -953,7 +1107,7 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
   }
   assert(numbered == records && total == group_bytes);
   (void)total;
-  sl_status status = wal->segment_direct ? direct_write(wal, pieces, count, err)
+  sl_status status = wal->segment_direct ? direct_write(wal, group, frames, err)
                                          : sl_fileio_pwritev_all(wal->segment_fd, pieces, count,
                                                                  wal->segment_end_offset, wal->segment_path, err);
   if (status != SL_OK) {
@@ -1448,6 +1602,9 @@ static sl_status init_sync_objects(sl_wal *wal, sl_error *err) {
   failures += pthread_cond_init(&wal->changed, NULL) != 0;
   failures += pthread_cond_init(&wal->interval_wake, &attributes) != 0;
   failures += pthread_cond_init(&wal->work, NULL) != 0;
+  failures += pthread_mutex_init(&wal->chunks.mutex, NULL) != 0;
+  failures += pthread_cond_init(&wal->chunks.changed, NULL) != 0;
+  wal->chunks.status = SL_OK;
   pthread_condattr_destroy(&attributes);
   if (failures != 0) {
     return sl_error_set(err, SL_ERR_INTERNAL, "WAL %s: cannot create locks", wal->dir);
@@ -1548,6 +1705,8 @@ static void free_wal(sl_wal *wal) {
   pthread_cond_destroy(&wal->work);
   pthread_cond_destroy(&wal->changed);
   pthread_mutex_destroy(&wal->mutex);
+  pthread_cond_destroy(&wal->chunks.changed);
+  pthread_mutex_destroy(&wal->chunks.mutex);
   segment_list_free(&wal->segments);
   segment_list_free(&wal->pool);
   free(wal->encode_buffer);
@@ -1570,6 +1729,7 @@ static void stop_threads(sl_wal *wal) {
     pthread_join(wal->writer_thread, NULL);
     wal->writer_thread_started = false;
   }
+  stop_chunk_writer(wal); /* after the last leader: nothing is pending */
 }
 
 sl_status sl_wal_open(const char *dir, const sl_wal_options *options, sl_wal **wal_out,

@@ -11,13 +11,17 @@
  * ranges that touch, all rows tied), memory and mixed inputs, merges of merges.  Last,
  * sl_merge_policy_choose against choices worked out by hand from BanyanDB's
  * banyand/stream/merger_policy.go. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "part_model.h"
+#include "storage/fileio.h"
 #include "storage/merge.h"
 #include "test_support.h"
 
@@ -187,6 +191,141 @@ static void file_parts_round_trip(void **state) {
     pm_expected_free(&expected);
     pm_set_free(&set);
   }
+}
+
+/* ---- Durability: every file of a part is fsynced before the part is named ---- */
+
+enum { MAX_SYNCED = 128 };
+static char synced_paths[MAX_SYNCED][512];
+static int synced_count;
+static int fsyncs_before_failure; /* -1: never fail */
+
+/* Records which file each fsync was for; fails the n-th with EIO when asked. */
+static int recording_fsync(int fd) {
+  if (fsyncs_before_failure == 0) {
+    errno = EIO;
+    return -1;
+  }
+  if (fsyncs_before_failure > 0) {
+    fsyncs_before_failure--;
+  }
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  if (synced_count < MAX_SYNCED) {
+    ssize_t length = readlink(link, synced_paths[synced_count], sizeof synced_paths[0] - 1);
+    synced_paths[synced_count][length > 0 ? length : 0] = '\0';
+    synced_count++;
+  }
+  return fsync(fd);
+}
+
+static bool was_synced(const char *path) {
+  for (int i = 0; i < synced_count; i++) {
+    if (strcmp(synced_paths[i], path) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static int open_descriptors(void) {
+  DIR *fds = opendir("/proc/self/fd");
+  assert_non_null(fds);
+  int count = 0;
+  for (struct dirent *entry = readdir(fds); entry != NULL; entry = readdir(fds)) {
+    count += entry->d_name[0] != '.';
+  }
+  closedir(fds);
+  return count;
+}
+
+/* The part's fsyncs come after all its files are written (so the disk writes them together):
+ * each file and the directory is still fsynced, once, before sl_parts_merge returns. */
+static void every_file_of_a_part_is_fsynced(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("part-durable");
+  sl_part_layout layout;
+  pm_layout(&layout, 8, 900);
+  pm_spec spec = {.seed = 9, .rows = 3000, .key_count = 200, .sort_min = 1000, .sort_span = 60, .first_id = 1};
+  pm_set set;
+  pm_generate(&spec, &set);
+  synced_count = 0;
+  fsyncs_before_failure = -1;
+  sl_fileio_hooks hooks = {NULL, recording_fsync, NULL};
+  sl_fileio_set_hooks(&hooks);
+  sl_part *file = build_file(&layout, &set, base, "part", 3);
+  sl_fileio_set_hooks(NULL);
+  char dir[4200];
+  make_path(dir, sizeof dir, "%s/part", base);
+  char real_dir[4096];
+  assert_non_null(realpath(dir, real_dir));
+  DIR *listing = opendir(dir);
+  assert_non_null(listing);
+  int files = 0;
+  for (struct dirent *entry = readdir(listing); entry != NULL; entry = readdir(listing)) {
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
+    char path[4400];
+    make_path(path, sizeof path, "%s/%s", real_dir, entry->d_name);
+    if (!was_synced(path)) {
+      fail_msg("%s was not fsynced", path);
+    }
+    files++;
+  }
+  closedir(listing);
+  assert_true(files >= 10);
+  assert_true(was_synced(real_dir));
+  assert_int_equal(synced_count, files + 1); /* once each */
+  sl_part_unref(file);
+  pm_set_free(&set);
+}
+
+/* An fsync that fails while a part is finished fails the part: the error names the file, the
+ * part's directory is gone, and no descriptor stays open, whichever file's fsync it was. */
+static void a_failed_fsync_fails_the_part_and_leaves_nothing(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("part-fsync-fails");
+  sl_part_layout layout;
+  pm_layout(&layout, 8, 900);
+  pm_spec spec = {.seed = 10, .rows = 2000, .key_count = 100, .sort_min = 1000, .sort_span = 60, .first_id = 1};
+  pm_set set;
+  pm_generate(&spec, &set);
+  /* How many fsyncs a part takes: its files and its directory. */
+  synced_count = 0;
+  fsyncs_before_failure = -1;
+  sl_fileio_hooks counting = {NULL, recording_fsync, NULL};
+  sl_fileio_set_hooks(&counting);
+  sl_part *whole = build_file(&layout, &set, base, "whole", 4);
+  sl_fileio_set_hooks(NULL);
+  sl_part_unref(whole);
+  int fsyncs = synced_count;
+  assert_true(fsyncs >= 10);
+  int descriptors = open_descriptors();
+  const int failures[] = {0, 1, fsyncs / 3, 2 * fsyncs / 3, fsyncs - 2, fsyncs - 1}; /* the last is the directory's */
+  for (size_t f = 0; f < sizeof failures / sizeof failures[0]; f++) {
+    int failing = failures[f];
+    sl_part *memory = build_memory(&layout, &set, 4);
+    char path[4200];
+    make_path(path, sizeof path, "%s/part-%d", base, failing);
+    synced_count = 0;
+    fsyncs_before_failure = failing;
+    sl_fileio_hooks hooks = {NULL, recording_fsync, NULL};
+    sl_fileio_set_hooks(&hooks);
+    sl_part *file = NULL;
+    sl_error err;
+    sl_status status = sl_parts_merge(&memory, 1, path, 4, NULL, &file, &err);
+    sl_fileio_set_hooks(NULL);
+    assert_int_equal(status, SL_ERR_IO);
+    assert_null(file);
+    assert_non_null(strstr(err.message, "fsync"));
+    assert_non_null(strstr(err.message, path));
+    struct stat info;
+    assert_int_not_equal(stat(path, &info), 0);
+    assert_int_equal(open_descriptors(), descriptors);
+    sl_part_unref(memory);
+  }
+  pm_set_free(&set);
 }
 
 /* Regression (fuzz_storage_part, its first inputs): the first column read with a fresh read
@@ -518,6 +657,8 @@ int main(void) {
       cmocka_unit_test(merges_of_merges),
       cmocka_unit_test(merges_read_right_when_inputs_release_their_pages),
       cmocka_unit_test(merge_policy_matches_banyandb),
+      cmocka_unit_test(every_file_of_a_part_is_fsynced),
+      cmocka_unit_test(a_failed_fsync_fails_the_part_and_leaves_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -777,6 +777,57 @@ static void full_disk_fails_the_append_and_loses_nothing(void **state) {
   }
 }
 
+/* A record of several staging chunks: whichever of its writes fails (a chunk written behind the
+ * leader, or the last one, written by the leader itself), the append fails with that write's error,
+ * nothing of the record stays in the file, and the next record follows the earlier ones. */
+static void a_failed_write_in_a_big_record_loses_nothing(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-big-write-fails");
+  sl_wal *wal = open_wal(dir, SL_WAL_SYNC_BATCH, 256 << 20);
+  append_records(wal, 1, 3, 2000, NULL);
+  size_t big_bytes = (7u << 20) + 333; /* four 2 MiB chunks */
+  uint8_t *big = malloc(big_bytes);
+  assert_non_null(big);
+  fill_payload(999, big, big_bytes);
+  char path[PATH_BYTES];
+  segment_file(dir, 1, path);
+  uint64_t expected_next = 4;
+  for (int failing = 0; failing < 5; failing++) {
+    writes_before_failure = failing;
+    failed_writes = 0;
+    injected_errno = ENOSPC;
+    sl_fileio_hooks hooks = {failing_pwrite, NULL, NULL};
+    sl_fileio_set_hooks(&hooks);
+    sl_error err;
+    uint64_t sequence = 0;
+    sl_status status = sl_wal_append(wal, big, big_bytes, &sequence, &err);
+    sl_fileio_set_hooks(NULL);
+    if (failed_writes == 0) {
+      assert_int_equal(status, SL_OK); /* fewer writes than failing: it went through */
+      assert_int_equal(sequence, expected_next);
+      expected_next++;
+      break;
+    }
+    assert_int_equal(status, SL_ERR_NOSPACE);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(file_size(path), record_offset(1, 3, 2000) + (off_t)(expected_next - 4) *
+                                          (off_t)(big_bytes + SL_WAL_RECORD_OVERHEAD_BYTES));
+  }
+  assert_int_equal(expected_next, 5); /* the last attempt wrote the record */
+  uint64_t sequence = 0;
+  append_records(wal, 100, 1, 2000, &sequence);
+  assert_int_equal(sequence, 5);
+  close_wal(wal);
+  free(big);
+  sl_error err;
+  assert_int_equal(replay_into(dir, 0, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 5);
+  assert_true(replayed.all_intact);
+  assert_int_equal(replayed.keys[3], 999);
+  assert_int_equal(replayed.sizes[3], big_bytes);
+  assert_int_equal(replayed.keys[4], 100);
+}
+
 /* Submitted records are numbered in submission order, whatever order they are waited in; each is
  * durable once waited for; a failed write fails its ticket only, and the WAL goes on. */
 static void submitted_records_are_numbered_in_order_and_fail_alone(void **state) {
@@ -1238,6 +1289,7 @@ int main(void) {
       cmocka_unit_test(none_mode_never_syncs_appends),
       cmocka_unit_test(interval_mode_syncs_in_the_background),
       cmocka_unit_test(full_disk_fails_the_append_and_loses_nothing),
+      cmocka_unit_test(a_failed_write_in_a_big_record_loses_nothing),
       cmocka_unit_test(failed_fsync_is_sticky),
       cmocka_unit_test(tmpfs_full_disk),
       cmocka_unit_test(bad_arguments_are_refused),
