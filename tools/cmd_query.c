@@ -118,6 +118,9 @@ int cmd_query(int argc, char **argv) {
     fprintf(stderr, "%s:%s\n", strcmp(file, "-") == 0 ? "<stdin>" : file, message);
     exit_code = CLI_EXIT_FAILED;
   }
+  for (size_t i = 0; exit_code == CLI_EXIT_OK && i < query->note_count; i++) {
+    fprintf(stderr, "%s:%s\n", strcmp(file, "-") == 0 ? "<stdin>" : file, query->notes[i]);
+  }
   sl_backend *backend = NULL;
   if (exit_code == CLI_EXIT_OK) {
     sl_backend_options options = {.catalog = catalog, .directory = data,

@@ -88,6 +88,10 @@ typedef struct sl_query {
   /* Trace: trace ids named by EQ/IN conditions on the trace-id tag. */
   size_t trace_id_count;
   const sl_bytes *trace_ids;
+  /* Fields of the request that were ignored, each "LINE:COL: JSON.PATH: why" (unknown to
+   * BanyanDB's QueryRequest, or known but not modelled, such as trace or matchOption); at most 32. */
+  size_t note_count;
+  const char *const *notes;
 } sl_query;
 
 /* Parses a QueryRequest of the given model and binds it to the catalog.

@@ -35,6 +35,52 @@ static sl_status fail(parser *p, const char *path, const char *format, ...) {
   return sl_error_set(p->err, SL_ERR_INVALID, "query %d:%d: %s: %s", line, column, path, message);
 }
 
+enum { MAX_NOTES = 32 };
+
+/* Fields of a request object that spanlab does not read. BanyanDB's HTTP API (grpc-gateway's
+ * default protojson options: DiscardUnknown) ignores unknown fields, so a request ignores them here
+ * too, and says so: known lists the object's fields in lowerCamel and snake_case; modelled lists
+ * those of them spanlab reads (NULL: all of them). */
+static void note_ignored(parser *p, const json_t *object, const char *path, const char *const *known,
+                         const char *const *modelled) {
+  if (!json_is_object(object)) {
+    return;
+  }
+  const char *key;
+  json_t *value;
+  json_object_foreach((json_t *)object, key, value) {
+    (void)value;
+    bool is_known = false, is_modelled = modelled == NULL;
+    for (size_t i = 0; known[i] != NULL; i++) {
+      is_known = is_known || strcmp(key, known[i]) == 0;
+    }
+    for (size_t i = 0; !is_modelled && modelled[i] != NULL; i++) {
+      is_modelled = strcmp(key, modelled[i]) == 0;
+    }
+    if (is_known && is_modelled) {
+      continue;
+    }
+    sl_query_internal *query = p->query;
+    if (query->notes == NULL) {
+      query->notes = sl_arena_alloc(query->arena, MAX_NOTES * sizeof(char *));
+    }
+    if (query->notes == NULL || query->public.note_count == MAX_NOTES) {
+      return;
+    }
+    char key_path[PATH_BYTES];
+    snprintf(key_path, sizeof key_path, "%s", path);
+    sl_json_path_key(key_path, sizeof key_path, key);
+    int line = 1, column = 1;
+    sl_json_positions_find(p->positions, key_path, &line, &column);
+    char note[PATH_BYTES + 160];
+    snprintf(note, sizeof note, "%d:%d: %s: %s", line, column, key_path,
+             is_known ? "spanlab does not model this field; ignored"
+                      : "unknown field, ignored (as BanyanDB's HTTP API ignores it)");
+    query->notes[query->public.note_count++] = sl_arena_strdup(query->arena, note);
+    query->public.notes = (const char *const *)query->notes;
+  }
+}
+
 /* lowerCamel or snake_case member. */
 static json_t *member(const json_t *object, const char *camel, const char *snake, const char *path,
                       char out_path[PATH_BYTES]) {
@@ -260,6 +306,9 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
   if (tag_value == NULL) {
     return fail(p, path, "a condition needs a \"value\"");
   }
+  static const char *const condition_fields[] = {"name", "op", "value", "matchOption", "match_option", NULL};
+  static const char *const condition_read[] = {"name", "op", "value", NULL};
+  note_ignored(p, value, path, condition_fields, condition_read);
   SL_TRY(parse_tag_value(p, tag_value, member_path, &node->value));
   if (node->value.kind == SL_VALUE_TIMESTAMP) {
     /* BanyanDB parses every literal of the criteria into its tag filter first, which has no case
@@ -313,6 +362,8 @@ static sl_status parse_expression(parser *p, const json_t *value, const char *pa
   } else {
     return fail(p, op != NULL ? member_path : path, "expected op LOGICAL_OP_AND or LOGICAL_OP_OR");
   }
+  static const char *const expression_fields[] = {"op", "left", "right", NULL};
+  note_ignored(p, value, path, expression_fields, NULL);
   json_t *left = member(value, "left", NULL, path, member_path);
   if (left != NULL) {
     SL_TRY(parse_criteria(p, left, member_path, depth + 1, &node->left));
@@ -337,6 +388,8 @@ static sl_status parse_criteria(parser *p, const json_t *value, const char *path
     return fail(p, path, "expected a Criteria object with \"le\" or \"condition\"");
   }
   char member_path[PATH_BYTES];
+  static const char *const criteria_fields[] = {"le", "condition", NULL};
+  note_ignored(p, value, path, criteria_fields, NULL);
   json_t *le = member(value, "le", NULL, path, member_path);
   if (le != NULL) {
     return parse_expression(p, le, member_path, depth, out);
@@ -379,6 +432,8 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     return SL_OK;
   }
   char families_path[PATH_BYTES];
+  static const char *const projection_fields[] = {"tagFamilies", "tag_families", NULL};
+  note_ignored(p, projection, member_path, projection_fields, NULL);
   json_t *families = member(projection, "tagFamilies", "tag_families", member_path, families_path);
   if (families == NULL) {
     return SL_OK;
@@ -579,9 +634,25 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
   }
   internal->group = sl_catalog_find_group(catalog, internal->public.group);
   sl_query_bind_rules(internal, catalog);
+  /* api/proto/banyandb/{stream,trace}/v1/query.proto QueryRequest */
+  static const char *const stream_fields[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
+                                              "orderBy", "order_by", "criteria", "projection", "trace", "stages",
+                                              "groupModRevisions", "group_mod_revisions", NULL};
+  static const char *const stream_read[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
+                                            "orderBy", "order_by", "criteria", "projection", NULL};
+  static const char *const trace_fields[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
+                                             "orderBy", "order_by", "criteria", "tagProjection", "tag_projection",
+                                             "trace", "stages", "groupModRevisions", "group_mod_revisions", NULL};
+  static const char *const trace_read[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
+                                           "orderBy", "order_by", "criteria", "tagProjection", "tag_projection",
+                                           NULL};
+  note_ignored(&p, root, "$", model == SL_QUERY_STREAM ? stream_fields : trace_fields,
+               model == SL_QUERY_STREAM ? stream_read : trace_read);
   json_t *range = member(root, "timeRange", "time_range", "$", member_path);
   if (range != NULL) {
     char path[PATH_BYTES];
+    static const char *const range_fields[] = {"begin", "end", NULL};
+    note_ignored(&p, range, member_path, range_fields, NULL);
     json_t *begin = member(range, "begin", NULL, member_path, path);
     sl_error time_error;
     if (!json_is_string(begin) ||
@@ -623,6 +694,8 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
   json_t *order = member(root, "orderBy", "order_by", "$", member_path);
   if (order != NULL) {
     char path[PATH_BYTES];
+    static const char *const order_fields[] = {"indexRuleName", "index_rule_name", "sort", NULL};
+    note_ignored(&p, order, member_path, order_fields, NULL);
     json_t *rule_name = member(order, "indexRuleName", "index_rule_name", member_path, path);
     if (json_is_string(rule_name) && json_string_length(rule_name) > 0) {
       internal->public.order_rule = sl_query_rule_named(internal, json_string_value(rule_name));

@@ -18,6 +18,7 @@ typedef struct sl_query_internal {
    * rule's tags without its last (BanyanDB's sidx series). */
   const sl_tag_spec *series_tags[SL_QUERY_MAX_SERIES_TAGS];
   size_t series_count;
+  const char **notes; /* public.notes, in the arena */
 } sl_query_internal;
 
 /* Fills bound_rules and series_tags from the catalog. */

@@ -56,6 +56,14 @@ check_error "wrong type" "latency" "{$base,\"criteria\":{\"condition\":{\"name\"
 check_error "unbound rule" "time_based_index" "{$base,\"orderBy\":{\"indexRuleName\":\"time_based_index\",\"sort\":\"SORT_DESC\"}}"
 check_error "entity op" "serviceId" "{$base,\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_NE\",\"value\":{\"str\":{\"value\":\"x\"}}}}}"
 
+# A field BanyanDB's QueryRequest lacks is ignored (as BanyanDB's HTTP API ignores it), with a
+# warning that names it and its place; the answer is the one without it.
+sed 's/"limit": 5,/"limit": 5, "limitt": 2,/' "$scratch/q.json" >"$scratch/typo.json"
+"$spanlab" query --model stream --data "$scratch/store" "$scratch/typo.json" >"$scratch/typo-out.json" 2>"$scratch/err.txt" \
+  || fail "query with an unknown field: $(cat "$scratch/err.txt")"
+grep -q 'typo.json:5:[0-9]*: \$.limitt: unknown field, ignored' "$scratch/err.txt" || fail "no warning for limitt: $(cat "$scratch/err.txt")"
+cmp -s "$scratch/out.json" "$scratch/typo-out.json" || fail "an ignored field changed the answer"
+
 # No store, wrong model.
 "$spanlab" query --model stream --data "$scratch/nothing" "$scratch/q.json" >/dev/null 2>"$scratch/err.txt"; rc=$?
 [[ $rc -eq 1 ]] && grep -q "holds no store" "$scratch/err.txt" || fail "missing store: $rc $(cat "$scratch/err.txt")"
