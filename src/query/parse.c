@@ -722,7 +722,13 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
         goto done;
       }
     } else if (json_is_integer(sort)) {
-      internal->public.sort = (sl_sort)json_integer_value(sort);
+      /* An open enum: numbers other than 1 and 2 sort as SORT_UNSPECIFIED does (ascending), as
+       * BanyanDB's `order.Sort == SORT_DESC` test does. */
+      json_int_t number = json_integer_value(sort);
+      internal->public.sort = number == SL_SORT_DESC ? SL_SORT_DESC : number == SL_SORT_ASC ? SL_SORT_ASC : SL_SORT_UNSPECIFIED;
+    } else if (sort != NULL && !json_is_null(sort)) {
+      status = fail(&p, path, "expected SORT_ASC, SORT_DESC or SORT_UNSPECIFIED (or its number)");
+      goto done;
     }
   }
   if ((status = parse_projection(&p, root)) != SL_OK) {

@@ -50,6 +50,21 @@ static void good_queries_bind(void **state) {
   assert_int_equal(query->families[0].tag_count, 2);
   sl_query_free(query);
 
+  /* Sort as a number (an open enum: numbers other than 1 and 2 sort as SORT_UNSPECIFIED). */
+  static const struct {
+    const char *number;
+    sl_sort sort;
+  } sorts[] = {{"1", SL_SORT_DESC}, {"2", SL_SORT_ASC}, {"0", SL_SORT_UNSPECIFIED}, {"7", SL_SORT_UNSPECIFIED},
+               {"-3", SL_SORT_UNSPECIFIED}};
+  for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++) {
+    char numbered[400];
+    snprintf(numbered, sizeof numbered, "{" STREAM ",\"orderBy\":{\"sort\":%s},\"projection\":{\"tagFamilies\":"
+             "[{\"name\":\"primary\",\"tags\":[\"traceId\"]}]}}", sorts[i].number);
+    assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, numbered, strlen(numbered), &query, &err), SL_OK);
+    assert_int_equal(query->sort, sorts[i].sort);
+    sl_query_free(query);
+  }
+
   const char *trace = "{" TRACE ",\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_IN\","
                       "\"value\":{\"strArray\":{\"value\":[\"t1\",\"t2\"]}}}},\"tagProjection\":[\"spanId\"]}";
   assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, trace, strlen(trace), &query, &err), SL_OK);
@@ -112,6 +127,8 @@ static void bad_queries_name_their_problem(void **state) {
       {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"indexRuleName\":\"time_based_index\"}}",
        "index rule \"time_based_index\" is not bound to stream_performance_test/segment_stream"},
       {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":\"SORT_SIDEWAYS\"}}", "expected SORT_ASC, SORT_DESC"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":1.5}}", "$.orderBy.sort: expected SORT_ASC, SORT_DESC"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":true}}", "$.orderBy.sort: expected SORT_ASC, SORT_DESC"},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"nope\"]}]}}",
        "projected tag nope does not exist in family primary"},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"extra\",\"tags\":[]}]}}",
@@ -148,9 +165,6 @@ static void bad_queries_name_their_problem(void **state) {
   }
 }
 
-/* The trace row filter leaves out the tags of the rule *named* like the orderBy rule's last tag
- * (BanyanDB looks the rule up by name): the seed's latency_based_index ends in latency and no rule is
- * named latency, so a latency condition stays in the filter, here the whole OR. */
 /* Fields BanyanDB's QueryRequest lacks (a typo such as "limitt") are ignored, as its HTTP API ignores
  * them, and named with their place; fields it has that spanlab does not model (trace, stages,
  * matchOption) are named too; a request of known, modelled fields has no note. */
@@ -197,6 +211,9 @@ static void ignored_fields_are_named(void **state) {
   sl_query_free(query);
 }
 
+/* The trace row filter leaves out the tags of the rule *named* like the orderBy rule's last tag
+ * (BanyanDB looks the rule up by name): the seed's latency_based_index ends in latency and no rule is
+ * named latency, so a latency condition stays in the filter, here the whole OR. */
 static void order_tags_stay_in_the_filter_without_a_rule_of_that_name(void **state) {
   (void)state;
   const char *text = "{" TRACE ",\"orderBy\":{\"indexRuleName\":\"latency_based_index\"},\"criteria\":{\"le\":{\"op\":"
