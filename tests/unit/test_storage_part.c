@@ -239,22 +239,29 @@ static int open_descriptors(void) {
   return count;
 }
 
+/* A part of spec's rows flushed to base/name with every fsync recorded. */
+static sl_part *build_file_recording_fsyncs(const pm_spec *spec, const char *base, const char *name, uint64_t id,
+                                            pm_set *set_out) {
+  sl_part_layout layout;
+  pm_layout(&layout, 8, 900);
+  pm_generate(spec, set_out);
+  synced_count = 0;
+  fsyncs_before_failure = -1;
+  sl_fileio_hooks hooks = {NULL, recording_fsync, NULL};
+  sl_fileio_set_hooks(&hooks);
+  sl_part *file = build_file(&layout, set_out, base, name, id);
+  sl_fileio_set_hooks(NULL);
+  return file;
+}
+
 /* The part's fsyncs come after all its files are written (so the disk writes them together):
  * each file and the directory is still fsynced, once, before sl_parts_merge returns. */
 static void every_file_of_a_part_is_fsynced(void **state) {
   (void)state;
   const char *base = test_temp_dir("part-durable");
-  sl_part_layout layout;
-  pm_layout(&layout, 8, 900);
   pm_spec spec = {.seed = 9, .rows = 3000, .key_count = 200, .sort_min = 1000, .sort_span = 60, .first_id = 1};
   pm_set set;
-  pm_generate(&spec, &set);
-  synced_count = 0;
-  fsyncs_before_failure = -1;
-  sl_fileio_hooks hooks = {NULL, recording_fsync, NULL};
-  sl_fileio_set_hooks(&hooks);
-  sl_part *file = build_file(&layout, &set, base, "part", 3);
-  sl_fileio_set_hooks(NULL);
+  sl_part *file = build_file_recording_fsyncs(&spec, base, "part", 3, &set);
   char dir[4200];
   make_path(dir, sizeof dir, "%s/part", base);
   char real_dir[4096];
@@ -286,19 +293,13 @@ static void every_file_of_a_part_is_fsynced(void **state) {
 static void a_failed_fsync_fails_the_part_and_leaves_nothing(void **state) {
   (void)state;
   const char *base = test_temp_dir("part-fsync-fails");
-  sl_part_layout layout;
-  pm_layout(&layout, 8, 900);
   pm_spec spec = {.seed = 10, .rows = 2000, .key_count = 100, .sort_min = 1000, .sort_span = 60, .first_id = 1};
   pm_set set;
-  pm_generate(&spec, &set);
   /* How many fsyncs a part takes: its files and its directory. */
-  synced_count = 0;
-  fsyncs_before_failure = -1;
-  sl_fileio_hooks counting = {NULL, recording_fsync, NULL};
-  sl_fileio_set_hooks(&counting);
-  sl_part *whole = build_file(&layout, &set, base, "whole", 4);
-  sl_fileio_set_hooks(NULL);
+  sl_part *whole = build_file_recording_fsyncs(&spec, base, "whole", 4, &set);
   sl_part_unref(whole);
+  sl_part_layout layout;
+  pm_layout(&layout, 8, 900);
   int fsyncs = synced_count;
   assert_true(fsyncs >= 10);
   int descriptors = open_descriptors();
