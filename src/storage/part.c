@@ -1589,7 +1589,7 @@ struct sl_part_writer {
   uint64_t part_id;
   sl_codec *codec;
   sl_arena *arena;
-  out_file files[SL_PART_MAX_FILES];
+  out_file *files; /* file writers: one per layout file (a memory writer has none: a writer per batch stays small) */
   out_file primary;
   /* blocks and chunks */
   sl_buffer chunk_raw;
@@ -1744,11 +1744,13 @@ static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint
   writer->arena = sl_arena_new(arena_block_bytes);
   writer->min_sort = writer->min_timestamp = INT64_MAX;
   writer->max_sort = writer->max_timestamp = INT64_MIN;
-  for (uint32_t f = 0; f < SL_PART_MAX_FILES; f++) {
+  writer->files = writer->memory ? NULL : calloc(layout->file_count + 1, sizeof *writer->files);
+  for (uint32_t f = 0; writer->files != NULL && f < layout->file_count; f++) {
     writer->files[f].fd = -1;
   }
   writer->primary.fd = -1;
-  sl_status status = (writer->codec != NULL || writer->memory) && writer->arena != NULL
+  sl_status status = (writer->codec != NULL || writer->memory) && (writer->files != NULL || writer->memory) &&
+                             writer->arena != NULL
                          ? SL_OK
                          : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   if (status == SL_OK && !writer->memory) {
@@ -2241,11 +2243,17 @@ sl_status sl_part_writer_add_term(sl_part_writer *writer, uint32_t index, sl_byt
   return status;
 }
 
-static void writer_free(sl_part_writer *writer) {
-  for (uint32_t f = 0; f < SL_PART_MAX_FILES; f++) {
+/* Closes every file of a file writer (none for a memory writer). */
+static void close_files(sl_part_writer *writer) {
+  for (uint32_t f = 0; writer->files != NULL && f < writer->layout.file_count; f++) {
     out_file_close(&writer->files[f]);
   }
   out_file_close(&writer->primary);
+}
+
+static void writer_free(sl_part_writer *writer) {
+  close_files(writer);
+  free(writer->files);
   for (uint32_t i = 0; i < SL_PART_MAX_INDEXES; i++) {
     sl_term_writer_free(writer->term_writers[i]);
     sl_term_builder_free(writer->term_builders[i]);
@@ -2277,10 +2285,7 @@ void sl_part_writer_abort(sl_part_writer *writer) {
   if (writer == NULL) {
     return;
   }
-  for (uint32_t f = 0; f < SL_PART_MAX_FILES; f++) {
-    out_file_close(&writer->files[f]);
-  }
-  out_file_close(&writer->primary);
+  close_files(writer);
   if (writer->dir != NULL) {
     sl_fileio_remove_tree(writer->dir);
   }
