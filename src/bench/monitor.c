@@ -51,7 +51,26 @@ struct sl_monitor {
   size_t sample_capacity;
   json_t *phases;
   double monitor_cpu_s;
+  /* CPU per thread as last sampled, threads that ended included (thread_cpu_seconds). */
+  struct thread_seen *threads;
+  size_t thread_count, thread_capacity;
+  json_t *ended_cpu; /* name -> CPU seconds of threads no longer in /proc/self/task */
+  uint64_t thread_generation;
 };
+
+typedef struct thread_seen {
+  long tid;
+  char name[64]; /* with a trailing "-N" dropped */
+  double cpu_s;
+  uint64_t generation; /* of the last sample that saw it */
+} thread_seen;
+
+static void add_ended(sl_monitor *monitor, const thread_seen *seen) {
+  json_t *current = json_object_get(monitor->ended_cpu, seen->name);
+  json_object_set_new(monitor->ended_cpu, seen->name, json_real((current ? json_real_value(current) : 0) + seen->cpu_s));
+}
+
+enum { MAX_THREADS_SAMPLED = 4096 };
 
 static long ticks_per_second(void) {
   long ticks = sysconf(_SC_CLK_TCK);
@@ -300,6 +319,8 @@ static json_t *sample_json(const sl_monitor *monitor, const reading *before, con
 /* A sample covers the time since the previous one; under a millisecond (a phase marked or the
  * monitor stopped right after a sample) there is nothing to measure, and rates over it would be
  * noise (no progress in 20 us is a throughput of 0): that time goes to the next sample. */
+static void sample_threads(sl_monitor *monitor);
+
 static void sample_locked(sl_monitor *monitor) {
   if (sl_monotonic_ns() - monitor->last.at_ns < 1000000) {
     return;
@@ -315,6 +336,7 @@ static void sample_locked(sl_monitor *monitor) {
     monitor->sample_capacity = capacity;
   }
   reading now = take_reading(monitor);
+  sample_threads(monitor);
   json_array_append_new(monitor->samples, sample_json(monitor, &monitor->last, &now));
   monitor->sample_seconds[count] = (double)(now.at_ns - monitor->last.at_ns) / 1e9;
   monitor->last = now;
@@ -388,6 +410,7 @@ sl_status sl_monitor_start(const sl_monitor_options *options, sl_monitor **out, 
   snprintf(monitor->phase, sizeof monitor->phase, "start");
   monitor->samples = json_array();
   monitor->phases = json_array();
+  monitor->ended_cpu = json_object();
   monitor->started_ns = sl_monotonic_ns();
   monitor->last = take_reading(monitor);
   pthread_mutex_init(&monitor->mutex, NULL);
@@ -396,6 +419,7 @@ sl_status sl_monitor_start(const sl_monitor_options *options, sl_monitor **out, 
   if (pthread_create(&monitor->thread, NULL, monitor_main, monitor) != 0) {
     json_decref(monitor->samples);
     json_decref(monitor->phases);
+    json_decref(monitor->ended_cpu);
     free(monitor);
     return sl_error_set(err, SL_ERR_INTERNAL, "monitor: cannot start its thread");
   }
@@ -425,13 +449,16 @@ void sl_monitor_sample_now(sl_monitor *monitor) {
   pthread_mutex_unlock(&monitor->mutex);
 }
 
-/* CPU seconds per thread name, "writer-3" counted under "writer". */
-static json_t *thread_cpu(void) {
-  json_t *groups = json_object();
+/* Reads every thread's name and CPU into monitor->threads: a thread seen before is updated; one
+ * whose id now names another thread (another name, or less CPU) is moved to ended_cpu first, and so
+ * is one no longer listed. A thread that ends counts the CPU of the last sample that saw it, so its
+ * last interval (at most interval_ms) is not counted, nor a thread that lived between two samples. */
+static void sample_threads(sl_monitor *monitor) {
   DIR *dir = opendir("/proc/self/task");
   if (dir == NULL) {
-    return groups;
+    return;
   }
+  uint64_t generation = ++monitor->thread_generation;
   for (struct dirent *entry = readdir(dir); entry != NULL; entry = readdir(dir)) {
     if (entry->d_name[0] == '.') {
       continue;
@@ -454,11 +481,56 @@ static json_t *thread_cpu(void) {
     }
     double user_s = 0, system_s = 0;
     parse_stat(text, &user_s, &system_s, NULL, NULL, NULL, NULL, NULL);
-    json_t *current = json_object_get(groups, name);
-    json_object_set_new(groups, name, json_real((current ? json_real_value(current) : 0) + user_s + system_s));
+    long tid = strtol(entry->d_name, NULL, 10);
+    thread_seen *seen = NULL;
+    for (size_t i = 0; i < monitor->thread_count && seen == NULL; i++) {
+      seen = monitor->threads[i].tid == tid ? &monitor->threads[i] : NULL;
+    }
+    if (seen != NULL && (strcmp(seen->name, name) != 0 || user_s + system_s < seen->cpu_s)) {
+      add_ended(monitor, seen);
+      snprintf(seen->name, sizeof seen->name, "%s", name);
+    }
+    if (seen == NULL) {
+      if (monitor->thread_count == monitor->thread_capacity) {
+        size_t capacity = monitor->thread_capacity ? 2 * monitor->thread_capacity : 64;
+        thread_seen *grown = capacity <= MAX_THREADS_SAMPLED
+                                 ? realloc(monitor->threads, capacity * sizeof *grown)
+                                 : NULL;
+        if (grown == NULL) {
+          continue; /* too many threads to follow: this one counts only while the others leave room */
+        }
+        monitor->threads = grown;
+        monitor->thread_capacity = capacity;
+      }
+      seen = &monitor->threads[monitor->thread_count++];
+      seen->tid = tid;
+      snprintf(seen->name, sizeof seen->name, "%s", name);
+    }
+    seen->cpu_s = user_s + system_s;
+    seen->generation = generation;
   }
   closedir(dir);
-  return groups;
+  size_t kept = 0;
+  for (size_t i = 0; i < monitor->thread_count; i++) {
+    if (monitor->threads[i].generation == generation) {
+      monitor->threads[kept++] = monitor->threads[i];
+    } else {
+      add_ended(monitor, &monitor->threads[i]);
+    }
+  }
+  monitor->thread_count = kept;
+}
+
+/* CPU seconds per thread name, "writer-3" counted under "writer", threads that ended included. */
+static json_t *thread_cpu(sl_monitor *monitor) {
+  sample_threads(monitor);
+  json_t *groups = json_deep_copy(monitor->ended_cpu);
+  for (size_t i = 0; groups != NULL && i < monitor->thread_count; i++) {
+    const thread_seen *seen = &monitor->threads[i];
+    json_t *current = json_object_get(groups, seen->name);
+    json_object_set_new(groups, seen->name, json_real((current ? json_real_value(current) : 0) + seen->cpu_s));
+  }
+  return groups != NULL ? groups : json_object();
 }
 
 /* Mean and max of every numeric figure over the samples of each phase. */
@@ -555,11 +627,13 @@ json_t *sl_monitor_stop(sl_monitor *monitor) {
   summarize_phases(monitor->phases, monitor->samples, monitor->sample_seconds);
   json_t *result = json_pack("{s:i, s:s, s:o, s:o, s:o, s:f, s:f}", "interval_ms", (int)monitor->interval_ms, "disk",
                              monitor->disk, "samples", monitor->samples, "phases", monitor->phases,
-                             "thread_cpu_seconds", thread_cpu(), "monitor_cpu_seconds", monitor->monitor_cpu_s,
+                             "thread_cpu_seconds", thread_cpu(monitor), "monitor_cpu_seconds", monitor->monitor_cpu_s,
                              "monitor_overhead_pct_of_one_core", wall_s > 0 ? 100 * monitor->monitor_cpu_s / wall_s : 0.0);
   pthread_mutex_destroy(&monitor->mutex);
   pthread_cond_destroy(&monitor->wake);
   free(monitor->sample_seconds);
+  free(monitor->threads);
+  json_decref(monitor->ended_cpu);
   free(monitor);
   return result;
 }
