@@ -422,6 +422,11 @@ static sl_status scan_block(query_state *state, uint32_t table, uint32_t part_in
         continue;
       }
     }
+    if (state->order_tag == NULL && state->bound > 0 && state->count == state->bound &&
+        (state->descending ? ts < state->candidates[0].timestamp_ns : ts > state->candidates[0].timestamp_ns)) {
+      state->dropped = true; /* strictly worse than the worst kept: add_candidate would drop it */
+      continue;
+    }
     candidate entry = {.timestamp_ns = ts, .table = table,
                        .part = part_index, .block = block, .row = r, .series = series};
     if (state->order_tag == NULL) {
