@@ -396,12 +396,23 @@ static sl_status scan_block(query_state *state, uint32_t table, uint32_t part_in
   for (size_t k = 0; k < schema->entity_count; k++) {
     tags[engine->entity_tags[k]] = entity[k];
   }
+  /* With an index's rows, only those of this block are visited (the bitmap's iterator from the
+   * block's first row), not every row tested against the bitmap. */
+  roaring_uint32_iterator_t rows;
+  if (candidates->rows != NULL) {
+    roaring_init_iterator(candidates->rows, &rows);
+    roaring_move_uint32_iterator_equalorlarger(&rows, (uint32_t)block->first_row);
+  }
   for (uint32_t r = 0; r < block->rows; r++) {
+    if (candidates->rows != NULL) {
+      if (!rows.has_value || rows.current_value >= block->first_row + block->rows) {
+        break;
+      }
+      r = (uint32_t)(rows.current_value - block->first_row);
+      roaring_advance_uint32_iterator(&rows);
+    }
     int64_t ts = timestamps.ints[r];
     if (ts < state->begin_ns || ts > state->end_ns) {
-      continue;
-    }
-    if (candidates->rows != NULL && !roaring_bitmap_contains(candidates->rows, (uint32_t)(block->first_row + r))) {
       continue;
     }
     state->stats.rows_examined++;
