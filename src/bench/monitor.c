@@ -65,9 +65,10 @@ typedef struct thread_seen {
   uint64_t generation; /* of the last sample that saw it */
 } thread_seen;
 
-static void add_ended(sl_monitor *monitor, const thread_seen *seen) {
-  json_t *current = json_object_get(monitor->ended_cpu, seen->name);
-  json_object_set_new(monitor->ended_cpu, seen->name, json_real((current ? json_real_value(current) : 0) + seen->cpu_s));
+/* groups[name] += seconds */
+static void add_seconds(json_t *groups, const char *name, double seconds) {
+  json_t *current = json_object_get(groups, name);
+  json_object_set_new(groups, name, json_real((current ? json_real_value(current) : 0) + seconds));
 }
 
 enum { MAX_THREADS_SAMPLED = 4096 };
@@ -487,7 +488,7 @@ static void sample_threads(sl_monitor *monitor) {
       seen = monitor->threads[i].tid == tid ? &monitor->threads[i] : NULL;
     }
     if (seen != NULL && (strcmp(seen->name, name) != 0 || user_s + system_s < seen->cpu_s)) {
-      add_ended(monitor, seen);
+      add_seconds(monitor->ended_cpu, seen->name, seen->cpu_s);
       snprintf(seen->name, sizeof seen->name, "%s", name);
     }
     if (seen == NULL) {
@@ -515,20 +516,18 @@ static void sample_threads(sl_monitor *monitor) {
     if (monitor->threads[i].generation == generation) {
       monitor->threads[kept++] = monitor->threads[i];
     } else {
-      add_ended(monitor, &monitor->threads[i]);
+      add_seconds(monitor->ended_cpu, monitor->threads[i].name, monitor->threads[i].cpu_s);
     }
   }
   monitor->thread_count = kept;
 }
 
-/* CPU seconds per thread name, "writer-3" counted under "writer", threads that ended included. */
-static json_t *thread_cpu(sl_monitor *monitor) {
-  sample_threads(monitor);
+/* CPU seconds per thread name, "writer-3" counted under "writer", threads that ended included, as
+ * of the last sample (sl_monitor_stop takes one, or the one before was under a millisecond ago). */
+static json_t *thread_cpu(const sl_monitor *monitor) {
   json_t *groups = json_deep_copy(monitor->ended_cpu);
   for (size_t i = 0; groups != NULL && i < monitor->thread_count; i++) {
-    const thread_seen *seen = &monitor->threads[i];
-    json_t *current = json_object_get(groups, seen->name);
-    json_object_set_new(groups, seen->name, json_real((current ? json_real_value(current) : 0) + seen->cpu_s));
+    add_seconds(groups, monitor->threads[i].name, monitor->threads[i].cpu_s);
   }
   return groups != NULL ? groups : json_object();
 }

@@ -37,12 +37,21 @@ static sl_status fail(parser *p, const char *path, const char *format, ...) {
 
 enum { MAX_NOTES = 32 };
 
+static bool listed(const char *key, const char *const *names) {
+  for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+    if (strcmp(key, names[i]) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Fields of a request object that spanlab does not read. BanyanDB's HTTP API (grpc-gateway's
  * default protojson options: DiscardUnknown) ignores unknown fields, so a request ignores them here
- * too, and says so: known lists the object's fields in lowerCamel and snake_case; modelled lists
- * those of them spanlab reads (NULL: all of them). */
-static void note_ignored(parser *p, const json_t *object, const char *path, const char *const *known,
-                         const char *const *modelled) {
+ * too, and says so: read lists the object's fields spanlab reads, unmodelled those the message has
+ * that it does not (NULL: none), each in lowerCamel and snake_case. */
+static void note_ignored(parser *p, const json_t *object, const char *path, const char *const *read,
+                         const char *const *unmodelled) {
   if (!json_is_object(object)) {
     return;
   }
@@ -50,19 +59,14 @@ static void note_ignored(parser *p, const json_t *object, const char *path, cons
   json_t *value;
   json_object_foreach((json_t *)object, key, value) {
     (void)value;
-    bool is_known = false, is_modelled = modelled == NULL;
-    for (size_t i = 0; known[i] != NULL; i++) {
-      is_known = is_known || strcmp(key, known[i]) == 0;
-    }
-    for (size_t i = 0; !is_modelled && modelled[i] != NULL; i++) {
-      is_modelled = strcmp(key, modelled[i]) == 0;
-    }
-    if (is_known && is_modelled) {
+    if (listed(key, read)) {
       continue;
     }
+    bool is_known = listed(key, unmodelled);
     sl_query_internal *query = p->query;
     if (query->notes == NULL) {
       query->notes = sl_arena_alloc(query->arena, MAX_NOTES * sizeof(char *));
+      query->public.notes = (const char *const *)query->notes;
     }
     if (query->notes == NULL || query->public.note_count == MAX_NOTES) {
       return;
@@ -77,7 +81,6 @@ static void note_ignored(parser *p, const json_t *object, const char *path, cons
              is_known ? "spanlab does not model this field; ignored"
                       : "unknown field, ignored (as BanyanDB's HTTP API ignores it)");
     query->notes[query->public.note_count++] = sl_arena_strdup(query->arena, note);
-    query->public.notes = (const char *const *)query->notes;
   }
 }
 
@@ -306,9 +309,9 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
   if (tag_value == NULL) {
     return fail(p, path, "a condition needs a \"value\"");
   }
-  static const char *const condition_fields[] = {"name", "op", "value", "matchOption", "match_option", NULL};
   static const char *const condition_read[] = {"name", "op", "value", NULL};
-  note_ignored(p, value, path, condition_fields, condition_read);
+  static const char *const condition_unmodelled[] = {"matchOption", "match_option", NULL};
+  note_ignored(p, value, path, condition_read, condition_unmodelled);
   SL_TRY(parse_tag_value(p, tag_value, member_path, &node->value));
   if (node->value.kind == SL_VALUE_TIMESTAMP) {
     /* BanyanDB parses every literal of the criteria into its tag filter first, which has no case
@@ -635,19 +638,14 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
   internal->group = sl_catalog_find_group(catalog, internal->public.group);
   sl_query_bind_rules(internal, catalog);
   /* api/proto/banyandb/{stream,trace}/v1/query.proto QueryRequest */
-  static const char *const stream_fields[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
-                                              "orderBy", "order_by", "criteria", "projection", "trace", "stages",
-                                              "groupModRevisions", "group_mod_revisions", NULL};
   static const char *const stream_read[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
                                             "orderBy", "order_by", "criteria", "projection", NULL};
-  static const char *const trace_fields[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
-                                             "orderBy", "order_by", "criteria", "tagProjection", "tag_projection",
-                                             "trace", "stages", "groupModRevisions", "group_mod_revisions", NULL};
   static const char *const trace_read[] = {"groups", "name", "timeRange", "time_range", "offset", "limit",
                                            "orderBy", "order_by", "criteria", "tagProjection", "tag_projection",
                                            NULL};
-  note_ignored(&p, root, "$", model == SL_QUERY_STREAM ? stream_fields : trace_fields,
-               model == SL_QUERY_STREAM ? stream_read : trace_read);
+  static const char *const request_unmodelled[] = {"trace", "stages", "groupModRevisions", "group_mod_revisions",
+                                                    NULL};
+  note_ignored(&p, root, "$", model == SL_QUERY_STREAM ? stream_read : trace_read, request_unmodelled);
   json_t *range = member(root, "timeRange", "time_range", "$", member_path);
   if (range != NULL) {
     char path[PATH_BYTES];

@@ -668,6 +668,15 @@ static void fail_sticky(sl_wal *wal, const sl_error *cause) {
 
 /* ---- Direct I/O (docs/FORMAT.md "Direct I/O") ---- */
 
+/* Keeps the first failure of the chunks written since the leader last asked. Under writer->mutex,
+ * or by the leader alone when there is no thread. */
+static void keep_first_failure(chunk_writer *writer, sl_status status, const sl_error *error) {
+  if (status != SL_OK && writer->status == SL_OK) {
+    writer->status = status;
+    writer->error = *error;
+  }
+}
+
 static void *chunk_writer_main(void *argument) {
   pthread_setname_np(pthread_self(), "wal-io");
   chunk_writer *writer = argument;
@@ -689,10 +698,7 @@ static void *chunk_writer_main(void *argument) {
     sl_error_clear(&error);
     sl_status status = sl_fileio_pwrite_all(fd, data, size_bytes, offset, path, &error);
     pthread_mutex_lock(&writer->mutex);
-    if (status != SL_OK && writer->status == SL_OK) {
-      writer->status = status;
-      writer->error = error;
-    }
+    keep_first_failure(writer, status, &error);
     writer->pending = false;
     pthread_cond_broadcast(&writer->changed);
   }
@@ -726,10 +732,7 @@ static void hand_over_chunk(sl_wal *wal, const uint8_t *data, size_t size_bytes,
     sl_error error;
     sl_error_clear(&error);
     sl_status status = sl_fileio_pwrite_all(wal->segment_fd, data, size_bytes, offset, wal->segment_path, &error);
-    if (status != SL_OK && writer->status == SL_OK) {
-      writer->status = status;
-      writer->error = error;
-    }
+    keep_first_failure(writer, status, &error);
     return;
   }
   pthread_mutex_lock(&writer->mutex);
