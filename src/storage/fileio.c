@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,57 @@ sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err) {
     return sl_fileio_errno_error(err, errno, "fsync", path);
   }
   return SL_OK;
+}
+
+/* The files of one sl_fileio_fsync_all, shared by its threads. */
+typedef struct fsync_batch {
+  const int *fds;
+  const char *const *paths;
+  size_t count;
+  atomic_size_t next;
+  int *errors; /* errno per file, 0 when its fsync succeeded */
+} fsync_batch;
+
+static void *fsync_some(void *opaque) {
+  fsync_batch *batch = opaque;
+  for (size_t i = atomic_fetch_add(&batch->next, 1); i < batch->count; i = atomic_fetch_add(&batch->next, 1)) {
+    batch->errors[i] = active_hooks.fsync_fn(batch->fds[i]) != 0 ? (errno != 0 ? errno : EIO) : 0;
+  }
+  return NULL;
+}
+
+sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t count, sl_error *err) {
+  assert(count == 0 || (fds != NULL && paths != NULL));
+  if (count <= 1) {
+    return count == 1 ? sl_fileio_fsync(fds[0], paths[0], err) : SL_OK;
+  }
+  int *errors = calloc(count, sizeof *errors);
+  if (errors == NULL) {
+    for (size_t i = 0; i < count; i++) { /* no memory for the batch: one after another */
+      SL_TRY(sl_fileio_fsync(fds[i], paths[i], err));
+    }
+    return SL_OK;
+  }
+  fsync_batch batch = {.fds = fds, .paths = paths, .count = count, .errors = errors};
+  atomic_init(&batch.next, 0);
+  pthread_t threads[SL_FILEIO_FSYNC_THREADS];
+  size_t started = 0;
+  while (started + 1 < SL_FILEIO_FSYNC_THREADS && started + 1 < count &&
+         pthread_create(&threads[started], NULL, fsync_some, &batch) == 0) {
+    started++;
+  }
+  fsync_some(&batch);
+  for (size_t t = 0; t < started; t++) {
+    pthread_join(threads[t], NULL);
+  }
+  sl_status status = SL_OK;
+  for (size_t i = 0; i < count && status == SL_OK; i++) {
+    if (errors[i] != 0) {
+      status = sl_fileio_errno_error(err, errors[i], "fsync", paths[i]);
+    }
+  }
+  free(errors);
+  return status;
 }
 
 sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err) {

@@ -48,6 +48,13 @@ sl_status sl_fileio_pwritev_all(int fd, const struct iovec *pieces, size_t count
 sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err);
 sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err);
 
+/* fsyncs fds[0..count) at once, on up to SL_FILEIO_FSYNC_THREADS threads (the caller's among
+ * them): the device then flushes its cache for several files together instead of once per file.
+ * Every file is fsynced even when one fails; the error names the first failing file in array
+ * order.  paths[i] names fds[i] in errors. */
+enum { SL_FILEIO_FSYNC_THREADS = 8 };
+sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t count, sl_error *err);
+
 /* Opens the directory read-only and fsyncs it (makes creates, renames and removes durable). */
 sl_status sl_fileio_fsync_dir(const char *dir_path, sl_error *err);
 

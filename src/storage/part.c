@@ -1674,22 +1674,13 @@ static sl_status out_file_write(out_file *file, const void *data, size_t size, s
 
 static uint64_t out_file_offset(const out_file *file) { return file->flushed + file->buffer.size; }
 
-/* Writes the footer and the rest of the buffer; the file stays open for out_file_sync. */
+/* Writes the footer and the rest of the buffer; the file stays open for the part's fsyncs. */
 static sl_status out_file_seal(out_file *file, sl_part_file_kind kind, sl_error *err) {
   uint64_t content = out_file_offset(file);
   uint8_t footer[SL_PART_FOOTER_BYTES];
   footer_from_hash(kind, content, XXH64_digest(&file->hash), footer);
   SL_TRY(sl_buffer_append(&file->buffer, footer, sizeof footer, err));
   return out_file_flush(file, err);
-}
-
-/* Makes a sealed file durable and closes it. */
-static sl_status out_file_sync(out_file *file, sl_error *err) {
-  SL_TRY(sl_fileio_fsync(file->fd, file->path, err));
-  close(file->fd);
-  file->fd = -1;
-  file->open = false;
-  return SL_OK;
 }
 
 static void out_file_close(out_file *file) {
@@ -2517,16 +2508,26 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
     }
     status = status == SL_OK ? write_small(writer->dir, "metadata.bin", SL_PART_FILE_METADATA, &content, smalls, err) : status;
   }
-  for (uint32_t f = 0; status == SL_OK && f < layout->file_count; f++) {
-    status = out_file_sync(&writer->files[f], err);
-  }
+  /* All of the part's files at once, then closed (the writer's are closed by close_files). */
   if (status == SL_OK) {
-    status = out_file_sync(&writer->primary, err);
+    out_file *sealed[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
+    size_t count = 0;
+    for (uint32_t f = 0; f < layout->file_count; f++) {
+      sealed[count++] = &writer->files[f];
+    }
+    sealed[count++] = &writer->primary;
+    for (size_t i = 0; i < smalls->count; i++) {
+      sealed[count++] = &smalls->files[i];
+    }
+    int fds[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
+    const char *paths[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
+    for (size_t i = 0; i < count; i++) {
+      fds[i] = sealed[i]->fd;
+      paths[i] = sealed[i]->path;
+    }
+    status = sl_fileio_fsync_all(fds, paths, count, err);
   }
   for (size_t i = 0; smalls != NULL && i < smalls->count; i++) {
-    if (status == SL_OK) {
-      status = out_file_sync(&smalls->files[i], err);
-    }
     out_file_close(&smalls->files[i]);
   }
   free(smalls);

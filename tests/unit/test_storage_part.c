@@ -13,6 +13,8 @@
  * banyand/stream/merger_policy.go. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,21 +202,26 @@ static char synced_paths[MAX_SYNCED][512];
 static int synced_count;
 static int fsyncs_before_failure; /* -1: never fail */
 
-/* Records which file each fsync was for; fails the n-th with EIO when asked. */
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER; /* a part's fsyncs run on several threads */
+
+/* Records which file each fsync was for; fails the n-th (and every one after it) with EIO when asked. */
 static int recording_fsync(int fd) {
-  if (fsyncs_before_failure == 0) {
-    errno = EIO;
-    return -1;
-  }
+  pthread_mutex_lock(&synced_lock);
+  bool fail = fsyncs_before_failure == 0;
   if (fsyncs_before_failure > 0) {
     fsyncs_before_failure--;
   }
   char link[64];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  if (synced_count < MAX_SYNCED) {
+  if (!fail && synced_count < MAX_SYNCED) {
     ssize_t length = readlink(link, synced_paths[synced_count], sizeof synced_paths[0] - 1);
     synced_paths[synced_count][length > 0 ? length : 0] = '\0';
     synced_count++;
+  }
+  pthread_mutex_unlock(&synced_lock);
+  if (fail) {
+    errno = EIO;
+    return -1;
   }
   return fsync(fd);
 }
@@ -327,6 +334,81 @@ static void a_failed_fsync_fails_the_part_and_leaves_nothing(void **state) {
     sl_part_unref(memory);
   }
   pm_set_free(&set);
+}
+
+/* ---- sl_fileio_fsync_all: every file once, on several threads, the first failure in array order ---- */
+
+enum { FSYNC_ALL_FILES = 12 };
+static int fsync_all_fds[FSYNC_ALL_FILES];
+static int fsync_all_calls[FSYNC_ALL_FILES];
+static pthread_t fsync_all_threads[FSYNC_ALL_FILES];
+static bool fsync_all_failing[FSYNC_ALL_FILES];
+
+static int counting_fsync(int fd) {
+  usleep(20 * 1000); /* long enough for the other threads to take files too */
+  pthread_mutex_lock(&synced_lock);
+  int index = -1;
+  for (int i = 0; i < FSYNC_ALL_FILES; i++) {
+    index = fsync_all_fds[i] == fd ? i : index;
+  }
+  assert_true(index >= 0);
+  fsync_all_calls[index]++;
+  fsync_all_threads[index] = pthread_self();
+  bool fail = fsync_all_failing[index];
+  pthread_mutex_unlock(&synced_lock);
+  if (fail) {
+    errno = EIO;
+    return -1;
+  }
+  return fsync(fd);
+}
+
+static void fsync_all_syncs_every_file_and_names_the_first_failure(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("fsync-all");
+  char paths[FSYNC_ALL_FILES][4200];
+  const char *names[FSYNC_ALL_FILES];
+  for (int i = 0; i < FSYNC_ALL_FILES; i++) {
+    make_path(paths[i], sizeof paths[i], "%s/file-%02d", base, i);
+    names[i] = paths[i];
+    fsync_all_fds[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fsync_all_fds[i] >= 0);
+    assert_int_equal(write(fsync_all_fds[i], "x", 1), 1);
+  }
+  sl_fileio_hooks hooks = {NULL, counting_fsync, NULL};
+  for (int round = 0; round < 2; round++) {
+    memset(fsync_all_calls, 0, sizeof fsync_all_calls);
+    memset(fsync_all_failing, 0, sizeof fsync_all_failing);
+    if (round == 1) {
+      fsync_all_failing[3] = fsync_all_failing[9] = true;
+    }
+    sl_fileio_set_hooks(&hooks);
+    sl_error err;
+    sl_status status = sl_fileio_fsync_all(fsync_all_fds, names, FSYNC_ALL_FILES, &err);
+    sl_fileio_set_hooks(NULL);
+    int threads = 0;
+    for (int i = 0; i < FSYNC_ALL_FILES; i++) {
+      assert_int_equal(fsync_all_calls[i], 1); /* each file once, also after a failure */
+      bool seen = false;
+      for (int j = 0; j < i; j++) {
+        seen = seen || pthread_equal(fsync_all_threads[i], fsync_all_threads[j]);
+      }
+      threads += !seen;
+    }
+    assert_true(threads >= 2);
+    assert_true(threads <= SL_FILEIO_FSYNC_THREADS);
+    if (round == 0) {
+      assert_int_equal(status, SL_OK);
+    } else {
+      assert_int_equal(status, SL_ERR_IO);
+      assert_non_null(strstr(err.message, "fsync"));
+      assert_non_null(strstr(err.message, paths[3])); /* the first failing file in array order */
+      assert_null(strstr(err.message, paths[9]));
+    }
+  }
+  for (int i = 0; i < FSYNC_ALL_FILES; i++) {
+    close(fsync_all_fds[i]);
+  }
 }
 
 /* Regression (fuzz_storage_part, its first inputs): the first column read with a fresh read
@@ -660,6 +742,7 @@ int main(void) {
       cmocka_unit_test(merge_policy_matches_banyandb),
       cmocka_unit_test(every_file_of_a_part_is_fsynced),
       cmocka_unit_test(a_failed_fsync_fails_the_part_and_leaves_nothing),
+      cmocka_unit_test(fsync_all_syncs_every_file_and_names_the_first_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
