@@ -98,7 +98,7 @@ void sl_tsdb_options_default(sl_tsdb_options *options) {
   options->wal_enabled = true;
   options->sync_mode = SL_WAL_SYNC_BATCH;
   options->sync_interval_ms = 100;
-  options->wal_segment_bytes = 16ULL << 20;
+  options->wal_segment_bytes = 64ULL << 20;
   options->memory_bytes_limit = 64ULL << 20;
   options->flush_interval_ms = 1000;
   options->max_memory_parts = 16;
@@ -1686,7 +1686,7 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
       wal_options.sync_mode = db->options.sync_mode;
       wal_options.interval_ms = db->options.sync_interval_ms > 0 ? db->options.sync_interval_ms : 100;
       wal_options.min_next_sequence = db->checkpoint + 1;
-      wal_options.segment_size_bytes = db->options.wal_segment_bytes > 0 ? db->options.wal_segment_bytes : 16ULL << 20;
+      wal_options.segment_size_bytes = db->options.wal_segment_bytes > 0 ? db->options.wal_segment_bytes : 64ULL << 20;
       /* Enough recycled segments for the records of a flush cycle (docs/FORMAT.md "Recycled segments"). */
       uint64_t recycle = 2 * db->options.memory_bytes_limit / wal_options.segment_size_bytes + 2;
       wal_options.recycle_segments = (uint32_t)(recycle < 64 ? recycle : 64);

@@ -74,7 +74,7 @@ typedef struct sl_tsdb_options {
   bool wal_enabled;                  /* default true; false = BanyanDB's behaviour (no WAL) */
   sl_wal_sync_mode sync_mode;
   uint32_t sync_interval_ms;
-  uint64_t wal_segment_bytes;        /* WAL segment size (default 16 MiB: flushed records leave soon) */
+  uint64_t wal_segment_bytes;        /* WAL segment size (default 64 MiB: docs/FORMAT.md "Rotation") */
   uint64_t memory_bytes_limit;       /* flush when memory parts hold this much (default 64 MiB) */
   uint32_t flush_interval_ms;        /* ... or when the oldest memory part is this old (default 1000) */
   uint32_t max_memory_parts;         /* per table, compacted in memory beyond (default 16) */
