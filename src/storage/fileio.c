@@ -155,11 +155,13 @@ sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t c
     return count == 1 ? sl_fileio_fsync(fds[0], paths[0], err) : SL_OK;
   }
   int *errors = calloc(count, sizeof *errors);
-  if (errors == NULL) {
-    for (size_t i = 0; i < count; i++) { /* no memory for the batch: one after another */
-      SL_TRY(sl_fileio_fsync(fds[i], paths[i], err));
+  if (errors == NULL) { /* no memory for the batch: one after another, every file still fsynced */
+    sl_status status = SL_OK;
+    for (size_t i = 0; i < count; i++) {
+      sl_status synced = sl_fileio_fsync(fds[i], paths[i], status == SL_OK ? err : NULL);
+      status = status == SL_OK ? synced : status;
     }
-    return SL_OK;
+    return status;
   }
   fsync_batch batch = {.fds = fds, .paths = paths, .count = count, .errors = errors};
   atomic_init(&batch.next, 0);

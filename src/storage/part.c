@@ -2510,20 +2510,15 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
   }
   /* All of the part's files at once, then closed (the writer's are closed by close_files). */
   if (status == SL_OK) {
-    out_file *sealed[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
-    size_t count = 0;
-    for (uint32_t f = 0; f < layout->file_count; f++) {
-      sealed[count++] = &writer->files[f];
-    }
-    sealed[count++] = &writer->primary;
-    for (size_t i = 0; i < smalls->count; i++) {
-      sealed[count++] = &smalls->files[i];
-    }
     int fds[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
     const char *paths[SL_PART_MAX_FILES + 1 + SMALL_FILES_MAX];
-    for (size_t i = 0; i < count; i++) {
-      fds[i] = sealed[i]->fd;
-      paths[i] = sealed[i]->path;
+    size_t count = 0;
+    for (size_t i = 0; i < layout->file_count + 1 + smalls->count; i++) {
+      const out_file *file = i < layout->file_count    ? &writer->files[i]
+                             : i == layout->file_count ? &writer->primary
+                                                       : &smalls->files[i - layout->file_count - 1];
+      fds[count] = file->fd;
+      paths[count++] = file->path;
     }
     status = sl_fileio_fsync_all(fds, paths, count, err);
   }
