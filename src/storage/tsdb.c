@@ -1163,7 +1163,9 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
   size_t target_count = 0;
   sl_error build_error;
   sl_error_clear(&build_error);
+  int64_t build_began = sl_monotonic_ns();
   sl_status built = build(context, &targets, &target_count, &build_error);
+  int64_t build_ns = sl_monotonic_ns() - build_began;
   assert(built != SL_OK || targets != NULL || target_count == 0);
   table *stack_tables[16];
   table **tables = stack_tables;
@@ -1181,6 +1183,7 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
   }
   pthread_mutex_unlock(&db->lock);
   uint64_t sequence = 0;
+  int64_t wait_began = sl_monotonic_ns();
   if (logged) {
     status = sl_wal_wait(db->wal, ticket, &sequence, built == SL_OK ? err : NULL);
   } else {
@@ -1222,8 +1225,11 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
     }
     return status;
   }
+  int64_t log_wait_ns = logged ? sl_monotonic_ns() - wait_began : 0;
   /* Acknowledged: make it visible, in sequence order, atomically. */
   pthread_mutex_lock(&db->lock);
+  db->stats.write_build_ns += (uint64_t)build_ns;
+  db->stats.write_log_wait_ns += (uint64_t)log_wait_ns;
   while (db->introduced + 1 < sequence) {
     pthread_cond_wait(&db->turn, &db->lock);
   }
@@ -1958,14 +1964,19 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
   if (db->wal != NULL) {
     sl_wal_stats wal_stats;
     sl_wal_stats_get(db->wal, &wal_stats);
-    json_object_set_new(root, "wal",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)wal_stats.records,
-                                  "bytes_written", (json_int_t)wal_stats.bytes_written, "write_calls",
-                                  (json_int_t)wal_stats.write_calls, "direct_write_calls",
-                                  (json_int_t)wal_stats.direct_write_calls, "fsyncs", (json_int_t)wal_stats.fsyncs,
-                                  "segments_created", (json_int_t)wal_stats.segments_created, "segments_recycled",
-                                  (json_int_t)wal_stats.segments_recycled, "segments_deleted",
-                                  (json_int_t)wal_stats.segments_deleted));
+    json_object_set_new(
+        root, "wal",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f}}", "records",
+                  (json_int_t)wal_stats.records, "bytes_written", (json_int_t)wal_stats.bytes_written, "write_calls",
+                  (json_int_t)wal_stats.write_calls, "direct_write_calls", (json_int_t)wal_stats.direct_write_calls,
+                  "fsyncs", (json_int_t)wal_stats.fsyncs, "segments_created", (json_int_t)wal_stats.segments_created,
+                  "segments_recycled", (json_int_t)wal_stats.segments_recycled, "segments_deleted",
+                  (json_int_t)wal_stats.segments_deleted, "seconds", "groups", (double)wal_stats.group_ns / 1e9,
+                  "stage", (double)wal_stats.stage_ns / 1e9, "write", (double)wal_stats.write_ns / 1e9, "fdatasync",
+                  (double)wal_stats.sync_ns / 1e9, "rotate", (double)wal_stats.rotate_ns / 1e9));
   }
+  json_object_set_new(root, "write_seconds",
+                      json_pack("{s:f, s:f, s:f}", "build", (double)stats.write_build_ns / 1e9, "log",
+                                (double)stats.write_log_wait_ns / 1e9, "stall", (double)stats.write_stall_ns / 1e9));
   return root;
 }

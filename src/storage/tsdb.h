@@ -107,6 +107,9 @@ typedef struct sl_tsdb_stats {
   uint64_t replayed_records;
   uint64_t write_stalls;       /* writers that waited for a flush (memory over twice the limit) */
   uint64_t write_stall_ns;     /* the time they waited */
+  uint64_t write_build_ns;     /* acknowledged writes: building their memory parts (the WAL record
+                                  is written meanwhile) */
+  uint64_t write_log_wait_ns;  /* ... then waiting for their WAL record to be durable */
   uint64_t wal_bytes;          /* bytes in the WAL directory */
   sl_wal_stats wal;
 } sl_tsdb_stats;

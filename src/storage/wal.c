@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/hash.h"
+#include "common/timeutil.h"
 #include "storage/fileio.h"
 
 static const uint8_t segment_magic[8] = {'S', 'L', 'W', 'A', 'L', 'S', 'E', 'G'};
@@ -570,6 +571,7 @@ struct sl_wal {
   uint8_t *direct_chunk;         /* two chunks of DIRECT_CHUNK_BYTES, block-aligned */
   uint8_t *direct_tail;          /* DIRECT_BLOCK_BYTES, block-aligned */
   chunk_writer chunks;           /* writes one chunk while the leader fills the other */
+  sl_wal_stats timing;           /* the group being written: its *_ns, added to stats after it */
 };
 
 void sl_wal_options_default(sl_wal_options *options) {
@@ -731,7 +733,9 @@ static void hand_over_chunk(sl_wal *wal, const uint8_t *data, size_t size_bytes,
   if (!writer->started) {
     sl_error error;
     sl_error_clear(&error);
+    int64_t began = sl_monotonic_ns();
     sl_status status = sl_fileio_pwrite_all(wal->segment_fd, data, size_bytes, offset, wal->segment_path, &error);
+    wal->timing.write_ns += (uint64_t)(sl_monotonic_ns() - began);
     keep_first_failure(writer, status, &error);
     return;
   }
@@ -751,10 +755,12 @@ static void hand_over_chunk(sl_wal *wal, const uint8_t *data, size_t size_bytes,
  * the last call (then cleared). Owner. */
 static sl_status finish_chunk(sl_wal *wal, sl_error *err) {
   chunk_writer *writer = &wal->chunks;
+  int64_t began = sl_monotonic_ns();
   pthread_mutex_lock(&writer->mutex);
   while (writer->pending) {
     pthread_cond_wait(&writer->changed, &writer->mutex);
   }
+  wal->timing.write_ns += (uint64_t)(sl_monotonic_ns() - began);
   sl_status status = writer->status;
   if (status != SL_OK && err != NULL) {
     *err = writer->error;
@@ -862,10 +868,12 @@ static sl_status direct_put(sl_wal *wal, direct_cursor *cursor, const void *byte
     size_t take = DIRECT_CHUNK_BYTES - cursor->fill;
     take = take < size_bytes ? take : size_bytes;
     take = take < HASH_SLICE_BYTES ? take : HASH_SLICE_BYTES;
+    int64_t began = sl_monotonic_ns();
     memcpy(chunk + cursor->fill, from, take);
     if (cursor->hash != NULL) {
       sl_hash64_add(cursor->hash, chunk + cursor->fill, take);
     }
+    wal->timing.stage_ns += (uint64_t)(sl_monotonic_ns() - began);
     cursor->fill += take;
     from += take;
     size_bytes -= take;
@@ -916,7 +924,10 @@ static sl_status direct_write(sl_wal *wal, const wal_request *group, uint8_t *fr
   size_t padded = (cursor.fill + DIRECT_BLOCK_BYTES - 1) / DIRECT_BLOCK_BYTES * DIRECT_BLOCK_BYTES;
   memset(chunk + cursor.fill, 0, padded - cursor.fill);
   if (padded > 0) {
-    SL_TRY(sl_fileio_pwrite_all(wal->segment_fd, chunk, padded, cursor.offset, wal->segment_path, err));
+    int64_t began = sl_monotonic_ns();
+    sl_status tail_written = sl_fileio_pwrite_all(wal->segment_fd, chunk, padded, cursor.offset, wal->segment_path, err);
+    wal->timing.write_ns += (uint64_t)(sl_monotonic_ns() - began);
+    SL_TRY(tail_written);
   }
   size_t last_block = cursor.fill - cursor.fill % DIRECT_BLOCK_BYTES;
   memcpy(wal->direct_tail, chunk + last_block, cursor.fill % DIRECT_BLOCK_BYTES);
@@ -1071,7 +1082,10 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
   *sticky = false;
   if (wal->segment_record_count > 0 &&
       wal->segment_end_offset + group_bytes > wal->options.segment_size_bytes) {
-    SL_TRY(rotate(wal, first_sequence, sticky, err));
+    int64_t began = sl_monotonic_ns();
+    sl_status rotated = rotate(wal, first_sequence, sticky, err);
+    wal->timing.rotate_ns += (uint64_t)(sl_monotonic_ns() - began);
+    SL_TRY(rotated);
   }
   size_t frame_bytes = records * SL_WAL_RECORD_OVERHEAD_BYTES;
   size_t payload_pieces = 0;
@@ -1096,7 +1110,9 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     put_u32(header + 4, 0);
     put_u64(header + 8, request->sequence);
     if (!wal->segment_direct) { /* a direct write hashes the record as it copies it */
+      int64_t began = sl_monotonic_ns();
       put_u64(checksum, sl_hash64_gather(header, RECORD_HEADER_BYTES, request->pieces, request->piece_count, 0));
+      wal->timing.stage_ns += (uint64_t)(sl_monotonic_ns() - began);
     }
     pieces[count++] = (struct iovec){.iov_base = header, .iov_len = RECORD_HEADER_BYTES};
     for (size_t i = 0; i < request->piece_count; i++) {
@@ -1110,9 +1126,14 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
   }
   assert(numbered == records && total == group_bytes);
   (void)total;
-  sl_status status = wal->segment_direct ? direct_write(wal, group, frames, err)
-                                         : sl_fileio_pwritev_all(wal->segment_fd, pieces, count,
-                                                                 wal->segment_end_offset, wal->segment_path, err);
+  sl_status status = SL_OK;
+  if (wal->segment_direct) {
+    status = direct_write(wal, group, frames, err);
+  } else {
+    int64_t began = sl_monotonic_ns();
+    status = sl_fileio_pwritev_all(wal->segment_fd, pieces, count, wal->segment_end_offset, wal->segment_path, err);
+    wal->timing.write_ns += (uint64_t)(sl_monotonic_ns() - began);
+  }
   if (status != SL_OK) {
     /* Cut off whatever part of the group reached the file, so later records follow good ones. */
     if (ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset) != 0) {
@@ -1121,8 +1142,13 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     wal->segment_file_bytes = wal->segment_end_offset;
     return status;
   }
-  if (wal->options.sync_mode == SL_WAL_SYNC_BATCH &&
-      sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err) != SL_OK) {
+  int64_t sync_began = sl_monotonic_ns();
+  bool sync_failed = wal->options.sync_mode == SL_WAL_SYNC_BATCH &&
+                     sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err) != SL_OK;
+  if (wal->options.sync_mode == SL_WAL_SYNC_BATCH) {
+    wal->timing.sync_ns += (uint64_t)(sl_monotonic_ns() - sync_began);
+  }
+  if (sync_failed) {
     /* Not acknowledged: take the group out of the file as well (best effort, the WAL is failed). */
     int truncated = ftruncate(wal->segment_fd, (off_t)wal->segment_end_offset);
     (void)truncated;
@@ -1195,8 +1221,16 @@ static void lead_group(sl_wal *wal) {
     status = group_error.status;
   } else {
     unlock(wal);
+    int64_t began = sl_monotonic_ns();
     status = write_group(wal, group, records, bytes, first_sequence, &sticky, &group_error);
+    wal->timing.group_ns = (uint64_t)(sl_monotonic_ns() - began);
     lock(wal);
+    wal->stats.group_ns += wal->timing.group_ns;
+    wal->stats.stage_ns += wal->timing.stage_ns;
+    wal->stats.write_ns += wal->timing.write_ns;
+    wal->stats.sync_ns += wal->timing.sync_ns;
+    wal->stats.rotate_ns += wal->timing.rotate_ns;
+    memset(&wal->timing, 0, sizeof wal->timing);
   }
   if (status == SL_OK) {
     wal->written_sequence = first_sequence + records - 1;

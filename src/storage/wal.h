@@ -66,6 +66,13 @@ typedef struct sl_wal_stats {
   uint64_t segments_recycled;    /* segments started by overwriting a recycled file */
   uint64_t direct_write_calls;   /* group writes that went to the file with O_DIRECT */
   uint64_t batch_records_max;    /* largest group committed by one write */
+  /* Where the leaders' time went (nanoseconds, every group, failed ones too): */
+  uint64_t group_ns;             /* writing groups: everything below and the rest (framing) */
+  uint64_t stage_ns;             /* copying records into the staging chunks and hashing them
+                                    (direct I/O), or hashing them (buffered) */
+  uint64_t write_ns;             /* waiting for the data writes (chunk writes, pwrite/pwritev) */
+  uint64_t sync_ns;              /* batch mode: the groups' fdatasync */
+  uint64_t rotate_ns;            /* rotations on the write path (seal, new segment, fsyncs) */
   uint64_t batch_histogram[SL_WAL_BATCH_HISTOGRAM_BUCKETS]; /* groups by record count */
 } sl_wal_stats;
 

@@ -406,17 +406,14 @@ typedef struct write_batch {
   const sl_element *elements;
   size_t count;
   uint64_t raw_bytes;
-  int64_t build_ns;
 } write_batch;
 
 static sl_status build_batch(void *context, sl_tsdb_target **targets, size_t *target_count, sl_error *err) {
   write_batch *batch = context;
-  int64_t began = sl_monotonic_ns();
   SL_TRY(sl_stream_route(batch->engine, batch->elements, batch->count, targets, target_count, err));
   for (size_t t = 0; t < *target_count; t++) {
     batch->raw_bytes += sl_part_info_of((*targets)[t].part).raw_bytes;
   }
-  batch->build_ns = sl_monotonic_ns() - began;
   return SL_OK;
 }
 
@@ -439,13 +436,9 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
   }
   sl_elements_gather_free(&payload);
   if (status == SL_OK) {
-    int64_t logged = sl_monotonic_ns() - encoded;
     atomic_fetch_add(&engine->elements_written, count);
     atomic_fetch_add(&engine->raw_bytes_written, batch.raw_bytes);
-    atomic_fetch_add(&engine->build_ns, (uint64_t)batch.build_ns);
     atomic_fetch_add(&engine->encode_ns, (uint64_t)(encoded - began));
-    /* the time the WAL kept the batch waiting after its parts were built */
-    atomic_fetch_add(&engine->log_ns, (uint64_t)(logged > batch.build_ns ? logged - batch.build_ns : 0));
   }
   return status;
 }
@@ -468,9 +461,7 @@ void sl_stream_engine_stats(sl_stream_engine *engine, sl_engine_stats *out) {
   out->elements_written = atomic_load(&engine->elements_written);
   out->elements_expired = atomic_load(&engine->elements_expired);
   out->raw_bytes_written = atomic_load(&engine->raw_bytes_written);
-  out->build_ns = atomic_load(&engine->build_ns);
   out->encode_ns = atomic_load(&engine->encode_ns);
-  out->log_ns = atomic_load(&engine->log_ns);
 }
 
 char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
@@ -488,10 +479,11 @@ char *sl_stream_engine_storage_json(sl_stream_engine *engine) {
   json_object_set_new(root, "entity_in_series_metadata", entity);
   json_object_set_new(root, "elements_written", json_integer((json_int_t)atomic_load(&engine->elements_written)));
   json_object_set_new(root, "raw_bytes_written", json_integer((json_int_t)atomic_load(&engine->raw_bytes_written)));
-  json_object_set_new(root, "write_seconds",
-                      json_pack("{s:f, s:f, s:f}", "build", (double)atomic_load(&engine->build_ns) / 1e9, "encode",
-                                (double)atomic_load(&engine->encode_ns) / 1e9, "log",
-                                (double)atomic_load(&engine->log_ns) / 1e9));
+  /* The store gives build, log and stall; the WAL payload is encoded here, before the store's write. */
+  json_t *write_seconds = json_object_get(root, "write_seconds");
+  if (write_seconds != NULL) {
+    json_object_set_new(write_seconds, "encode", json_real((double)atomic_load(&engine->encode_ns) / 1e9));
+  }
   char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
   json_decref(root);
   return text;

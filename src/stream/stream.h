@@ -38,9 +38,8 @@ typedef struct sl_engine_stats {
   uint64_t elements_written;
   uint64_t elements_expired;   /* dropped on write: their segment was past the TTL */
   uint64_t raw_bytes_written;  /* the tag values as handed in */
-  uint64_t build_ns;           /* where write time went: checks and memory parts */
-  uint64_t encode_ns;          /* the WAL payload */
-  uint64_t log_ns;             /* the WAL append (fsync, backpressure) and the introduction */
+  uint64_t encode_ns;          /* write time encoding the WAL payload (store.write_build_ns and
+                                  store.write_log_wait_ns: the memory parts and the WAL's wait) */
 } sl_engine_stats;
 
 /* Creates or reopens the store of the stream options->name (recovers it). */

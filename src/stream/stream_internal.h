@@ -35,9 +35,7 @@ struct sl_stream_engine {
   atomic_uint_fast64_t elements_written;
   atomic_uint_fast64_t elements_expired;
   atomic_uint_fast64_t raw_bytes_written;
-  atomic_uint_fast64_t build_ns;  /* write time: checking and building memory parts */
-  atomic_uint_fast64_t encode_ns; /* ... encoding the WAL payload */
-  atomic_uint_fast64_t log_ns;    /* ... the WAL (and waiting for memory) and making it visible */
+  atomic_uint_fast64_t encode_ns; /* write time encoding the WAL payload (the store times the rest) */
 };
 
 sl_status sl_stream_check_elements(const sl_stream_engine *engine, const sl_element *elements, size_t count,

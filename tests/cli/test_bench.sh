@@ -57,13 +57,23 @@ for run, sync in zip(sys.argv[1:], ["off", "batch"]):
     stores = r["consistency"]["stores"]
     assert len(stores) == 3 and all(s["matches_manifest"] for s in stores), stores
     for model in ["stream", "trace"]:
-        wal = r["storage"][model]["after_load"].get("wal")
+        after = r["storage"][model]["after_load"]
+        wal = after.get("wal")
         has_dir = os.path.isdir(f"{run}/stores/{model}/wal")
+        # Where the writes' time went, for both engines: memory parts built, then the WAL waited for.
+        times = after["write_seconds"]
+        assert times["build"] > 0 and times["stall"] >= 0, (model, times)
         if sync == "off":
             assert wal is None and not has_dir, (model, wal, has_dir)
+            assert times["log"] == 0, (model, times)
         else:
             assert wal["records"] > 0 and has_dir, (model, wal, has_dir)
             assert wal["write_calls"] > 0 and 0 <= wal["direct_write_calls"] <= wal["write_calls"], wal
+            t = wal["seconds"]
+            assert t["fdatasync"] > 0 and t["write"] > 0 and t["stage"] > 0, (model, t)
+            parts = t["stage"] + t["write"] + t["fdatasync"] + t["rotate"]
+            assert t["groups"] >= parts - 1e-6, (model, t)
+    assert "encode" in r["storage"]["stream"]["after_load"]["write_seconds"]
 PY
 
 # Progress off a terminal: plain lines, first for the pass that computes the manifest and the

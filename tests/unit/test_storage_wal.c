@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/fileio.h"
@@ -626,6 +627,64 @@ static void concurrent_appenders_share_fsyncs(void **state) {
     int index = (int)(key & 0xffffffffu);
     assert_true(thread < THREADS && index < PER_THREAD);
     assert_int_equal(appenders[thread].sequences[index], i + 1);
+  }
+}
+
+/* ---- Where the leaders' time went (sl_wal_stats *_ns), observed through slow hooks ---- */
+
+enum { SLOW_FDATASYNC_NS = 10 * 1000 * 1000, SLOW_PWRITE_NS = 2 * 1000 * 1000 };
+
+static void sleep_ns(long ns) {
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = ns};
+  while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+  }
+}
+
+static int slow_fdatasync(int fd) {
+  sleep_ns(SLOW_FDATASYNC_NS);
+  return fdatasync(fd);
+}
+
+static ssize_t slow_pwrite(int fd, const void *data, size_t size_bytes, off_t offset) {
+  sleep_ns(SLOW_PWRITE_NS);
+  return pwrite(fd, data, size_bytes, offset);
+}
+
+/* Each group's fdatasync is in sync_ns, its data writes in write_ns, the rotations (their seal's
+ * fdatasync and the new header's write) in rotate_ns, and all of them inside group_ns; in none mode
+ * nothing is synced. */
+static void time_breakdown_names_where_groups_waited(void **state) {
+  (void)state;
+  const sl_wal_sync_mode modes[] = {SL_WAL_SYNC_BATCH, SL_WAL_SYNC_NONE};
+  for (size_t m = 0; m < 2; m++) {
+    const char *dir = test_temp_dir(m == 0 ? "wal-time-batch" : "wal-time-none");
+    sl_wal *wal = open_wal(dir, modes[m], 16 << 10);
+    sl_fileio_hooks hooks = {slow_pwrite, NULL, slow_fdatasync};
+    sl_fileio_set_hooks(&hooks);
+    uint8_t payload[6000]; /* 10 records of 6,000 bytes in 16 KiB segments: a rotation every 2 */
+    for (uint64_t key = 1; key <= 10; key++) {
+      fill_payload(key, payload, sizeof payload);
+      sl_error err;
+      if (sl_wal_append(wal, payload, sizeof payload, NULL, &err) != SL_OK) {
+        fail_msg("append %llu: %s", (unsigned long long)key, err.message);
+      }
+    }
+    sl_fileio_set_hooks(NULL);
+    sl_wal_stats stats;
+    sl_wal_stats_get(wal, &stats);
+    close_wal(wal);
+    uint64_t rotations = stats.segments_created - 1;
+    assert_true(rotations >= 2);
+    assert_int_equal(stats.write_calls, 10);
+    if (modes[m] == SL_WAL_SYNC_BATCH) {
+      assert_true(stats.sync_ns >= 10ull * SLOW_FDATASYNC_NS);
+    } else {
+      assert_int_equal(stats.sync_ns, 0);
+    }
+    assert_true(stats.write_ns >= 10ull * SLOW_PWRITE_NS);
+    assert_true(stats.rotate_ns >= rotations * (uint64_t)(SLOW_FDATASYNC_NS + SLOW_PWRITE_NS));
+    assert_true(stats.stage_ns > 0);
+    assert_true(stats.group_ns >= stats.stage_ns + stats.write_ns + stats.sync_ns + stats.rotate_ns);
   }
 }
 
@@ -1300,6 +1359,7 @@ int main(void) {
       cmocka_unit_test(appends_after_reopen_and_crash_keep_earlier_records),
       cmocka_unit_test(records_larger_than_the_staging_buffer_round_trip),
       cmocka_unit_test(a_record_submitted_in_pieces_replays_joined),
+      cmocka_unit_test(time_breakdown_names_where_groups_waited),
   };
   int failed = cmocka_run_group_tests_name("direct I/O", tests, NULL, NULL);
   direct_io = false;
