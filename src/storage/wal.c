@@ -1142,11 +1142,11 @@ static sl_status write_group(sl_wal *wal, wal_request *group, size_t records, si
     wal->segment_file_bytes = wal->segment_end_offset;
     return status;
   }
-  int64_t sync_began = sl_monotonic_ns();
-  bool sync_failed = wal->options.sync_mode == SL_WAL_SYNC_BATCH &&
-                     sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err) != SL_OK;
+  bool sync_failed = false;
   if (wal->options.sync_mode == SL_WAL_SYNC_BATCH) {
-    wal->timing.sync_ns += (uint64_t)(sl_monotonic_ns() - sync_began);
+    int64_t began = sl_monotonic_ns();
+    sync_failed = sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err) != SL_OK;
+    wal->timing.sync_ns += (uint64_t)(sl_monotonic_ns() - began);
   }
   if (sync_failed) {
     /* Not acknowledged: take the group out of the file as well (best effort, the WAL is failed). */
