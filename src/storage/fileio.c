@@ -58,7 +58,37 @@ static sl_status write_error(sl_error *err, int error_number, const char *path, 
 
 sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint64_t offset,
                                const char *path, sl_error *err) {
-  assert(fd >= 0);
+  bool direct = false; /* EINVAL is an error, not a reason to retry */
+  return sl_fileio_pwrite_all_direct(fd, data, size_bytes, offset, &direct, path, err);
+}
+
+sl_fileio_direct sl_fileio_direct_support(int fd, size_t align_bytes) {
+  assert(align_bytes > 0);
+#ifdef STATX_DIOALIGN
+  struct statx info;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &info) == 0 && (info.stx_mask & STATX_DIOALIGN) != 0) {
+    bool fits = info.stx_dio_offset_align != 0 && info.stx_dio_mem_align != 0 &&
+                align_bytes % info.stx_dio_offset_align == 0 && align_bytes % info.stx_dio_mem_align == 0;
+    return fits ? SL_FILEIO_DIRECT_YES : SL_FILEIO_DIRECT_NO;
+  }
+#else
+  (void)fd;
+#endif
+  return SL_FILEIO_DIRECT_UNKNOWN;
+}
+
+bool sl_fileio_set_direct(int fd, bool on) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) {
+    return false;
+  }
+  int wanted = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+  return wanted == flags || fcntl(fd, F_SETFL, wanted) == 0;
+}
+
+sl_status sl_fileio_pwrite_all_direct(int fd, const void *data, size_t size_bytes, uint64_t offset, bool *direct,
+                                      const char *path, sl_error *err) {
+  assert(fd >= 0 && direct != NULL);
   assert(data != NULL || size_bytes == 0);
   const uint8_t *bytes = data;
   size_t written_bytes = 0;
@@ -70,6 +100,10 @@ sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint
       if (errno == EINTR) {
         continue;
       }
+      if (errno == EINVAL && *direct && sl_fileio_set_direct(fd, false)) {
+        *direct = false;
+        continue;
+      }
       return write_error(err, errno, path, at_offset);
     }
     if (result == 0) {
@@ -77,7 +111,6 @@ sl_status sl_fileio_pwrite_all(int fd, const void *data, size_t size_bytes, uint
     }
     written_bytes += (size_t)result;
   }
-  assert(written_bytes == size_bytes);
   return SL_OK;
 }
 

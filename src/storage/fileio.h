@@ -45,6 +45,21 @@ struct iovec;
 sl_status sl_fileio_pwritev_all(int fd, const struct iovec *pieces, size_t count, uint64_t offset,
                                 const char *path, sl_error *err);
 
+/* Direct I/O (O_DIRECT): whether the file system takes direct writes whose offsets, sizes and
+ * memory are aligned to align_bytes, as statx (STATX_DIOALIGN, Linux 6.1) says; UNKNOWN when it
+ * does not say (older kernels): a first direct write is then the test. */
+typedef enum sl_fileio_direct { SL_FILEIO_DIRECT_NO, SL_FILEIO_DIRECT_YES, SL_FILEIO_DIRECT_UNKNOWN } sl_fileio_direct;
+sl_fileio_direct sl_fileio_direct_support(int fd, size_t align_bytes);
+
+/* Turns O_DIRECT on or off for an open descriptor (fcntl F_SETFL); false when the system refuses. */
+bool sl_fileio_set_direct(int fd, bool on);
+
+/* sl_fileio_pwrite_all for a descriptor that may have O_DIRECT on (*direct): when the system
+ * refuses a direct write (EINVAL: the file system does not take it after all), turns O_DIRECT off,
+ * clears *direct and writes the rest buffered. */
+sl_status sl_fileio_pwrite_all_direct(int fd, const void *data, size_t size_bytes, uint64_t offset, bool *direct,
+                                      const char *path, sl_error *err);
+
 sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err);
 sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err);
 

@@ -26,6 +26,8 @@
 enum {
   METADATA_VERSION = 1,
   WRITE_BUFFER_BYTES = 1 << 20,
+  DIRECT_ALIGN_BYTES = 4096, /* O_DIRECT writes of part files: offsets, sizes and memory aligned to this */
+  WRITE_BUFFERS_KEPT = 32,
   SMALL_FILE_MAX_BYTES = 1 << 30,
   FIXED_FILE_KINDS = 8
 };
@@ -1569,7 +1571,9 @@ sl_status sl_part_open(const sl_part_layout *layout, const char *dir, uint64_t p
 typedef struct out_file {
   int fd;
   char path[4096];
-  sl_buffer buffer;
+  uint8_t *buffer; /* WRITE_BUFFER_BYTES, aligned to DIRECT_ALIGN_BYTES */
+  size_t used;
+  bool direct;
   uint64_t flushed;
   XXH64_state_t hash;
   bool open;
@@ -1633,12 +1637,59 @@ struct sl_part_writer {
   uint64_t compress_ns;
 };
 
+/* Part files' write buffers, WRITE_BUFFER_BYTES each and aligned for O_DIRECT, are kept for the
+ * next files (up to WRITE_BUFFERS_KEPT): a buffer allocated per file had its pages faulted in anew
+ * for every part, which on this project's virtual machines cost as much as the writes. */
+static pthread_mutex_t write_buffers_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *write_buffers_kept[WRITE_BUFFERS_KEPT];
+static size_t write_buffers_kept_count;
+
+static uint8_t *write_buffer_take(void) {
+  uint8_t *buffer = NULL;
+  pthread_mutex_lock(&write_buffers_lock);
+  if (write_buffers_kept_count > 0) {
+    buffer = write_buffers_kept[--write_buffers_kept_count];
+  }
+  pthread_mutex_unlock(&write_buffers_lock);
+  if (buffer == NULL && posix_memalign((void **)&buffer, DIRECT_ALIGN_BYTES, WRITE_BUFFER_BYTES) != 0) {
+    buffer = NULL;
+  }
+  return buffer;
+}
+
+static void write_buffer_give(uint8_t *buffer) {
+  if (buffer == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&write_buffers_lock);
+  bool kept = write_buffers_kept_count < WRITE_BUFFERS_KEPT;
+  if (kept) {
+    write_buffers_kept[write_buffers_kept_count++] = buffer;
+  }
+  pthread_mutex_unlock(&write_buffers_lock);
+  if (!kept) {
+    free(buffer);
+  }
+}
+
+/* Part files are written with O_DIRECT where the file system takes it (the page cache is not
+ * copied through: see docs/FORMAT.md "Part files on disk"), else buffered. */
 static sl_status out_file_open(out_file *file, const char *dir, const char *name, sl_error *err) {
   sl_fileio_path(file->path, sizeof file->path, "%s/%s", dir, name);
+  file->used = 0;
+  file->flushed = 0;
+  file->buffer = write_buffer_take();
+  if (file->buffer == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory for %s's write buffer", file->path);
+  }
   file->fd = open(file->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (file->fd < 0) {
+    write_buffer_give(file->buffer);
+    file->buffer = NULL;
     return sl_fileio_errno_error(err, errno, "create", file->path);
   }
+  file->direct = sl_fileio_direct_support(file->fd, DIRECT_ALIGN_BYTES) != SL_FILEIO_DIRECT_NO &&
+                 sl_fileio_set_direct(file->fd, true);
   XXH64_reset(&file->hash, 0);
   file->open = true;
   return SL_OK;
@@ -1655,32 +1706,69 @@ static void start_writeback(const out_file *file, uint64_t offset, uint64_t size
 #endif
 }
 
-static sl_status out_file_flush(out_file *file, sl_error *err) {
-  if (file->buffer.size == 0) {
+/* Writes the buffer's whole DIRECT_ALIGN_BYTES units (all of it when final), keeping the rest. */
+static sl_status out_file_flush(out_file *file, bool final, sl_error *err) {
+  size_t size = file->used;
+  size_t write_bytes = size;
+  if (file->direct) {
+    size_t whole = size / DIRECT_ALIGN_BYTES * DIRECT_ALIGN_BYTES;
+    if (final && whole < size) {
+      assert(whole + DIRECT_ALIGN_BYTES <= WRITE_BUFFER_BYTES); /* a full buffer is written at once */
+      memset(file->buffer + size, 0, DIRECT_ALIGN_BYTES - (size - whole));
+      whole += DIRECT_ALIGN_BYTES;
+    }
+    write_bytes = whole;
+  }
+  if (write_bytes == 0) {
     return SL_OK;
   }
-  SL_TRY(sl_fileio_pwrite_all(file->fd, file->buffer.data, file->buffer.size, file->flushed, file->path, err));
-  start_writeback(file, file->flushed, file->buffer.size);
-  file->flushed += file->buffer.size;
-  file->buffer.size = 0;
+  SL_TRY(sl_fileio_pwrite_all_direct(file->fd, file->buffer, write_bytes, file->flushed, &file->direct, file->path,
+                                     err));
+  if (!file->direct) {
+    start_writeback(file, file->flushed, write_bytes);
+  }
+  if (write_bytes > size) { /* the padded tail: the file ends at its content */
+    if (ftruncate(file->fd, (off_t)(file->flushed + size)) != 0) {
+      return sl_fileio_errno_error(err, errno, "truncate", file->path);
+    }
+    write_bytes = size;
+  }
+  file->flushed += write_bytes;
+  memmove(file->buffer, file->buffer + write_bytes, size - write_bytes);
+  file->used = size - write_bytes;
+  return SL_OK;
+}
+
+static sl_status out_file_append(out_file *file, const void *data, size_t size, sl_error *err) {
+  const uint8_t *from = data;
+  while (size > 0) {
+    size_t room = WRITE_BUFFER_BYTES - file->used;
+    size_t take = size < room ? size : room;
+    memcpy(file->buffer + file->used, from, take);
+    file->used += take;
+    from += take;
+    size -= take;
+    if (file->used == WRITE_BUFFER_BYTES) {
+      SL_TRY(out_file_flush(file, false, err));
+    }
+  }
   return SL_OK;
 }
 
 static sl_status out_file_write(out_file *file, const void *data, size_t size, sl_error *err) {
   XXH64_update(&file->hash, data, size);
-  SL_TRY(sl_buffer_append(&file->buffer, data, size, err));
-  return file->buffer.size >= WRITE_BUFFER_BYTES ? out_file_flush(file, err) : SL_OK;
+  return out_file_append(file, data, size, err);
 }
 
-static uint64_t out_file_offset(const out_file *file) { return file->flushed + file->buffer.size; }
+static uint64_t out_file_offset(const out_file *file) { return file->flushed + file->used; }
 
 /* Writes the footer and the rest of the buffer; the file stays open for the part's fsyncs. */
 static sl_status out_file_seal(out_file *file, sl_part_file_kind kind, sl_error *err) {
   uint64_t content = out_file_offset(file);
   uint8_t footer[SL_PART_FOOTER_BYTES];
   footer_from_hash(kind, content, XXH64_digest(&file->hash), footer);
-  SL_TRY(sl_buffer_append(&file->buffer, footer, sizeof footer, err));
-  return out_file_flush(file, err);
+  SL_TRY(out_file_append(file, footer, sizeof footer, err));
+  return out_file_flush(file, true, err);
 }
 
 static void out_file_close(out_file *file) {
@@ -1688,7 +1776,8 @@ static void out_file_close(out_file *file) {
     close(file->fd);
   }
   file->open = false;
-  sl_buffer_free(&file->buffer);
+  write_buffer_give(file->buffer);
+  file->buffer = NULL;
 }
 
 /* The small files of a part being finished, sealed and waiting for the part's fsyncs. */

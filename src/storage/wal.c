@@ -770,25 +770,6 @@ static sl_status finish_chunk(sl_wal *wal, sl_error *err) {
   return status;
 }
 
-typedef enum direct_support { DIRECT_NO, DIRECT_YES, DIRECT_UNKNOWN } direct_support;
-
-/* Whether the file system says it takes O_DIRECT writes aligned to DIRECT_BLOCK_BYTES (statx's
- * STATX_DIOALIGN, Linux 6.1). */
-static direct_support direct_alignment_fits(int fd) {
-#ifdef STATX_DIOALIGN
-  struct statx info;
-  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &info) == 0 && (info.stx_mask & STATX_DIOALIGN) != 0) {
-    bool fits = info.stx_dio_offset_align != 0 && info.stx_dio_mem_align != 0 &&
-                DIRECT_BLOCK_BYTES % info.stx_dio_offset_align == 0 &&
-                DIRECT_BLOCK_BYTES % info.stx_dio_mem_align == 0;
-    return fits ? DIRECT_YES : DIRECT_NO;
-  }
-#else
-  (void)fd;
-#endif
-  return DIRECT_UNKNOWN;
-}
-
 /* Called whenever a segment becomes the one appended to (its descriptor, path and end set): turns
  * O_DIRECT on for it when options.direct_io asks and the file system takes it, loading the bytes of
  * its last partial block. When the file system does not say (before Linux 6.1), a direct write of
@@ -797,8 +778,9 @@ static direct_support direct_alignment_fits(int fd) {
 static void direct_begin_segment(sl_wal *wal) {
   wal->segment_direct = false;
   int fd = wal->segment_fd;
-  direct_support support = fd >= 0 && wal->options.direct_io ? direct_alignment_fits(fd) : DIRECT_NO;
-  if (support == DIRECT_NO) {
+  sl_fileio_direct support =
+      fd >= 0 && wal->options.direct_io ? sl_fileio_direct_support(fd, DIRECT_BLOCK_BYTES) : SL_FILEIO_DIRECT_NO;
+  if (support == SL_FILEIO_DIRECT_NO) {
     return;
   }
   if (wal->direct_chunk == NULL) {
@@ -830,7 +812,7 @@ static void direct_begin_segment(sl_wal *wal) {
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
     return;
   }
-  if (support == DIRECT_YES) {
+  if (support == SL_FILEIO_DIRECT_YES) {
     wal->segment_direct = true;
     return;
   }

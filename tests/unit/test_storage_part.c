@@ -195,6 +195,132 @@ static void file_parts_round_trip(void **state) {
   }
 }
 
+/* ---- Part files are written with O_DIRECT where the file system takes it ---- */
+
+enum { DIRECT_FDS = 64, DIRECT_ALIGN = 4096 };
+static pthread_mutex_t direct_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool direct_refuse;     /* answer EINVAL to every write on an O_DIRECT descriptor */
+static int direct_writes, buffered_writes, misaligned_direct_writes, refused_writes;
+static int writes_per_fd[DIRECT_FDS];
+
+static ssize_t direct_recording_pwrite(int fd, const void *data, size_t size, off_t offset) {
+  int flags = fcntl(fd, F_GETFL);
+  bool direct = flags >= 0 && (flags & O_DIRECT) != 0;
+  pthread_mutex_lock(&direct_lock);
+  if (fd >= 0 && fd < DIRECT_FDS) {
+    writes_per_fd[fd]++;
+  }
+  bool refuse = direct && direct_refuse;
+  refused_writes += refuse;
+  direct_writes += direct && !refuse;
+  buffered_writes += !direct;
+  misaligned_direct_writes += direct && ((uintptr_t)data % DIRECT_ALIGN != 0 || size % DIRECT_ALIGN != 0 ||
+                                         (uint64_t)offset % DIRECT_ALIGN != 0);
+  pthread_mutex_unlock(&direct_lock);
+  if (refuse) {
+    errno = EINVAL;
+    return -1;
+  }
+  return pwrite(fd, data, size, offset);
+}
+
+static sl_part *build_file_recording_writes(const sl_part_layout *layout, const pm_set *set, const char *base,
+                                            const char *name, bool refuse) {
+  direct_refuse = refuse;
+  direct_writes = buffered_writes = misaligned_direct_writes = refused_writes = 0;
+  memset(writes_per_fd, 0, sizeof writes_per_fd);
+  sl_fileio_hooks hooks = {direct_recording_pwrite, NULL, NULL};
+  sl_fileio_set_hooks(&hooks);
+  sl_part *file = build_file(layout, set, base, name, 21);
+  sl_fileio_set_hooks(NULL);
+  return file;
+}
+
+static void assert_same_files(const char *dir_a, const char *dir_b) {
+  DIR *listing = opendir(dir_a);
+  assert_non_null(listing);
+  int files = 0;
+  for (struct dirent *entry = readdir(listing); entry != NULL; entry = readdir(listing)) {
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
+    char path_a[4400], path_b[4400];
+    make_path(path_a, sizeof path_a, "%s/%s", dir_a, entry->d_name);
+    make_path(path_b, sizeof path_b, "%s/%s", dir_b, entry->d_name);
+    uint8_t *a = NULL, *b = NULL;
+    size_t size_a = 0, size_b = 0;
+    sl_error err;
+    if (sl_fileio_read_file(path_a, 1ULL << 30, &a, &size_a, &err) != SL_OK ||
+        sl_fileio_read_file(path_b, 1ULL << 30, &b, &size_b, &err) != SL_OK) {
+      fail_msg("read: %s", err.message);
+    }
+    if (size_a != size_b || memcmp(a, b, size_a) != 0) {
+      fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path_a, size_a, path_b, size_b);
+    }
+    free(a);
+    free(b);
+    files++;
+  }
+  closedir(listing);
+  assert_true(files >= 10);
+}
+
+/* Where the file system takes O_DIRECT, every write of a part's files is direct and aligned (the
+ * tail padded, then the file cut back to its content); where it refuses (EINVAL), the writer goes
+ * on buffered. Either way the files are byte for byte those of the other and read back right. */
+static void part_files_are_written_direct_or_buffered_alike(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("part-direct");
+  sl_part_layout layout;
+  pm_layout(&layout, 0, 0);
+  pm_spec spec = {.seed = 77, .rows = 70000, .key_count = 40, .sort_min = 1000, .sort_span = 600, .first_id = 1,
+                  .many_bytes = 0};
+  pm_set set;
+  pm_generate(&spec, &set);
+  pm_expected expected;
+  pm_expect(&set, 1, &expected);
+  char probe_path[4200];
+  make_path(probe_path, sizeof probe_path, "%s/probe", base);
+  int probe = open(probe_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  assert_true(probe >= 0);
+  sl_fileio_direct support = sl_fileio_direct_support(probe, DIRECT_ALIGN);
+  close(probe);
+  unlink(probe_path);
+
+  sl_part *direct = build_file_recording_writes(&layout, &set, base, "direct", false);
+  check_or_fail(direct, &expected, 3, "part written where direct writes are taken");
+  int most_writes = 0;
+  for (int fd = 0; fd < DIRECT_FDS; fd++) {
+    most_writes = writes_per_fd[fd] > most_writes ? writes_per_fd[fd] : most_writes;
+  }
+  assert_true(most_writes >= 2); /* a file longer than one write buffer */
+  assert_int_equal(misaligned_direct_writes, 0);
+  if (support == SL_FILEIO_DIRECT_YES) {
+    assert_true(direct_writes > 0);
+    assert_int_equal(buffered_writes, 0);
+  } else {
+    print_message("the test directory's file system does not say it takes O_DIRECT: direct writes %d\n",
+                  direct_writes);
+  }
+
+  sl_part *buffered = build_file_recording_writes(&layout, &set, base, "buffered", true);
+  check_or_fail(buffered, &expected, 4, "part written where direct writes are refused");
+  assert_int_equal(direct_writes, 0);
+  assert_true(buffered_writes > 0);
+  if (support != SL_FILEIO_DIRECT_NO) {
+    assert_true(refused_writes > 0); /* each file tried direct, once */
+  }
+  assert_int_equal(sl_part_info_of(direct).size_bytes, sl_part_info_of(buffered).size_bytes);
+  char dir_a[4300], dir_b[4300];
+  make_path(dir_a, sizeof dir_a, "%s/direct", base);
+  make_path(dir_b, sizeof dir_b, "%s/buffered", base);
+  assert_same_files(dir_a, dir_b);
+  sl_part_unref(direct);
+  sl_part_unref(buffered);
+  pm_expected_free(&expected);
+  pm_set_free(&set);
+}
+
 /* ---- Durability: every file of a part is fsynced before the part is named ---- */
 
 enum { MAX_SYNCED = 128 };
@@ -746,6 +872,7 @@ int main(void) {
       cmocka_unit_test(merges_of_merges),
       cmocka_unit_test(merges_read_right_when_inputs_release_their_pages),
       cmocka_unit_test(merge_policy_matches_banyandb),
+      cmocka_unit_test(part_files_are_written_direct_or_buffered_alike),
       cmocka_unit_test(every_file_of_a_part_is_fsynced),
       cmocka_unit_test(a_failed_fsync_fails_the_part_and_leaves_nothing),
       cmocka_unit_test(fsync_all_syncs_every_file_and_names_the_first_failure),
