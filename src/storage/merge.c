@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/postings.h"
 
@@ -197,6 +198,27 @@ static sl_status reserve_pending(merge_state *state, size_t more, sl_error *err)
 }
 
 uint64_t sl_merge_release_every_bytes = 256u << 20;
+uint64_t sl_merge_uncached_from_bytes = 0;
+
+/* Whether a merge of these inputs writes through the page cache (sl_merge_uncached_from_bytes). */
+static bool output_page_cached(sl_part *const *inputs, size_t input_count) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < input_count; i++) {
+    sl_part_info info = sl_part_info_of(inputs[i]);
+    if (info.in_memory) {
+      return true;
+    }
+    bytes += info.size_bytes;
+  }
+  uint64_t threshold = sl_merge_uncached_from_bytes;
+  if (threshold == 0) {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_bytes = sysconf(_SC_PAGESIZE);
+    uint64_t memory = pages > 0 && page_bytes > 0 ? (uint64_t)pages * (uint64_t)page_bytes : 0;
+    threshold = memory / 100 > (10u << 20) ? memory / 100 : (10u << 20);
+  }
+  return bytes < threshold;
+}
 
 /* Counts a block read from a file part; past sl_merge_release_every_bytes the input's mapped pages
  * leave the process (they stay in the page cache; rows still pending that point into them fault
@@ -699,7 +721,8 @@ sl_status sl_parts_merge(sl_part *const *inputs, size_t input_count, const char 
     status = sl_error_set(err, SL_ERR_INVALID, "merge: %llu rows is over the 2^32 rows of one part", (unsigned long long)rows);
   }
   if (status == SL_OK) {
-    status = sl_part_writer_open(state.layout, dir, part_id, &state.writer, err);
+    status = sl_part_writer_open(state.layout, dir, part_id, output_page_cached(inputs, input_count), &state.writer,
+                                 err);
   }
   if (status == SL_OK) {
     sl_part_writer_set_sequences(state.writer, first_sequence == UINT64_MAX ? 0 : first_sequence, last_sequence);

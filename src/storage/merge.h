@@ -31,6 +31,13 @@ typedef struct sl_merge_stats {
  * (default 256 MiB; they stay in the page cache). A variable so that tests can lower it. */
 extern uint64_t sl_merge_release_every_bytes;
 
+/* A merge of file parts whose inputs hold at least this many bytes writes its part with O_DIRECT,
+ * out of the page cache (BanyanDB's protector.ShouldCache: 1% of the memory, at least 10 MB); a
+ * flush (any input in memory) and smaller merges write through the page cache, so that what was
+ * just written is read from memory. 0 (the default) means 1% of the physical memory, at least
+ * 10 MB. A variable so that tests can lower it. */
+extern uint64_t sl_merge_uncached_from_bytes;
+
 /* Merges inputs (oldest first) into a new part: a file part in dir (which must
  * not exist yet), or a memory part when dir is NULL.  stats may be NULL. */
 sl_status sl_parts_merge(sl_part *const *inputs, size_t input_count, const char *dir, uint64_t part_id,

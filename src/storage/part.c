@@ -1589,6 +1589,7 @@ typedef struct mem_column {
 struct sl_part_writer {
   sl_part_layout layout;
   bool memory;
+  bool page_cached; /* written through the page cache (else O_DIRECT where the file system takes it) */
   char *dir;
   uint64_t part_id;
   sl_codec *codec;
@@ -1672,9 +1673,9 @@ static void write_buffer_give(uint8_t *buffer) {
   }
 }
 
-/* Part files are written with O_DIRECT where the file system takes it (the page cache is not
- * copied through: see docs/FORMAT.md "Part files on disk"), else buffered. */
-static sl_status out_file_open(out_file *file, const char *dir, const char *name, sl_error *err) {
+/* With direct (a part that is not to stay in the page cache), the file is written with O_DIRECT
+ * where the file system takes it, else buffered (docs/FORMAT.md "Direct writes of part files"). */
+static sl_status out_file_open(out_file *file, const char *dir, const char *name, bool direct, sl_error *err) {
   sl_fileio_path(file->path, sizeof file->path, "%s/%s", dir, name);
   file->used = 0;
   file->flushed = 0;
@@ -1688,7 +1689,7 @@ static sl_status out_file_open(out_file *file, const char *dir, const char *name
     file->buffer = NULL;
     return sl_fileio_errno_error(err, errno, "create", file->path);
   }
-  file->direct = sl_fileio_direct_support(file->fd, DIRECT_ALIGN_BYTES) != SL_FILEIO_DIRECT_NO &&
+  file->direct = direct && sl_fileio_direct_support(file->fd, DIRECT_ALIGN_BYTES) != SL_FILEIO_DIRECT_NO &&
                  sl_fileio_set_direct(file->fd, true);
   XXH64_reset(&file->hash, 0);
   file->open = true;
@@ -1788,28 +1789,28 @@ typedef struct small_files {
 } small_files;
 
 /* A whole small file at once, sealed into smalls (synced with the part's other files). */
-static sl_status write_small(const char *dir, const char *name, sl_part_file_kind kind, const sl_buffer *content,
+static sl_status write_small(const sl_part_writer *writer, const char *name, sl_part_file_kind kind, const sl_buffer *content,
                              small_files *smalls, sl_error *err) {
   assert(smalls->count < SMALL_FILES_MAX);
   out_file *file = &smalls->files[smalls->count];
-  SL_TRY(out_file_open(file, dir, name, err));
+  SL_TRY(out_file_open(file, writer->dir, name, !writer->page_cached, err));
   smalls->count++;
   sl_status status = out_file_write(file, content->data, content->size, err);
   return status == SL_OK ? out_file_seal(file, kind, err) : status;
 }
 
 static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, size_t arena_block_bytes,
-                             sl_part_writer **out, sl_error *err);
+                             bool page_cached, sl_part_writer **out, sl_error *err);
 
-sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id,
+sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, bool page_cached,
                               sl_part_writer **out, sl_error *err) {
-  return writer_open(layout, dir, part_id, dir == NULL ? 256 * 1024 : 16 * 1024, out, err);
+  return writer_open(layout, dir, part_id, dir == NULL ? 256 * 1024 : 16 * 1024, page_cached, out, err);
 }
 
 /* arena_block_bytes: the arena's block size; a memory part keeps its writer's arena, and counts
  * it in its size, so a small batch must not get a large one. */
 static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, size_t arena_block_bytes,
-                             sl_part_writer **out, sl_error *err) {
+                             bool page_cached, sl_part_writer **out, sl_error *err) {
   assert(layout != NULL && out != NULL);
   *out = NULL;
   SL_TRY(sl_layout_validate(layout, err));
@@ -1819,6 +1820,7 @@ static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint
   }
   writer->layout = *layout;
   writer->memory = dir == NULL;
+  writer->page_cached = page_cached;
   writer->part_id = part_id;
   writer->codec = writer->memory ? NULL : sl_codec_new(); /* memory parts compress nothing */
   writer->arena = sl_arena_new(arena_block_bytes);
@@ -1843,10 +1845,10 @@ static sl_status writer_open(const sl_part_layout *layout, const char *dir, uint
       writer->dir = NULL;
     }
     for (uint32_t f = 0; status == SL_OK && f < layout->file_count; f++) {
-      status = out_file_open(&writer->files[f], dir, layout->file_names[f], err);
+      status = out_file_open(&writer->files[f], dir, layout->file_names[f], !page_cached, err);
     }
     if (status == SL_OK) {
-      status = out_file_open(&writer->primary, dir, "primary.bin", err);
+      status = out_file_open(&writer->primary, dir, "primary.bin", !page_cached, err);
     }
   }
   for (uint32_t i = 0; status == SL_OK && i < layout->index_count; i++) {
@@ -2514,7 +2516,7 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
     status = sl_block_encode(writer->codec, content.data, content.size, &frame, NULL, err);
   }
   if (status == SL_OK) {
-    status = write_small(writer->dir, "meta.bin", SL_PART_FILE_META, &frame, smalls, err);
+    status = write_small(writer, "meta.bin", SL_PART_FILE_META, &frame, smalls, err);
   }
   /* smeta.bin */
   if (status == SL_OK && layout->series_metadata) {
@@ -2523,7 +2525,7 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
     status = put_varint(&content, writer->series_count, err);
     status = status == SL_OK ? sl_buffer_append(&content, writer->series_raw.data, writer->series_raw.size, err) : status;
     status = status == SL_OK ? sl_block_encode(writer->codec, content.data, content.size, &frame, NULL, err) : status;
-    status = status == SL_OK ? write_small(writer->dir, "smeta.bin", SL_PART_FILE_SERIES, &frame, smalls, err) : status;
+    status = status == SL_OK ? write_small(writer, "smeta.bin", SL_PART_FILE_SERIES, &frame, smalls, err) : status;
   }
   /* traceID.filter */
   if (status == SL_OK && layout->key_bloom) {
@@ -2541,7 +2543,7 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
       }
       content.size = 0;
       status = status == SL_OK ? sl_bloom_encode(&bloom, &content, err) : status;
-      status = status == SL_OK ? write_small(writer->dir, "traceID.filter", SL_PART_FILE_BLOOM, &content, smalls, err) : status;
+      status = status == SL_OK ? write_small(writer, "traceID.filter", SL_PART_FILE_BLOOM, &content, smalls, err) : status;
       sl_bloom_free(&bloom);
     }
   }
@@ -2556,7 +2558,7 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
     }
     char name[SL_PART_NAME_BYTES + 8];
     sl_fileio_path(name, sizeof name, "%s.idx", layout->indexes[i].name);
-    status = status == SL_OK ? write_small(writer->dir, name, SL_PART_FILE_INDEX, &content, smalls, err) : status;
+    status = status == SL_OK ? write_small(writer, name, SL_PART_FILE_INDEX, &content, smalls, err) : status;
   }
   /* metadata.bin last: a part directory without it is incomplete. */
   if (status == SL_OK) {
@@ -2595,7 +2597,7 @@ static sl_status finish_files(sl_part_writer *writer, sl_error *err) {
       status = status == SL_OK ? put_varint(&content, layout->indexes[i].column, err) : status;
       status = status == SL_OK ? put_varint(&content, writer->term_counts[i], err) : status;
     }
-    status = status == SL_OK ? write_small(writer->dir, "metadata.bin", SL_PART_FILE_METADATA, &content, smalls, err) : status;
+    status = status == SL_OK ? write_small(writer, "metadata.bin", SL_PART_FILE_METADATA, &content, smalls, err) : status;
   }
   /* All of the part's files at once, then closed (the writer's are closed by close_files). */
   if (status == SL_OK) {
@@ -2731,7 +2733,7 @@ sl_status sl_part_build_memory(const sl_part_layout *layout, const sl_row_input 
   }
   size_t arena_block_bytes = copied_bytes < 4096 ? 4096 : copied_bytes > 256 * 1024 ? 256 * 1024 : (size_t)copied_bytes;
   sl_status status = order != NULL && ints != NULL && bytes != NULL && nulls != NULL
-                         ? writer_open(layout, NULL, part_id, arena_block_bytes, &writer, err)
+                         ? writer_open(layout, NULL, part_id, arena_block_bytes, true, &writer, err)
                          : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   if (status == SL_OK) {
     status = mem_reserve_rows(writer, row_count, err);

@@ -306,8 +306,10 @@ void sl_part_drop_caches(sl_part *part);
 typedef struct sl_part_writer sl_part_writer;
 
 /* A writer into a new part directory dir (created; must not exist), or, with
- * dir NULL, into a new memory part. */
-sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id,
+ * dir NULL, into a new memory part. page_cached false: the files are written with O_DIRECT where
+ * the file system takes it (they do not stay in the page cache), as BanyanDB drops a large merged
+ * part from it; true: through the page cache. */
+sl_status sl_part_writer_open(const sl_part_layout *layout, const char *dir, uint64_t part_id, bool page_cached,
                               sl_part_writer **out, sl_error *err);
 /* Adds one block: keys strictly increasing across calls, except that one key
  * may continue over several blocks with non-decreasing sort values.  columns

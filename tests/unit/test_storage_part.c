@@ -224,16 +224,27 @@ static ssize_t direct_recording_pwrite(int fd, const void *data, size_t size, of
   return pwrite(fd, data, size, offset);
 }
 
-static sl_part *build_file_recording_writes(const sl_part_layout *layout, const pm_set *set, const char *base,
-                                            const char *name, bool refuse) {
+static void start_recording_writes(bool refuse) {
   direct_refuse = refuse;
   direct_writes = buffered_writes = misaligned_direct_writes = refused_writes = 0;
   memset(writes_per_fd, 0, sizeof writes_per_fd);
   sl_fileio_hooks hooks = {direct_recording_pwrite, NULL, NULL};
   sl_fileio_set_hooks(&hooks);
-  sl_part *file = build_file(layout, set, base, name, 21);
+}
+
+/* source merged alone into base/name, every write recorded (refused when direct, if refuse). */
+static sl_part *merge_recording_writes(sl_part *source, const char *base, const char *name, bool refuse) {
+  char path[4200];
+  make_path(path, sizeof path, "%s/%s", base, name);
+  start_recording_writes(refuse);
+  sl_part *merged = NULL;
+  sl_error err;
+  sl_status status = sl_parts_merge(&source, 1, path, 21, NULL, &merged, &err);
   sl_fileio_set_hooks(NULL);
-  return file;
+  if (status != SL_OK) {
+    fail_msg("merge into %s: %s", path, err.message);
+  }
+  return merged;
 }
 
 static void assert_same_files(const char *dir_a, const char *dir_b) {
@@ -265,16 +276,17 @@ static void assert_same_files(const char *dir_a, const char *dir_b) {
   assert_true(files >= 10);
 }
 
-/* Where the file system takes O_DIRECT, every write of a part's files is direct and aligned (the
- * tail padded, then the file cut back to its content); where it refuses (EINVAL), the writer goes
- * on buffered. Either way the files are byte for byte those of the other and read back right. */
-static void part_files_are_written_direct_or_buffered_alike(void **state) {
+/* A flush writes through the page cache (what was just written is read from memory, as BanyanDB's
+ * flushed parts); a merge of at least sl_merge_uncached_from_bytes writes with O_DIRECT where the
+ * file system takes it, every write aligned (the tail padded, then the file cut back to its
+ * content), and where the system refuses (EINVAL) goes on buffered. The two merged parts are byte
+ * for byte alike and read back right. */
+static void large_merges_write_direct_and_flushes_through_the_cache(void **state) {
   (void)state;
   const char *base = test_temp_dir("part-direct");
   sl_part_layout layout;
   pm_layout(&layout, 0, 0);
-  pm_spec spec = {.seed = 77, .rows = 70000, .key_count = 40, .sort_min = 1000, .sort_span = 600, .first_id = 1,
-                  .many_bytes = 0};
+  pm_spec spec = {.seed = 77, .rows = 70000, .key_count = 40, .sort_min = 1000, .sort_span = 600, .first_id = 1};
   pm_set set;
   pm_generate(&spec, &set);
   pm_expected expected;
@@ -287,8 +299,15 @@ static void part_files_are_written_direct_or_buffered_alike(void **state) {
   close(probe);
   unlink(probe_path);
 
-  sl_part *direct = build_file_recording_writes(&layout, &set, base, "direct", false);
-  check_or_fail(direct, &expected, 3, "part written where direct writes are taken");
+  start_recording_writes(false);
+  sl_part *flushed = build_file(&layout, &set, base, "flushed", 20);
+  sl_fileio_set_hooks(NULL);
+  assert_int_equal(direct_writes, 0);
+  assert_true(buffered_writes > 0);
+
+  sl_merge_uncached_from_bytes = 1;
+  sl_part *direct = merge_recording_writes(flushed, base, "direct", false);
+  check_or_fail(direct, &expected, 3, "merged part written where direct writes are taken");
   int most_writes = 0;
   for (int fd = 0; fd < DIRECT_FDS; fd++) {
     most_writes = writes_per_fd[fd] > most_writes ? writes_per_fd[fd] : most_writes;
@@ -303,8 +322,9 @@ static void part_files_are_written_direct_or_buffered_alike(void **state) {
                   direct_writes);
   }
 
-  sl_part *buffered = build_file_recording_writes(&layout, &set, base, "buffered", true);
-  check_or_fail(buffered, &expected, 4, "part written where direct writes are refused");
+  sl_part *buffered = merge_recording_writes(flushed, base, "buffered", true);
+  sl_merge_uncached_from_bytes = 0;
+  check_or_fail(buffered, &expected, 4, "merged part written where direct writes are refused");
   assert_int_equal(direct_writes, 0);
   assert_true(buffered_writes > 0);
   if (support != SL_FILEIO_DIRECT_NO) {
@@ -315,6 +335,7 @@ static void part_files_are_written_direct_or_buffered_alike(void **state) {
   make_path(dir_a, sizeof dir_a, "%s/direct", base);
   make_path(dir_b, sizeof dir_b, "%s/buffered", base);
   assert_same_files(dir_a, dir_b);
+  sl_part_unref(flushed);
   sl_part_unref(direct);
   sl_part_unref(buffered);
   pm_expected_free(&expected);
@@ -872,7 +893,7 @@ int main(void) {
       cmocka_unit_test(merges_of_merges),
       cmocka_unit_test(merges_read_right_when_inputs_release_their_pages),
       cmocka_unit_test(merge_policy_matches_banyandb),
-      cmocka_unit_test(part_files_are_written_direct_or_buffered_alike),
+      cmocka_unit_test(large_merges_write_direct_and_flushes_through_the_cache),
       cmocka_unit_test(every_file_of_a_part_is_fsynced),
       cmocka_unit_test(a_failed_fsync_fails_the_part_and_leaves_nothing),
       cmocka_unit_test(fsync_all_syncs_every_file_and_names_the_first_failure),
