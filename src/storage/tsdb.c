@@ -78,6 +78,7 @@ struct sl_tsdb {
   atomic_uint_fast64_t next_part_id;
   sl_wal *wal;
   uint64_t checkpoint;
+  size_t heap_free_baseline_bytes; /* glibc's free heap bytes at open or after the last trim (flush_cycle) */
   uint64_t epoch;
   pthread_mutex_t flush_lock;
   bool stop;
@@ -657,12 +658,23 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
   pthread_mutex_unlock(&db->flush_lock);
 #ifdef __GLIBC__
   /* The flushed memory parts were freed.  glibc keeps freed heap for reuse; give it back only when
-   * it holds more than twice the memory limit (one flush frees about one limit), so the process's
-   * memory stays set by the limit without every batch faulting fresh pages in (a trim after every
-   * flush cost 10-15% of load time: 120,000 page faults per 100,000 spans against 49,000). */
-  struct mallinfo2 heap = mallinfo2();
-  if (heap.fordblks > 2 * db->options.memory_bytes_limit) {
+   * the heap's free bytes grew by more than twice the memory limit since the store opened or last
+   * gave it back (one flush frees about one limit), so the process's memory stays set by the limit
+   * without every batch faulting fresh pages in (a trim after every flush cost 10-15% of load time:
+   * 120,000 page faults per 100,000 spans against 49,000). Growth, not the total: free bytes the
+   * heap held before (another store's, already given back) count in the total but are not
+   * resident, and against the total every flush trimmed in a process that had run anything else. */
+  size_t free_bytes = mallinfo2().fordblks;
+  pthread_mutex_lock(&db->lock);
+  bool trim = free_bytes > db->heap_free_baseline_bytes + 2 * db->options.memory_bytes_limit;
+  pthread_mutex_unlock(&db->lock);
+  if (trim) {
     malloc_trim(0);
+    size_t after = mallinfo2().fordblks;
+    pthread_mutex_lock(&db->lock);
+    db->heap_free_baseline_bytes = after;
+    db->stats.heap_trims++;
+    pthread_mutex_unlock(&db->lock);
   }
 #endif
   return status;
@@ -1632,6 +1644,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
   db->options = *options;
+#ifdef __GLIBC__
+  db->heap_free_baseline_bytes = mallinfo2().fordblks;
+#endif
   if (db->options.memory_bytes_limit == 0) {
     db->options.memory_bytes_limit = 64ULL << 20;
   }

@@ -95,6 +95,7 @@ typedef struct sl_tsdb_stats {
   uint64_t flushes;            /* memory parts flushed to file parts (tables) */
   uint64_t flush_bytes;        /* bytes written by flushes */
   uint64_t flush_compress_ns;  /* zstd time in flushes */
+  uint64_t heap_trims;         /* times a flush gave glibc's free heap back to the system (malloc_trim) */
   uint64_t merge_compress_ns;  /* zstd time in merges */
   uint64_t memory_compactions;
   uint64_t merges;

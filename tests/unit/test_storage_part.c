@@ -247,33 +247,43 @@ static sl_part *merge_recording_writes(sl_part *source, const char *base, const 
   return merged;
 }
 
-static void assert_same_files(const char *dir_a, const char *dir_b) {
-  DIR *listing = opendir(dir_a);
+/* Calls visit for every file of a part directory (names not starting with '.'); returns how many. */
+typedef void (*file_visit_fn)(const char *dir, const char *name, void *context);
+static int for_each_file(const char *dir, file_visit_fn visit, void *context) {
+  DIR *listing = opendir(dir);
   assert_non_null(listing);
   int files = 0;
   for (struct dirent *entry = readdir(listing); entry != NULL; entry = readdir(listing)) {
-    if (entry->d_name[0] == '.') {
-      continue;
+    if (entry->d_name[0] != '.') {
+      visit(dir, entry->d_name, context);
+      files++;
     }
-    char path_a[4400], path_b[4400];
-    make_path(path_a, sizeof path_a, "%s/%s", dir_a, entry->d_name);
-    make_path(path_b, sizeof path_b, "%s/%s", dir_b, entry->d_name);
-    uint8_t *a = NULL, *b = NULL;
-    size_t size_a = 0, size_b = 0;
-    sl_error err;
-    if (sl_fileio_read_file(path_a, 1ULL << 30, &a, &size_a, &err) != SL_OK ||
-        sl_fileio_read_file(path_b, 1ULL << 30, &b, &size_b, &err) != SL_OK) {
-      fail_msg("read: %s", err.message);
-    }
-    if (size_a != size_b || memcmp(a, b, size_a) != 0) {
-      fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path_a, size_a, path_b, size_b);
-    }
-    free(a);
-    free(b);
-    files++;
   }
   closedir(listing);
-  assert_true(files >= 10);
+  return files;
+}
+
+static void assert_same_file(const char *dir_a, const char *name, void *context) {
+  const char *dir_b = context;
+  char path_a[4400], path_b[4400];
+  make_path(path_a, sizeof path_a, "%s/%s", dir_a, name);
+  make_path(path_b, sizeof path_b, "%s/%s", dir_b, name);
+  uint8_t *a = NULL, *b = NULL;
+  size_t size_a = 0, size_b = 0;
+  sl_error err;
+  if (sl_fileio_read_file(path_a, 1ULL << 30, &a, &size_a, &err) != SL_OK ||
+      sl_fileio_read_file(path_b, 1ULL << 30, &b, &size_b, &err) != SL_OK) {
+    fail_msg("read: %s", err.message);
+  }
+  if (size_a != size_b || memcmp(a, b, size_a) != 0) {
+    fail_msg("%s (%zu bytes) differs from %s (%zu bytes)", path_a, size_a, path_b, size_b);
+  }
+  free(a);
+  free(b);
+}
+
+static void assert_same_files(const char *dir_a, const char *dir_b) {
+  assert_true(for_each_file(dir_a, assert_same_file, (void *)dir_b) >= 10);
 }
 
 /* A flush writes through the page cache (what was just written is read from memory, as BanyanDB's
@@ -382,6 +392,15 @@ static bool was_synced(const char *path) {
   return false;
 }
 
+static void assert_synced(const char *dir, const char *name, void *context) {
+  (void)context;
+  char path[4400];
+  make_path(path, sizeof path, "%s/%s", dir, name);
+  if (!was_synced(path)) {
+    fail_msg("%s was not fsynced", path);
+  }
+}
+
 static int open_descriptors(void) {
   DIR *fds = opendir("/proc/self/fd");
   assert_non_null(fds);
@@ -420,21 +439,7 @@ static void every_file_of_a_part_is_fsynced(void **state) {
   make_path(dir, sizeof dir, "%s/part", base);
   char real_dir[4096];
   assert_non_null(realpath(dir, real_dir));
-  DIR *listing = opendir(dir);
-  assert_non_null(listing);
-  int files = 0;
-  for (struct dirent *entry = readdir(listing); entry != NULL; entry = readdir(listing)) {
-    if (entry->d_name[0] == '.') {
-      continue;
-    }
-    char path[4400];
-    make_path(path, sizeof path, "%s/%s", real_dir, entry->d_name);
-    if (!was_synced(path)) {
-      fail_msg("%s was not fsynced", path);
-    }
-    files++;
-  }
-  closedir(listing);
+  int files = for_each_file(real_dir, assert_synced, NULL);
   assert_true(files >= 10);
   assert_true(was_synced(real_dir));
   assert_int_equal(synced_count, files + 1); /* once each */
