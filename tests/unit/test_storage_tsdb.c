@@ -285,21 +285,26 @@ static uint64_t wal_files(const char *dir, const char *prefix, uint64_t *bytes_o
   return count;
 }
 
+/* The store's defaults for f's one-column layout in dir (the caller changes what its test needs). */
+static void default_options(fixture *f, const char *dir, sl_tsdb_options *options) {
+  f->layout = one_column_layout();
+  sl_tsdb_options_default(options);
+  options->directory = dir;
+  options->segment_interval_ms = DAY_MS;
+  options->kind_count = 1;
+  options->layouts[0] = f->layout;
+  options->replay = replay;
+  options->replay_context = f;
+}
+
 /* Under load the WAL overwrites recycled segments; a checkpoint leaves it holding nothing: no
  * recycled file, and a current segment that is a new one (not a recycled file full of old bytes). */
 static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
   (void)state;
   const char *dir = test_temp_dir("tsdb-recycle");
   fixture f = {0};
-  f.layout = one_column_layout();
   sl_tsdb_options options;
-  sl_tsdb_options_default(&options);
-  options.directory = dir;
-  options.segment_interval_ms = DAY_MS;
-  options.kind_count = 1;
-  options.layouts[0] = f.layout;
-  options.replay = replay;
-  options.replay_context = &f;
+  default_options(&f, dir, &options);
   options.wal_segment_bytes = 64 << 10;
   options.memory_bytes_limit = 256 << 10;
   options.sync_mode = SL_WAL_SYNC_NONE;
@@ -360,15 +365,8 @@ static void flushes_do_not_give_back_the_memory_the_next_batches_reuse(void **st
   malloc_trim(0);
   const char *dir = test_temp_dir("tsdb-heap");
   fixture f = {0};
-  f.layout = one_column_layout();
   sl_tsdb_options options;
-  sl_tsdb_options_default(&options);
-  options.directory = dir;
-  options.segment_interval_ms = DAY_MS;
-  options.kind_count = 1;
-  options.layouts[0] = f.layout;
-  options.replay = replay;
-  options.replay_context = &f;
+  default_options(&f, dir, &options);
   options.memory_bytes_limit = 16 << 20;
   options.background = false; /* a flush inside the write that reaches the limit: deterministic */
   options.wal_enabled = false;
