@@ -332,11 +332,13 @@ static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
   assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
 }
 
+#if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
 static long minor_faults(void) {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_minflt;
 }
+#endif
 
 /* A store opened in a process whose heap already holds much free memory (here: 256 MiB of freed
  * 64 KiB blocks, held apart by small live ones, and given back to the system as the benchmark
