@@ -808,8 +808,7 @@ static void direct_begin_segment(sl_wal *wal) {
       return;
     }
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
+  if (!sl_fileio_set_direct(fd, true)) {
     return;
   }
   if (support == SL_FILEIO_DIRECT_YES) {
@@ -821,7 +820,7 @@ static void direct_begin_segment(sl_wal *wal) {
     wal->segment_file_bytes = block_offset + (uint64_t)probe; /* zeros past the end: cut at seal */
   }
   if (probe != DIRECT_BLOCK_BYTES) {
-    int restored = fcntl(fd, F_SETFL, flags);
+    bool restored = sl_fileio_set_direct(fd, false);
     (void)restored; /* if even that fails, writes report it */
     return;
   }
