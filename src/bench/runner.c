@@ -3,6 +3,7 @@
  * results.json after every benchmark (docs/RESULTS.md). */
 #include "bench/runner.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -530,6 +531,12 @@ static sl_status chunk_fill(load_chunk *chunk, sl_gen *gen, sl_span *scratch, sl
     chunk->batch_counts[chunk->batches++] = count;
   }
   return SL_OK;
+}
+
+/* The index into options->models of the m-th backend run in an iteration (see the run loop). */
+static size_t model_at(const sl_bench_options *options, int iteration, size_t m) {
+  assert(options->model_count > 0 && m < options->model_count && iteration >= 0);
+  return (m + (size_t)iteration) % options->model_count;
 }
 
 static sl_status sequential_load(run *state, const char *model, int iteration, sl_error *err) {
@@ -1381,6 +1388,15 @@ static void fill_parameters(run *state) {
   json_object_set_new(parameters, "labels", labels);
   json_object_set_new(parameters, "focus", options->focus ? json_string(options->focus) : json_null());
   json_object_set_new(parameters, "iterations", json_integer(options->iterations));
+  json_t *order = json_array();
+  for (int i = 0; i < options->iterations; i++) {
+    json_t *one = json_array();
+    for (size_t m = 0; m < options->model_count; m++) {
+      json_array_append_new(one, json_string(options->models[model_at(options, i, m)]));
+    }
+    json_array_append_new(order, one);
+  }
+  json_object_set_new(parameters, "model_order", order);
   json_object_set_new(parameters, "writers", writers);
   json_object_set_new(parameters, "batch_sizes", batches);
   json_object_set_new(parameters, "sync_mode", json_string(sync_names[options->sync_mode]));
@@ -1506,7 +1522,10 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
       warn_about_disk(&state);
     }
     for (size_t m = 0; status == SL_OK && m < options->model_count && !interrupted; m++) {
-      const char *model = options->models[m];
+      /* Iteration i starts with the i-th backend (mod the count), so that over n iterations each
+       * backend runs once in each position: what a phase leaves behind (freed memory the VM has
+       * taken back, a page cache full of the previous store) falls on every backend alike. */
+      const char *model = options->models[model_at(options, iteration, m)];
       if (!backend_exists(model)) {
         static const char *const names[] = {"write/sequential", "query/all", "storage/size"};
         for (size_t n = 0; n < 3; n++) {

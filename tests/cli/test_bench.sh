@@ -19,6 +19,10 @@ for key in ["cpu_model", "cores", "memory_bytes", "kernel", "compiler", "librari
     assert key in r["environment"], key
 p = r["parameters"]
 assert p["spans"] == 3000 and p["iterations"] == 2 and p["writers"] == [1, 3] and p["scale"] == "custom"
+# Each iteration starts with the next backend, and the loads ran in the order recorded.
+assert p["model_order"] == [["stream", "trace", "sqlite"], ["trace", "sqlite", "stream"]], p["model_order"]
+loads = [(d["iteration"], d["backend"]) for d in r["details"] if d["name"] == "write/sequential"]
+assert loads == [(i, m) for i, order in enumerate(p["model_order"]) for m in order], loads
 names = {(b["name"], b["backend"], b.get("metric")) for b in r["benchmarks"]}
 for bench in ["write/sequential", "write/writers=1", "write/writers=3", "write/batch=10", "write/batch=500"]:
     assert (bench, "sqlite", "spans_per_second") in names, bench
