@@ -28,6 +28,7 @@
 #include "spanlab/backend.h"
 #include "spanlab/gen.h"
 #include "spanlab/query.h"
+#include "storage/fileio.h"
 
 enum { LOAD_CHUNK_BYTES = 1 << 30, LOAD_BATCH_SPANS = 1000, SWEEP_BATCH_SPANS = 100, SWEEP_MAX_SPANS = 20000 };
 static const double SWEEP_MAX_SECONDS = 10.0;
@@ -172,10 +173,11 @@ static sl_status make_directory(const char *path, sl_error *err) {
   return SL_OK;
 }
 
+/* Removes a store's directory (not through a shell: the path is the user's --out). */
 static void remove_tree(const char *path) {
-  char command[4300];
-  snprintf(command, sizeof command, "rm -rf '%s'", path);
-  if (system(command) != 0) {
+  sl_fileio_remove_tree(path);
+  struct stat info;
+  if (lstat(path, &info) == 0) {
     fprintf(stderr, "warning: could not remove %s\n", path);
   }
 }

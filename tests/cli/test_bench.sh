@@ -158,6 +158,17 @@ grep -Eq "consistency: sqlite answers query/trace-model/latency/slowest20 .*: an
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); c=r['consistency']; assert c['checked']>=26 and c['mismatches']==0, c" \
   "$scratch/run/results.json" || fail "queries checked against the oracle"
 
+# An output directory whose name a shell would take apart: the stores are still removed after use
+# (they were handed to `rm -rf '...'`, which a quote in the path broke, leaving them on disk).
+odd="$scratch/it's \$(odd) \"dir\""
+"$spanlab" bench --scale custom --spans 500 --payload-bytes 200 --models stream,trace,sqlite --iterations 1 \
+  --label write --focus '^write/(sequential|writers=1)$' --writers 1 --out "$odd" --quiet 2>"$scratch/err.txt" \
+  || fail "bench into an odd directory name failed: $(cat "$scratch/err.txt")"
+grep -q "could not remove" "$scratch/err.txt" && fail "stores not removed: $(cat "$scratch/err.txt")"
+[[ -s "$odd/results.json" ]] || fail "no results.json in the odd directory"
+left=$(find "$odd/stores" -mindepth 1 2>/dev/null | head -3)
+[[ -z "$left" ]] || fail "stores left behind: $left"
+
 "$spanlab" bench --iterations 0 >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "--iterations 0 should be a usage error"
 "$spanlab" bench --label nonsense >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "bad label should be a usage error"
 err=$("$spanlab" bench --models oracle --spans 100 --iterations 1 --out "$scratch/none" --quiet 2>&1 >/dev/null); code=$?
