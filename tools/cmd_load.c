@@ -19,7 +19,9 @@ static void usage(FILE *out) {
           "usage: spanlab load --model stream|trace|sqlite --data DIR --input SPANS [--sync none|batch|interval]\n\n"
           "Loads a span file (NDJSON or binary, detected from its first bytes) into the store in DIR,\n"
           "creating it from the catalog if absent, in batches of %d spans. When SPANS.manifest.json\n"
-          "is beside the file, the store's span count and checksum are compared with it.\n"
+          "is beside the file, the store's span count and checksum are compared with it. A damaged\n"
+          "file loads up to its first bad record, which the error names (record, byte offset, why)\n"
+          "with the number of spans the store then holds.\n"
           "Models: stream and trace are the embedded engines; sqlite is the baseline, shaped like the\n"
           "stream model. A store holds one model: reopen it with the same --model and schema set.\n"
           "  --schemas DIR   schema set (default: the shipped schemas/stream-vs-trace)\n"
@@ -163,10 +165,23 @@ int cmd_load(int argc, char **argv) {
       }
       batch[count++] = span;
     }
-    if (status == SL_OK && count > 0) {
+    /* The spans read before a bad record are written too (the error then says how many the store
+     * holds): a damaged file loads up to its first bad record, not up to the last full batch. */
+    sl_status read_status = status;
+    sl_error read_err = err;
+    if (count > 0) {
       status = sl_backend_write(backend, batch, count, &err);
-      loaded += count;
-      sl_progress_update(&progress, loaded);
+      if (status == SL_OK) {
+        loaded += count;
+        sl_progress_update(&progress, loaded);
+      }
+    }
+    if (status == SL_OK && read_status != SL_OK) {
+      status = sl_backend_flush(backend, &err);
+      if (status == SL_OK) {
+        status = read_status;
+        err = read_err;
+      }
     }
   }
   if (status == SL_OK) {

@@ -34,6 +34,16 @@ head -c 300000 "$scratch/s.bin" >"$scratch/cut.bin"
 err=$("$spanlab" load --model sqlite --data "$scratch/store-cut" --input "$scratch/cut.bin" --quiet 2>&1); rc=$?
 [[ $rc -eq 1 ]] || fail "truncated input exit $rc"
 grep -q "cut.bin: record [0-9]* at byte offset [0-9]*: truncated" <<<"$err" || fail "truncated input message: $err"
+# Every record before the bad one is loaded, not only the full batches before it: record N is bad,
+# so the store holds N-1 spans, and the message says so.
+bad=$(sed -n 's/.*cut.bin: record \([0-9]*\) at byte offset.*/\1/p' <<<"$err")
+grep -q "($((bad - 1)) spans were loaded and acknowledged before it)" <<<"$err" \
+  || fail "truncated input: the records before record $bad are not said to be loaded: $err"
+for model in stream trace; do
+  "$spanlab" load --model $model --data "$scratch/store-cut-$model" --input "$scratch/cut.bin" --quiet >/dev/null 2>&1
+  rows=$("$spanlab" inspect --data "$scratch/store-cut-$model" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+  [[ "$rows" == "$((bad - 1))" ]] || fail "truncated input into $model: the store holds $rows spans, records before $bad are $((bad - 1))"
+done
 
 "$spanlab" load --model sqlite --data "$scratch/x" --input "$scratch/none.bin" >/dev/null 2>&1; [[ $? -eq 1 ]] || fail "missing input"
 "$spanlab" load --model sqlite --input "$scratch/s.bin" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "missing --data"
