@@ -364,10 +364,9 @@ static planned plan(eval_context *context, sl_arena *arena, const sl_criteria *n
   out.patterns = merge_patterns(context, node->kind, &left.patterns, &right.patterns);
   list_free(&left.patterns); /* already taken by the merge; frees nothing */
   list_free(&right.patterns);
-  if (out.patterns.none) {
-    out.filter = NULL; /* BanyanDB returns nil filter and nil entities */
-    return out;
-  }
+  /* A contradiction (out.patterns.none) empties the series of this subtree, not its row filter:
+   * BanyanDB builds the row filter apart from the series (logical.BuildTagFilter, where an entity
+   * condition is the dummy filter that AND and OR drop), so the other conditions still filter rows. */
   if (left.filter == NULL) {
     out.filter = right.filter;
   } else if (right.filter == NULL) {

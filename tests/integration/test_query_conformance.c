@@ -606,6 +606,38 @@ static void no_series_is_refused(void **state) {
   unload(&data);
 }
 
+#define COND_STR(tag, op, text) \
+  "{\"condition\":{\"name\":\"" tag "\",\"op\":\"BINARY_OP_" op "\",\"value\":{\"str\":{\"value\":\"" text "\"}}}}"
+#define COND_INT(tag, op, number) \
+  "{\"condition\":{\"name\":\"" tag "\",\"op\":\"BINARY_OP_" op "\",\"value\":{\"int\":{\"value\":\"" number "\"}}}}"
+#define LE(op, left, right) "{\"le\":{\"op\":\"LOGICAL_OP_" op "\",\"left\":" left ",\"right\":" right "}}"
+
+/* A contradiction between entity conditions below the top empties the series patterns of its
+ * subtree, not the row filter: BanyanDB builds that (logical.BuildTagFilter) apart from the series,
+ * an entity condition being its dummy filter, which an OR or AND drops. So in
+ * ((service_id=a AND service_id=b) OR duration>600) AND state=1 the rows are those with duration>X
+ * and state=1, from every series. */
+static void an_entity_contradiction_keeps_the_row_filter(void **state) {
+  (void)state;
+  dataset data = {0};
+  load(&data, "stream");
+  const char *contradiction = LE("AND", COND_STR("service_id", "EQ", "a"), COND_STR("service_id", "EQ", "b"));
+  char request[2048];
+  snprintf(request, sizeof request, "%s%s%s%s%s%s", "{\"groups\":[\"default\"],\"name\":\"sw\",", WINDOW, PROJECTION,
+           ",\"criteria\":", "", "");
+  size_t head = strlen(request);
+  snprintf(request + head, sizeof request - head, "{\"le\":{\"op\":\"LOGICAL_OP_AND\",\"left\":{\"le\":{\"op\":"
+           "\"LOGICAL_OP_OR\",\"left\":%s,\"right\":%s}},\"right\":%s}}}",
+           contradiction, COND_INT("duration", "GT", "600"), COND_INT("state", "EQ", "1"));
+  size_t got = count_rows(&data, request);
+  size_t expected = count_rows(&data, STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":" LE(
+                                          "AND", COND_INT("duration", "GT", "600"), COND_INT("state", "EQ", "1"))));
+  size_t state_only = count_rows(&data, STREAM_REQUEST(WINDOW PROJECTION ",\"criteria\":" COND_INT("state", "EQ", "1")));
+  assert_true(expected > 0 && expected < state_only); /* the duration condition filters something */
+  assert_int_equal(got, expected);
+  unload(&data);
+}
+
 /* An array equals an array with the same elements in the same order (BanyanDB's slices.Equal); the
  * range ops hold only for an equal array and then as 0 (LE, GE), never LT, GT. */
 static void arrays_compare_element_by_element(void **state) {
@@ -739,6 +771,7 @@ int main(void) {
       cmocka_unit_test(unlimited_results_carry_sort_keys),
       cmocka_unit_test(arrays_compare_element_by_element),
       cmocka_unit_test(no_series_is_refused),
+      cmocka_unit_test(an_entity_contradiction_keeps_the_row_filter),
       cmocka_unit_test(match_needs_every_token_as_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
