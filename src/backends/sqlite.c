@@ -572,12 +572,14 @@ static sl_status trace_query(sqlite_state *state, const struct sl_query *query, 
     } else {
       memcpy(ids, query->trace_ids, query->trace_id_count * sizeof(sl_bytes));
       qsort(ids, query->trace_id_count, sizeof(sl_bytes), compare_ids);
-      for (size_t i = 0; i < query->trace_id_count; i++) {
+      /* Cut to offset + limit with the duplicates, then de-duplicate, as BanyanDB (docs/QUERIES.md). */
+      size_t cut = (size_t)query->offset + limit;
+      size_t listed = query->trace_id_count < cut ? query->trace_id_count : cut;
+      for (size_t i = 0; i < listed; i++) {
         if (id_count == 0 || compare_ids(&ids[id_count - 1], &ids[i]) != 0) {
           ids[id_count++] = ids[i];
         }
       }
-      id_count = id_count < (size_t)query->offset + limit ? id_count : (size_t)query->offset + limit;
     }
   } else {
     const char *aggregate = query->sort == SL_SORT_DESC ? "MAX" : "MIN";

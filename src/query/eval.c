@@ -1174,13 +1174,15 @@ sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_erro
       }
       memcpy(p->trace_ids, query->trace_ids, query->trace_id_count * sizeof(sl_bytes));
       qsort(p->trace_ids, query->trace_id_count, sizeof(sl_bytes), compare_trace_ids);
-      for (size_t i = 0; i < query->trace_id_count; i++) {
+      /* Cut to offset + limit first, duplicates and all, then de-duplicate: BanyanDB's static batch
+       * source takes traceIDs[:maxTraceSize] of the sorted list (streaming_pipeline.go). */
+      size_t cut = (size_t)query->offset + (query->limit == 0 ? 20 : query->limit);
+      size_t listed = query->trace_id_count < cut ? query->trace_id_count : cut;
+      for (size_t i = 0; i < listed; i++) {
         if (p->trace_id_count == 0 || compare_bytes(&p->trace_ids[p->trace_id_count - 1], &p->trace_ids[i]) != 0) {
           p->trace_ids[p->trace_id_count++] = p->trace_ids[i];
         }
       }
-      size_t cut = (size_t)query->offset + (query->limit == 0 ? 20 : query->limit);
-      p->trace_id_count = p->trace_id_count < cut ? p->trace_id_count : cut;
     }
   }
   *out = p;

@@ -1047,6 +1047,13 @@ sl_status sl_trace_engine_query(sl_trace_engine *engine, const sl_query *query, 
   for (size_t i = 0; i < query->tag_projection_count; i++) {
     state.output_tags[query->tag_projection[i]->tag_index] = true;
   }
+  /* Every trace of BanyanDB's answer carries its id (Trace.trace_id), and every span its span id
+   * (Span.span_id), projected or not; the printer adds them as tags only when projected. */
+  state.output_tags[engine->trace_tag] = true;
+  const sl_tag_spec *span_id_tag = schema->span_id_tag != NULL ? sl_trace_find_tag(schema, schema->span_id_tag) : NULL;
+  if (span_id_tag != NULL) {
+    state.output_tags[span_id_tag->tag_index] = true;
+  }
   for (size_t e = 0; e < extra_count; e++) {
     const sl_tag_spec *tag = sl_trace_find_tag(schema, extra_tags[e]);
     if (tag != NULL) {

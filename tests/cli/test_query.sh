@@ -91,5 +91,30 @@ assert tags["dataBinary"]["raw_bytes"] > 0 and tags["dataBinary"]["stored_bytes"
 PY
 "$spanlab" inspect --data "$scratch/nothing" >/dev/null 2>&1; [[ $? -eq 1 ]] || fail "inspect of no store"
 
+# A trace answer names each trace's id whether or not the trace-id tag is projected (BanyanDB's
+# Trace.trace_id is always set), and its spans are the trace's.
+"$spanlab" load --model trace --data "$scratch/trace-store" --input "$scratch/s.ndjson" --quiet >/dev/null 2>&1 || fail "load trace"
+cat >"$scratch/tq.json" <<JSON
+{"groups": ["trace_performance_test"], "name": "segment_trace",
+ "timeRange": {"begin": "2024-12-31T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
+ "orderBy": {"indexRuleName": "latency_based_index", "sort": "SORT_DESC"}, "limit": 3, "tagProjection": ["latency"]}
+JSON
+"$spanlab" query --model trace --data "$scratch/trace-store" "$scratch/tq.json" >"$scratch/tout.json" 2>"$scratch/err.txt" \
+  || fail "trace query: $(cat "$scratch/err.txt")"
+python3 - "$scratch/tout.json" "$scratch/s.ndjson" <<'PY' || fail "trace response without trace ids, or with spans of another trace"
+import collections, json, sys
+out = json.load(open(sys.argv[1]))
+latencies = collections.defaultdict(list)
+for line in open(sys.argv[2]):
+    row = json.loads(line)
+    latencies[row["traceId"]].append(row["latency"])
+traces = out["traces"]
+assert len(traces) == 3, out
+for trace in traces:
+    assert trace.get("traceId") in latencies, trace.get("traceId")
+    got = sorted(int(t["value"]["int"]["value"]) for s in trace["spans"] for t in s["tags"])
+    assert got == sorted(latencies[trace["traceId"]]), (trace["traceId"], got)
+PY
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))

@@ -437,6 +437,12 @@ static void trace_behaviours_beyond_the_cases(void **state) {
                                     "\"value\":{\"strArray\":{\"value\":[\"trace_003\",\"trace_001\"]}}}}"),
                ids, sizeof ids);
   assert_string_equal(ids, "trace_001,trace_003");
+  /* The sorted list is cut to offset + limit with its duplicates, and only then de-duplicated
+   * (staticTraceBatchSource takes traceIDs[:maxTraceSize]): [001, 001, 003] with limit 2 is 001. */
+  trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"limit\":2,\"criteria\":{\"condition\":{\"name\":\"trace_id\",\"op\":\"BINARY_OP_IN\","
+                                    "\"value\":{\"strArray\":{\"value\":[\"trace_003\",\"trace_001\",\"trace_001\"]}}}}"),
+               ids, sizeof ids);
+  assert_string_equal(ids, "trace_001");
   trace_ids_of(&data, TRACE_REQUEST(WINDOW ",\"limit\":1,\"criteria\":{\"condition\":{\"name\":\"trace_id\",\"op\":\"BINARY_OP_IN\","
                                     "\"value\":{\"strArray\":{\"value\":[\"a_missing\",\"trace_001\"]}}}}"),
                ids, sizeof ids);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "spanlab/backend.h"
+#include "spanlab/query.h"
 #include "test_support.h"
 
 static sl_catalog *catalog;
@@ -155,6 +156,36 @@ static void indexes_follow_the_bound_rules_of_each_shape(void **state) {
   assert_int_equal(count_indexes(path, "trace_id"), 1);
 }
 
+/* Trace ids are sorted and cut to offset + limit before duplicates are dropped, as BanyanDB's
+ * static batch source does: IN [trace-3, trace-3, trace-7] with limit 2 is trace-3 alone (4 spans). */
+static void trace_ids_are_cut_before_duplicates_go(void **state) {
+  (void)state;
+  sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-trace-ids"),
+                                .shape = SL_SHAPE_TRACE};
+  sl_backend *backend = NULL;
+  sl_error err;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  write_spans(backend, 0, 200);
+  static const char request[] =
+      "{\"groups\":[\"trace_performance_test\"],\"name\":\"segment_trace\",\"timeRange\":{\"begin\":"
+      "\"2024-01-01T00:00:00Z\",\"end\":\"2024-01-02T00:00:00Z\"},\"limit\":%d,\"tagProjection\":[\"traceId\"],"
+      "\"criteria\":{\"condition\":{\"name\":\"traceId\",\"op\":\"BINARY_OP_IN\",\"value\":{\"strArray\":"
+      "{\"value\":[\"trace-7\",\"trace-3\",\"trace-3\"]}}}}}";
+  const size_t expected_spans[] = {0, 4, 4, 8}; /* by limit: [3], [3, 3], [3, 3, 7] */
+  for (int limit = 1; limit <= 3; limit++) {
+    char text[1024];
+    snprintf(text, sizeof text, request, limit);
+    sl_query *query = NULL;
+    assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, text, strlen(text), &query, &err), SL_OK);
+    sl_backend_answer answer = {0};
+    assert_int_equal(sl_backend_query(backend, query, &answer, &err), SL_OK);
+    assert_int_equal(answer.span_count, expected_spans[limit]);
+    sl_backend_answer_free(&answer);
+    sl_query_free(query);
+  }
+  sl_backend_close(backend);
+}
+
 static void bad_requests_are_clear_errors(void **state) {
   (void)state;
   sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-bad"),
@@ -178,6 +209,7 @@ int main(void) {
       cmocka_unit_test(stores_and_counts_spans_across_reopen),
       cmocka_unit_test(one_changed_byte_changes_the_checksum),
       cmocka_unit_test(indexes_follow_the_bound_rules_of_each_shape),
+      cmocka_unit_test(trace_ids_are_cut_before_duplicates_go),
       cmocka_unit_test(bad_requests_are_clear_errors),
   };
   return cmocka_run_group_tests(tests, load_catalog, free_catalog);
