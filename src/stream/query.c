@@ -633,8 +633,10 @@ static sl_status element_hash_of(query_state *state, hash_cache *cache, candidat
  * distinct element ids (a duplicate id is returned once: the first met, as
  * BanyanDB's merge keeps it).  order[0..*kept) is the result. */
 static sl_status walk_distinct(query_state *state, size_t *order, size_t wanted, size_t *kept, sl_error *err) {
+  /* No more ids are kept than there are matches: a huge offset + limit (2^32) must not size the set. */
+  size_t bound = wanted < state->count ? wanted : state->count;
   size_t capacity = 64;
-  while (capacity < wanted * 2 + 2) {
+  while (capacity < bound * 2 + 2) {
     capacity *= 2;
   }
   uint64_t *seen = calloc(capacity, sizeof *seen); /* hash, 0 = empty (hash 0 stored as flag) */
