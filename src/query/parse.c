@@ -404,6 +404,53 @@ static sl_status parse_criteria(parser *p, const json_t *value, const char *path
   return fail(p, path, "a Criteria needs \"le\" or \"condition\"");
 }
 
+/* The projection as BanyanDB's projectionBuilder makes it (stream_plan_tag_filter.go): families in
+ * the order first named, the entries of one family merged, a tag named twice kept where first named
+ * (in any family), families left without tags dropped. In place: families[0..*count); merged tag
+ * lists are allocated in arena. */
+static sl_status normalize_families(sl_arena *arena, sl_projection_family *families, size_t *count) {
+  size_t kept = 0;
+  for (size_t f = 0; f < *count; f++) {
+    sl_projection_family entry = families[f];
+    size_t target = kept;
+    for (size_t k = 0; k < kept; k++) {
+      if (strcmp(families[k].name, entry.name) == 0) {
+        target = k;
+      }
+    }
+    size_t before = target < kept ? families[target].tag_count : 0;
+    const sl_tag_spec **tags = sl_arena_alloc(arena, (before + entry.tag_count + 1) * sizeof *tags);
+    if (tags == NULL) {
+      return SL_ERR_NOMEM;
+    }
+    if (before > 0) {
+      memcpy(tags, families[target].tags, before * sizeof *tags);
+    }
+    size_t used = before;
+    for (size_t i = 0; i < entry.tag_count; i++) {
+      bool again = false;
+      for (size_t k = 0; k < kept && !again; k++) {
+        for (size_t t = 0; t < families[k].tag_count && !again; t++) {
+          again = families[k].tags[t] == entry.tags[i];
+        }
+      }
+      for (size_t t = before; t < used && !again; t++) {
+        again = tags[t] == entry.tags[i];
+      }
+      if (!again) {
+        tags[used++] = entry.tags[i];
+      }
+    }
+    if (used == 0) {
+      continue; /* a family with no tag (left) is not projected */
+    }
+    families[target] = (sl_projection_family){.name = entry.name, .tag_count = used, .tags = tags};
+    kept += target == kept;
+  }
+  *count = kept;
+  return SL_OK;
+}
+
 static sl_status parse_projection(parser *p, const json_t *root) {
   sl_query *query = &p->query->public;
   char member_path[PATH_BYTES];
@@ -417,17 +464,26 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     }
     size_t count = json_array_size(tags);
     const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (count + 1) * sizeof(const sl_tag_spec *));
-    for (size_t i = 0; i < count; i++) {
+    size_t kept = 0;
+    for (size_t i = 0; specs != NULL && i < count; i++) {
       json_t *name = json_array_get(tags, i);
       const sl_tag_spec *tag = json_is_string(name) ? find_tag(p->query, json_string_value(name)) : NULL;
       if (tag == NULL) {
         return fail(p, member_path, "projected tag %s does not exist in trace %s",
                     json_is_string(name) ? json_string_value(name) : "(not a string)", query->name);
       }
-      specs[i] = tag;
+      /* A tag named twice is projected once, where first named (deduplicateStrings in BanyanDB's
+       * trace_plan_tag_filter.go). */
+      bool again = false;
+      for (size_t k = 0; k < kept && !again; k++) {
+        again = specs[k] == tag;
+      }
+      if (!again) {
+        specs[kept++] = tag;
+      }
     }
     query->tag_projection = specs;
-    query->tag_projection_count = count;
+    query->tag_projection_count = kept;
     return SL_OK;
   }
   json_t *projection = member(root, "projection", NULL, "$", member_path);
@@ -484,6 +540,9 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     }
     out[f].tags = specs;
     out[f].tag_count = tag_count;
+  }
+  if (normalize_families(p->query->arena, out, &count) != SL_OK) {
+    return fail(p, families_path, "out of memory");
   }
   query->families = out;
   query->family_count = count;

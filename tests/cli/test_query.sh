@@ -102,13 +102,22 @@ for case in "limit 4294967295 3000" "offset 2147483647 0"; do
   [[ "$got" == "$3" ]] || fail "$1 $2: $got elements, expected $3"
 done
 
+# The projection is normalised as BanyanDB's projectionBuilder does: one entry per family, in the
+# order first named, each tag once, families without tags dropped.
+printf '{%s,"limit":1,"projection":{"tagFamilies":[{"name":"primary","tags":["latency","latency"]},{"name":"primary","tags":["isError","latency"]},{"name":"data_binary","tags":[]}]}}' \
+  '"groups":["stream_performance_test"],"name":"segment_stream","timeRange":{"begin":"2024-12-31T00:00:00Z","end":"2025-01-02T00:00:00Z"}' \
+  >"$scratch/proj.json"
+got=$("$spanlab" query --model stream --data "$scratch/store" "$scratch/proj.json" 2>&1 \
+  | python3 -c 'import json,sys; e=json.load(sys.stdin)["elements"][0]; print(";".join(f["name"] + ":" + ",".join(t["key"] for t in f["tags"]) for f in e["tagFamilies"]))' 2>&1)
+[[ "$got" == "primary:latency,isError" ]] || fail "duplicate projection: $got"
+
 # A trace answer names each trace's id whether or not the trace-id tag is projected (BanyanDB's
-# Trace.trace_id is always set), and its spans are the trace's.
+# Trace.trace_id is always set), and its spans are the trace's; a tag projected twice comes once.
 "$spanlab" load --model trace --data "$scratch/trace-store" --input "$scratch/s.ndjson" --quiet >/dev/null 2>&1 || fail "load trace"
 cat >"$scratch/tq.json" <<JSON
 {"groups": ["trace_performance_test"], "name": "segment_trace",
  "timeRange": {"begin": "2024-12-31T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
- "orderBy": {"indexRuleName": "latency_based_index", "sort": "SORT_DESC"}, "limit": 3, "tagProjection": ["latency"]}
+ "orderBy": {"indexRuleName": "latency_based_index", "sort": "SORT_DESC"}, "limit": 3, "tagProjection": ["latency", "latency"]}
 JSON
 "$spanlab" query --model trace --data "$scratch/trace-store" "$scratch/tq.json" >"$scratch/tout.json" 2>"$scratch/err.txt" \
   || fail "trace query: $(cat "$scratch/err.txt")"
