@@ -487,8 +487,11 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     return SL_OK;
   }
   json_t *projection = member(root, "projection", NULL, "$", member_path);
-  if (projection == NULL) {
-    return SL_OK;
+  if (projection == NULL || json_is_null(projection)) {
+    /* The field is required (stream/v1/query.proto: validate.rules message.required), so BanyanDB's
+     * gRPC validator refuses the request before it is planned. */
+    return fail(p, "$", "a stream query needs a \"projection\" (BanyanDB: \"invalid QueryRequest.Projection: value is "
+                        "required\")");
   }
   char families_path[PATH_BYTES];
   static const char *const projection_fields[] = {"tagFamilies", "tag_families", NULL};

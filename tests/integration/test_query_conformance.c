@@ -539,7 +539,7 @@ static size_t count_rows(dataset *data, const char *request) {
 static size_t array_matches(dataset *data, const char *op, const char *values) {
   char request[1024];
   snprintf(request, sizeof request,
-           STREAM_REQUEST(WINDOW ",\"criteria\":{\"condition\":{\"name\":\"non_indexed_tags\",\"op\":\"BINARY_OP_%s\","
+           STREAM_REQUEST(WINDOW ",\"projection\":{},\"criteria\":{\"condition\":{\"name\":\"non_indexed_tags\",\"op\":\"BINARY_OP_%s\","
                                  "\"value\":{\"strArray\":{\"value\":[%s]}}}}"),
            op, values);
   return count_rows(data, request);

@@ -72,8 +72,8 @@ static void good_queries_bind(void **state) {
   assert_int_equal(query->trace_ids[1].size_bytes, 2);
   sl_query_free(query);
 
-  /* No projection, but a condition on a tag other than the entity's: BanyanDB projects that tag. */
-  const char *filtered = "{" STREAM ",\"criteria\":" LATENCY_GT "}";
+  /* An empty projection, but a condition on a tag other than the entity's: BanyanDB projects that tag. */
+  const char *filtered = "{" STREAM ",\"projection\":{},\"criteria\":" LATENCY_GT "}";
   assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, filtered, strlen(filtered), &query, &err), SL_OK);
   sl_query_free(query);
 
@@ -143,8 +143,11 @@ static void bad_queries_name_their_problem(void **state) {
        "$.timeRange.end: timeRange.end has a fraction finer than a millisecond"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"null\":null}}}}",
        "$.criteria.condition.value: a null value on entity tag \"serviceId\" is not supported"},
-      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{},\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
        "$: a stream query needs a projected tag (projection.tagFamilies) or a condition on a tag other than the entity's"},
+      /* The field itself is required (validate.rules message.required), whatever the criteria. */
+      {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":" LATENCY_GT "}", "$: a stream query needs a \"projection\""},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":null,\"criteria\":" LATENCY_GT "}", "$: a stream query needs a \"projection\""},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[]}]}}",
        "tagProjection is required"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"startTime\",\"op\":\"BINARY_OP_GE\",\"value\":"
@@ -237,7 +240,7 @@ static void order_tags_stay_in_the_filter_without_a_rule_of_that_name(void **sta
  * identity, and MATCH holds for no value. */
 static void match_without_a_rule_of_the_tag_name_holds_for_nothing(void **state) {
   (void)state;
-  const char *text = "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"operationName\",\"op\":\"BINARY_OP_MATCH\","
+  const char *text = "{" STREAM ",\"projection\":{},\"criteria\":{\"condition\":{\"name\":\"operationName\",\"op\":\"BINARY_OP_MATCH\","
                      "\"value\":{\"str\":{\"value\":\"GET\"}}}}}";
   sl_query *query = NULL;
   sl_error err;
