@@ -84,14 +84,18 @@ static void note_ignored(parser *p, const json_t *object, const char *path, cons
   }
 }
 
-/* lowerCamel or snake_case member. */
+/* lowerCamel or snake_case member; a JSON null reads as absent (proto3's JSON mapping: null is the
+ * field's default, so "limit": null is limit 0 and "timeRange": null no time range). */
 static json_t *member(const json_t *object, const char *camel, const char *snake, const char *path,
                       char out_path[PATH_BYTES]) {
   json_t *value = json_object_get(object, camel);
   const char *key = camel;
-  if (value == NULL && snake != NULL) {
+  if ((value == NULL || json_is_null(value)) && snake != NULL) {
     value = json_object_get(object, snake);
     key = snake;
+  }
+  if (json_is_null(value)) {
+    return NULL;
   }
   if (value != NULL && out_path != NULL) {
     snprintf(out_path, PATH_BYTES, "%s", path);
@@ -487,7 +491,7 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     return SL_OK;
   }
   json_t *projection = member(root, "projection", NULL, "$", member_path);
-  if (projection == NULL || json_is_null(projection)) {
+  if (projection == NULL) {
     /* The field is required (stream/v1/query.proto: validate.rules message.required), so BanyanDB's
      * gRPC validator refuses the request before it is planned. */
     return fail(p, "$", "a stream query needs a \"projection\" (BanyanDB: \"invalid QueryRequest.Projection: value is "

@@ -72,6 +72,21 @@ static void good_queries_bind(void **state) {
   assert_int_equal(query->trace_ids[1].size_bytes, 2);
   sl_query_free(query);
 
+  /* A null member is the field's default (proto3 JSON): no time range, offset and limit 0, no order. */
+  const char *nulls = "{" STREAM ",\"timeRange\":null,\"offset\":null,\"limit\":null,\"orderBy\":null,\"criteria\":null,"
+                      "\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"traceId\"]}]}}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, nulls, strlen(nulls), &query, &err), SL_OK);
+  assert_false(query->has_time_range);
+  assert_int_equal(query->limit, 0);
+  assert_int_equal(query->offset, 0);
+  assert_null(query->order_rule);
+  assert_null(query->criteria);
+  sl_query_free(query);
+  const char *trace_nulls = "{" TRACE ",\"tagProjection\":null,\"criteria\":" TRACE_ID_EQ "}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, trace_nulls, strlen(trace_nulls), &query, &err), SL_OK);
+  assert_int_equal(query->tag_projection_count, 0);
+  sl_query_free(query);
+
   /* An empty projection, but a condition on a tag other than the entity's: BanyanDB projects that tag. */
   const char *filtered = "{" STREAM ",\"projection\":{},\"criteria\":" LATENCY_GT "}";
   assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, filtered, strlen(filtered), &query, &err), SL_OK);
