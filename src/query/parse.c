@@ -265,10 +265,11 @@ static bool value_fits(const sl_tag_spec *tag, sl_binary_op op, const sl_value *
   }
 }
 
-static const sl_index_rule *inverted_rule_for(const sl_query_internal *query, const char *tag_name) {
+/* The skipping rule bound to the stream and indexing tag_name alone, or NULL. */
+static const sl_index_rule *skipping_rule_for(const sl_query_internal *query, const char *tag_name) {
   for (size_t r = 0; r < query->bound_rule_count; r++) {
     const sl_index_rule *rule = query->bound_rules[r];
-    if (rule->type == SL_INDEX_INVERTED && rule->tag_count == 1 && strcmp(rule->tags[0], tag_name) == 0) {
+    if (rule->type == SL_INDEX_SKIPPING && rule->tag_count == 1 && strcmp(rule->tags[0], tag_name) == 0) {
       return rule;
     }
   }
@@ -341,8 +342,15 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
   if ((node->op == SL_BINARY_OP_IN || node->op == SL_BINARY_OP_NOT_IN) && is_array_tag(node->tag)) {
     return fail(p, path, "IN and NOT_IN are not supported on array tag \"%s\"", node->tag_name);
   }
-  if (node->op == SL_BINARY_OP_MATCH && inverted_rule_for(p->query, node->tag_name) == NULL) {
-    return fail(p, path, "MATCH on tag \"%s\" needs an inverted index rule bound to it", node->tag_name);
+  /* Stream: a MATCH on a tag of a skipping rule is refused by the index filter of that rule
+   * (stream/index_filter.go parseConditionToFilter: "index filter parses ... for skipping index");
+   * on any other tag it is a row filter. Trace: any tag (trace/index_filter.go traceMatchFilter). */
+  const sl_index_rule *skipping = node->op == SL_BINARY_OP_MATCH && p->query->public.model == SL_QUERY_STREAM
+                                      ? skipping_rule_for(p->query, node->tag_name)
+                                      : NULL;
+  if (skipping != NULL) {
+    return fail(p, path, "MATCH on tag \"%s\" is not supported by its skipping index rule %s (BanyanDB: \"index "
+                         "filter parses ... for skipping index\")", node->tag_name, skipping->name);
   }
   const sl_index_rule *named = node->op == SL_BINARY_OP_MATCH ? sl_query_rule_named(p->query, node->tag_name) : NULL;
   if (named != NULL) { /* IndexRuleDefined(cond.Name) */
