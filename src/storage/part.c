@@ -584,6 +584,12 @@ void sl_part_release_pages(sl_part *part) {
 
 const sl_part_layout *sl_part_layout_of(const sl_part *part) { return &part->layout; }
 sl_part_info sl_part_info_of(const sl_part *part) { return part->info; }
+
+void sl_part_set_memory_sequences(sl_part *part, uint64_t first_sequence, uint64_t last_sequence) {
+  assert(part != NULL && part->info.in_memory && first_sequence <= last_sequence);
+  part->info.first_sequence = first_sequence;
+  part->info.last_sequence = last_sequence;
+}
 const char *sl_part_dir(const sl_part *part) { return part->dir; }
 const sl_column_stats *sl_part_column_stats(const sl_part *part) { return part->column_stats; }
 size_t sl_part_chunk_count(const sl_part *part) { return part->chunk_count; }

@@ -246,6 +246,10 @@ void sl_part_release_pages(sl_part *part);
 
 const sl_part_layout *sl_part_layout_of(const sl_part *part);
 sl_part_info sl_part_info_of(const sl_part *part);
+/* A memory part takes the WAL sequence of its batch once the batch is logged (it is built while
+ * the record is written, so before the sequence is known); flushes and merges carry the range into
+ * the file parts' metadata.bin. Only before the part is shared. */
+void sl_part_set_memory_sequences(sl_part *part, uint64_t first_sequence, uint64_t last_sequence);
 const char *sl_part_dir(const sl_part *part); /* NULL for memory parts */
 const sl_column_stats *sl_part_column_stats(const sl_part *part); /* layout->column_count */
 /* Bytes of each file (file parts; 0 for memory parts), index by layout file, then the fixed files. */

@@ -1252,6 +1252,7 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
       sl_part_unref(targets[i].part);
       continue;
     }
+    sl_part_set_memory_sequences(targets[i].part, sequence, sequence);
     sl_error ignored;
     sl_status appended = table_append(tables[i], targets[i].part, &ignored);
     assert(appended == SL_OK); /* room reserved above */
@@ -1471,6 +1472,31 @@ static void free_names(char **names, size_t count) {
   free(names);
 }
 
+/* A part directory that no kept snapshot of table t names is removed on open: an interrupted flush
+ * (its records are past what the table covers, so the WAL replays them) or a merge whose snapshot was
+ * not written (its inputs are still named).  Unless its records are past what the table covers but
+ * within the store checkpoint: the WAL is not replayed that far back, so they are in this part only,
+ * and its snapshot was lost (deleted or never synced).  That is corruption; the part stays. */
+static sl_status check_unnamed_part(sl_tsdb *db, const table *t, uint32_t kind, const char *path, uint64_t id,
+                                    sl_error *err) {
+  sl_part *part = NULL;
+  sl_error ignored;
+  if (sl_part_open(&db->options.layouts[kind], path, id, &part, &ignored) != SL_OK) {
+    return SL_OK; /* unreadable: a flush or merge cut short */
+  }
+  sl_part_info info = sl_part_info_of(part);
+  sl_part_unref(part);
+  if (info.last_sequence > t->covered && info.last_sequence <= db->checkpoint) {
+    return sl_error_set(err, SL_ERR_CORRUPT,
+                        "%s: holds WAL records up to %llu, which the store checkpoint (%llu) says are flushed, but "
+                        "no snapshot of its table names it (the table covers %llu): the table's snapshot is missing "
+                        "or damaged; the part is left in place",
+                        path, (unsigned long long)info.last_sequence, (unsigned long long)db->checkpoint,
+                        (unsigned long long)t->covered);
+  }
+  return SL_OK;
+}
+
 static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t kind, sl_error *err) {
   char dir[PATH_BYTES];
   table_dir(db, seg, shard, kind, dir, sizeof dir);
@@ -1550,6 +1576,10 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
     if (!keep) {
       char path[PATH_BYTES];
       sl_fileio_path(path, sizeof path, "%s/%s", t->parts_dir, entry->d_name);
+      status = check_unnamed_part(db, t, kind, path, id, err);
+      if (status != SL_OK) {
+        break;
+      }
       sl_fileio_remove_tree(path);
     }
   }
@@ -1557,7 +1587,7 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
     closedir(handle);
   }
   free_names(listed, listed_count);
-  return SL_OK;
+  return status;
 }
 
 static sl_status load_segments(sl_tsdb *db, sl_error *err) {
@@ -1671,9 +1701,8 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
   pthread_cond_init(&db->drained, NULL);
   pthread_cond_init(&db->wake, NULL);
   sl_status status = sl_fileio_ensure_dir(db->dir, err);
-  if (status == SL_OK) {
-    status = load_segments(db, err);
-  }
+  /* The store checkpoint first: a table's open tells an interrupted flush (records past it, still
+   * in the WAL) from a part whose snapshot is lost (records up to it, nowhere else). */
   sl_snapshot store = {0};
   sl_snapshot_load_result result = {0};
   if (status == SL_OK) {
@@ -1688,6 +1717,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     db->introduced = db->checkpoint;
   }
   sl_snapshot_free(&store);
+  if (status == SL_OK) {
+    status = load_segments(db, err);
+  }
   if (status == SL_OK) {
     status = sl_tsdb_apply_retention(db, err);
   }
