@@ -171,7 +171,21 @@ int cmd_load(int argc, char **argv) {
     sl_error read_err = err;
     if (count > 0) {
       status = sl_backend_write(backend, batch, count, &err);
-      if (status == SL_OK) {
+      if (status == SL_ERR_INVALID) {
+        /* The store refused a span, and with it the batch: the spans before it are written one at a
+         * time, so the file loads up to the refused record, which the error names. */
+        size_t good = 0;
+        sl_error refused = err;
+        while (good < count && sl_backend_write(backend, &batch[good], 1, &refused) == SL_OK) {
+          good++;
+        }
+        loaded += good;
+        read_status = SL_ERR_INVALID;
+        sl_error_set(&read_err, SL_ERR_INVALID, "%s: record %llu: %s", input, (unsigned long long)loaded + 1,
+                     refused.message);
+        status = SL_OK;
+        sl_progress_update(&progress, loaded);
+      } else if (status == SL_OK) {
         loaded += count;
         sl_progress_update(&progress, loaded);
       }

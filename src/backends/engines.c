@@ -2,6 +2,7 @@
  * interface.  Spans become the subject's elements by tag name (the seed's tag
  * names, include/spanlab/span.h); tags a span does not have are null. */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,7 +106,14 @@ static sl_status engine_write(void *opaque, const sl_span *spans, size_t count, 
   size_t tags = state->tag_count;
   sl_element *elements = malloc((count + 1) * sizeof *elements);
   sl_value *values = malloc((count * tags + 1) * sizeof *values);
-  char *ids = state->stream ? malloc(count * 160 + 1) : NULL;
+  /* Element ids, traceId/spanId, whole: cut to a fixed length, ids that differ only past it were one
+   * element and all but one were dropped as duplicates. */
+  size_t id_bytes = 1;
+  for (size_t i = 0; state->stream && i < count; i++) {
+    id_bytes += spans[i].trace_id.size_bytes + spans[i].span_id.size_bytes + 1;
+  }
+  char *ids = state->stream ? malloc(id_bytes) : NULL;
+  size_t id_used = 0;
   sl_status status = elements != NULL && values != NULL && (ids != NULL || !state->stream)
                          ? SL_OK
                          : sl_error_set(err, SL_ERR_NOMEM, "out of memory for a batch of %zu spans", count);
@@ -115,13 +123,29 @@ static sl_status engine_write(void *opaque, const sl_span *spans, size_t count, 
       int field = state->span_field_of_tag[t];
       row[t] = field >= 0 ? sl_span_tag_value(&spans[i], (size_t)field) : sl_value_null();
     }
+    if (spans[i].start_time_ms <= 0 || spans[i].start_time_ms > INT64_MAX / 1000000) {
+      /* In nanoseconds it would wrap, and a wrapped value can look like a valid time. */
+      status = sl_error_set(err, SL_ERR_INVALID, "span %.*s/%.*s: startTime %lld ms is outside 1..%lld ms",
+                            (int)spans[i].trace_id.size_bytes, spans[i].trace_id.data,
+                            (int)spans[i].span_id.size_bytes, spans[i].span_id.data,
+                            (long long)spans[i].start_time_ms, (long long)(INT64_MAX / 1000000));
+      break;
+    }
     elements[i] = (sl_element){.timestamp_ns = spans[i].start_time_ms * 1000000, .values = row};
     if (state->stream) {
       /* The element id the runner's oracle uses: traceId/spanId. */
-      char *id = ids + i * 160;
-      int length = snprintf(id, 160, "%.*s/%.*s", (int)spans[i].trace_id.size_bytes, spans[i].trace_id.data,
-                            (int)spans[i].span_id.size_bytes, spans[i].span_id.data);
-      elements[i].data = (sl_bytes){.data = id, .size_bytes = length < 160 ? (size_t)length : 159};
+      char *id = ids + id_used;
+      sl_bytes trace_id = spans[i].trace_id, span_id = spans[i].span_id;
+      if (trace_id.size_bytes > 0) {
+        memcpy(id, trace_id.data, trace_id.size_bytes);
+      }
+      id[trace_id.size_bytes] = '/';
+      if (span_id.size_bytes > 0) {
+        memcpy(id + trace_id.size_bytes + 1, span_id.data, span_id.size_bytes);
+      }
+      size_t length = trace_id.size_bytes + 1 + span_id.size_bytes;
+      id_used += length;
+      elements[i].data = (sl_bytes){.data = id, .size_bytes = length};
     }
   }
   if (status == SL_OK) {

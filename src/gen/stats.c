@@ -243,6 +243,17 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
   return status;
 }
 
+
+/* A start time as RFC 3339, or as a number of ms where nanoseconds would not fit an int64 (a span
+ * file may hold any startTime). */
+static void format_start_ms(int64_t start_ms, char *out, size_t out_bytes) {
+  if (start_ms > INT64_MAX / 1000000 || start_ms < INT64_MIN / 1000000) {
+    snprintf(out, out_bytes, "%lld ms", (long long)start_ms);
+  } else {
+    sl_rfc3339_format_ns(start_ms * 1000000, out, out_bytes);
+  }
+}
+
 void sl_spanfile_stats_print(const sl_spanfile_stats *stats, FILE *out) {
   double spans = stats->spans ? (double)stats->spans : 1;
   double traces = stats->traces ? (double)stats->traces : 1;
@@ -274,8 +285,8 @@ void sl_spanfile_stats_print(const sl_spanfile_stats *stats, FILE *out) {
           (long long)stats->payload_bytes_percentiles[2], (long long)stats->payload_bytes_percentiles[3],
           (long long)stats->payload_bytes_percentiles[4], stats->payload_bytes_mean);
   char first[40], last[40];
-  sl_rfc3339_format_ns(stats->min_start_ms * 1000000, first, sizeof first);
-  sl_rfc3339_format_ns(stats->max_start_ms * 1000000, last, sizeof last);
+  format_start_ms(stats->min_start_ms, first, sizeof first);
+  format_start_ms(stats->max_start_ms, last, sizeof last);
   fprintf(out, "trace starts          %s .. %s, %.1f%% of minutes covered\n", first, last,
           100 * stats->minute_coverage);
 }

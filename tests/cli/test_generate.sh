@@ -60,5 +60,15 @@ grep -q "cut.bin: record [0-9]* at byte offset [0-9]*: truncated" <<<"$err" || f
 "$spanlab" generate --scale small --format bin >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "missing --out exit"
 "$spanlab" generate --scale small --spans 10 --instances 5 --format bin --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "invalid profile exit"
 
+# --stats on a file whose startTime is the largest int64 (its nanoseconds overflowed, which the
+# sanitizer build stops on): the start is printed in ms.
+head -n 5 "$scratch/a.ndjson" | python3 -c '
+import json, sys
+rows = [json.loads(line) for line in sys.stdin]
+for r in rows: r["startTime"] = 9223372036854775807
+print("\n".join(json.dumps(r) for r in rows))' >"$scratch/huge.ndjson"
+out=$("$spanlab" generate --stats "$scratch/huge.ndjson" 2>&1) || fail "stats of a huge startTime: $out"
+grep -q "trace starts .*9223372036854775807 ms" <<<"$out" || fail "stats of a huge startTime: $out"
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
