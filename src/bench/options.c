@@ -7,6 +7,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -50,7 +52,11 @@ static sl_status parse_int(const char *option, const char *text, int64_t minimum
                                      *end == 'g' || *end == 'G') && end[1] == '\0') {
     long long multiplier = (*end == 'k' || *end == 'K') ? 1000LL
                            : (*end == 'm' || *end == 'M') ? 1000000LL : 1000000000LL;
-    value *= multiplier;
+    if (value > LLONG_MAX / multiplier || value < LLONG_MIN / multiplier) {
+      errno = ERANGE; /* 18446744073709552k wrapped to 384 */
+    } else {
+      value *= multiplier;
+    }
     end++;
   }
   if (text[0] == '\0' || end == NULL || *end != '\0' || errno != 0 || value < minimum ||
@@ -76,12 +82,15 @@ static sl_status parse_duration_ms(const char *option, const char *text, int64_t
     else if (strcmp(end, "d") == 0) unit_ms = 86400000;
     else if (strcmp(end, "w") == 0) unit_ms = 7 * 86400000.0;
   }
-  if (unit_ms == 0 || value <= 0) {
+  /* NaN, infinities, durations past int64 milliseconds and those under one millisecond are refused
+   * (they became the default, or a wrapped value, without a word). */
+  double ms = value * unit_ms;
+  if (unit_ms == 0 || !isfinite(value) || !(value > 0) || !(ms >= 1) || ms >= 9.2e18) {
     return sl_error_set(err, SL_ERR_INVALID,
-                        "%s expects a positive duration such as 90s, 30m, 1h, 7d, not \"%s\"", option,
-                        text);
+                        "%s expects a positive duration of at least 1 ms such as 90s, 30m, 1h, 7d, not \"%s\"",
+                        option, text);
   }
-  *out = (int64_t)(value * unit_ms);
+  *out = (int64_t)ms;
   return SL_OK;
 }
 
@@ -229,7 +238,7 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
     } else if (strcmp(option, "--error-rate") == 0) {
       char *end = NULL;
       double rate = strtod(value, &end);
-      if (end == value || *end != '\0' || rate < 0 || rate > 1) {
+      if (end == value || *end != '\0' || !(rate >= 0 && rate <= 1)) { /* NaN too */
         return sl_error_set(err, SL_ERR_INVALID, "--error-rate expects a number from 0 to 1, not \"%s\"",
                             value);
       }
