@@ -1,6 +1,7 @@
 /* cmd_load.c: `spanlab load`: a span file (NDJSON or binary) into a store. */
 #include <jansson.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,8 @@ static void usage(FILE *out) {
           "usage: spanlab load --model stream|trace|sqlite --data DIR --input SPANS [--sync none|batch|interval]\n\n"
           "Loads a span file (NDJSON or binary, detected from its first bytes) into the store in DIR,\n"
           "creating it from the catalog if absent, in batches of %d spans. When SPANS.manifest.json\n"
-          "is beside the file, the store's span count and checksum are compared with it. A damaged\n"
+          "is beside the file, the store's span count and checksum are compared with it (a manifest\n"
+          "that is there but cannot be read is an error). A damaged\n"
           "file loads up to its first bad record, which the error names (record, byte offset, why)\n"
           "with the number of spans the store then holds.\n"
           "Models: stream and trace are the embedded engines; sqlite is the baseline, shaped like the\n"
@@ -29,23 +31,39 @@ static void usage(FILE *out) {
           BATCH_SPANS);
 }
 
-/* Reads "spans" and "span_checksum" from a manifest; false when absent or unreadable. */
-static bool read_manifest(const char *input, uint64_t *spans, uint64_t *checksum) {
+/* Reads "spans" and "span_checksum" from the manifest beside input: *found false when there is
+ * none; an error when one is there but cannot be read or lacks the two fields (a damaged manifest
+ * used to turn the check off without a word). */
+static sl_status read_manifest(const char *input, bool *found, uint64_t *spans, uint64_t *checksum, sl_error *err) {
   char path[4200];
   snprintf(path, sizeof path, "%s.manifest.json", input);
-  json_t *manifest = json_load_file(path, 0, NULL);
+  *found = false;
+  struct stat info;
+  if (stat(path, &info) != 0 && errno == ENOENT) {
+    return SL_OK;
+  }
+  json_error_t error;
+  json_t *manifest = json_load_file(path, 0, &error);
   if (manifest == NULL) {
-    return false;
+    return sl_error_set(err, SL_ERR_INVALID, "%s:%d:%d: the manifest cannot be read: %s (move it away to load "
+                        "without the check)", path, error.line, error.column, error.text);
   }
   json_t *count = json_object_get(manifest, "spans");
   json_t *sum = json_object_get(manifest, "span_checksum");
-  bool ok = json_is_integer(count) && json_is_string(sum);
+  const char *text = json_is_string(sum) ? json_string_value(sum) : NULL;
+  char *end = NULL;
+  uint64_t parsed = text != NULL ? strtoull(text, &end, 16) : 0;
+  bool ok = json_is_integer(count) && json_integer_value(count) >= 0 && text != NULL && text[0] != '\0' &&
+            end != NULL && *end == '\0' && strlen(text) <= 16;
   if (ok) {
     *spans = (uint64_t)json_integer_value(count);
-    *checksum = strtoull(json_string_value(sum), NULL, 16);
+    *checksum = parsed;
+    *found = true;
   }
   json_decref(manifest);
-  return ok;
+  return ok ? SL_OK
+            : sl_error_set(err, SL_ERR_INVALID, "%s: the manifest needs \"spans\" (a count) and \"span_checksum\" (16 "
+                           "hex digits) (move it away to load without the check)", path);
 }
 
 int cmd_load(int argc, char **argv) {
@@ -97,6 +115,14 @@ int cmd_load(int argc, char **argv) {
     sl_catalog_free(catalog);
     return CLI_EXIT_FAILED;
   }
+  uint64_t expected_spans = 0, expected_checksum = 0;
+  bool have_manifest = false;
+  if (read_manifest(input, &have_manifest, &expected_spans, &expected_checksum, &err) != SL_OK) {
+    fprintf(stderr, "spanlab load: %s\n", err.message);
+    sl_spanfile_close(reader);
+    sl_catalog_free(catalog);
+    return CLI_EXIT_FAILED;
+  }
   sl_backend_options options = {.catalog = catalog, .directory = data,
                                 .shape = strcmp(model, "trace") == 0 ? SL_SHAPE_TRACE : SL_SHAPE_STREAM,
                                 .sync_mode = sync, .sync_interval_ms = 1000};
@@ -111,8 +137,6 @@ int cmd_load(int argc, char **argv) {
     sl_catalog_free(catalog);
     return CLI_EXIT_FAILED;
   }
-  uint64_t expected_spans = 0, expected_checksum = 0;
-  bool have_manifest = read_manifest(input, &expected_spans, &expected_checksum);
   /* A store that already holds spans: the manifest is compared with what this load added (the
    * checksum is a wrapping sum, so differences add up). */
   uint64_t before_spans = 0, before_checksum = 0;

@@ -80,6 +80,19 @@ printf '%s' '{"groups":["stream_performance_test"],"name":"segment_stream","time
 got=$("$spanlab" query --model stream --data "$scratch/long-ids" "$scratch/all.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("elements", [])))')
 [[ "$got" == 300 ]] || fail "long trace ids: $got spans answered of 300"
 
+# A manifest that is there but damaged is an error before anything is loaded (it turned the check
+# off without a word); none at all loads without the check.
+cp "$scratch/s.bin" "$scratch/dm.bin"
+for manifest in '{"spans": 2500,' '{"spans": 2500, "span_checksum": "zz"}' '{"span_checksum": "0123456789abcdef"}'; do
+  printf '%s' "$manifest" >"$scratch/dm.bin.manifest.json"
+  err=$("$spanlab" load --model stream --data "$scratch/store-dm" --input "$scratch/dm.bin" --quiet 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || fail "damaged manifest $manifest: exit $rc"
+  grep -q "dm.bin.manifest.json.*the manifest" <<<"$err" || fail "damaged manifest $manifest: $err"
+  [[ ! -e "$scratch/store-dm" ]] || fail "damaged manifest $manifest: a store was created"
+done
+rm "$scratch/dm.bin.manifest.json"
+out=$("$spanlab" load --model stream --data "$scratch/store-dm" --input "$scratch/dm.bin" --quiet 2>&1) || fail "no manifest: $out"
+
 # A table whose snapshot is lost: its parts hold records the store checkpoint says are flushed, so
 # the WAL cannot give them back. Opening the store is an error naming the part, which stays (it was
 # removed as an interrupted flush, and a query answered without those spans).
