@@ -1483,7 +1483,10 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   sl_results_capture_environment(state.results);
   fill_parameters(&state);
   json_object_set_new(sl_results_section(state.results, "consistency"), "checked", json_integer(0));
-  SL_TRY(save(&state, false, err)); /* a valid results.json from the start */
+  if (save(&state, false, err) != SL_OK) { /* a valid results.json from the start */
+    sl_results_free(state.results);
+    return err != NULL ? err->status : SL_ERR_IO;
+  }
   if (options->labels & SL_LABEL_MEMORY) {
     sl_monitor_options monitor_options = {.interval_ms = 250, .store_path = state.out_dir};
     sl_error monitor_error;

@@ -175,6 +175,12 @@ err=$("$spanlab" bench --models oracle --spans 100 --iterations 1 --out "$scratc
 [[ $code -eq 2 && "$err" == *'unknown backend "oracle" (this build has stream, trace, sqlite, null)'* ]] \
   || fail "an unknown backend should be a usage error naming the backends (exit $code: $err)"
 [[ ! -e "$scratch/none/results.json" ]] || fail "an unknown backend should run nothing"
+# --out naming a file: an error naming it, exit 1 (the sanitizer build also fails on the leak this
+# path had).
+: >"$scratch/a-file"
+err=$("$spanlab" bench --scale custom --spans 50 --models stream --iterations 1 --label write --quiet --out "$scratch/a-file" 2>&1); rc=$?
+[[ $rc -eq 1 ]] || fail "--out a file: exit $rc: $err"
+grep -q "a-file/results.json.tmp: Not a directory" <<<"$err" || fail "--out a file: $err"
 
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
