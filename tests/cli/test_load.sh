@@ -26,8 +26,15 @@ done
 out=$("$spanlab" load --model stream --data "$scratch/store-stream-bin" --input "$scratch/s.ndjson" --quiet 2>&1) \
   || fail "second load: $out"
 grep -q "added to those already stored" <<<"$out" || fail "second load not checked as an addition: $out"
-# A store holds one model: opening a stream store as sqlite's is a different directory layout; as the
-# trace model it is refused by store.json.
+# A store holds one model: a stream store opened as the trace model is refused by store.json, and
+# as sqlite's (or a sqlite store as an engine's) by what the directory holds.
+err=$("$spanlab" load --model sqlite --data "$scratch/store-stream-bin" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "holds an embedded engine's (stream or trace) store (store.json), not a sqlite store" <<<"$err" \
+  || fail "a stream store loaded as sqlite: $rc $err"
+[[ ! -e "$scratch/store-stream-bin/spans.sqlite" ]] || fail "a sqlite store was built in a stream store"
+err=$("$spanlab" load --model trace --data "$scratch/store-sqlite-bin" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "holds the sqlite baseline's store (spans.sqlite), not a trace store" <<<"$err" \
+  || fail "a sqlite store loaded as trace: $rc $err"
 
 # A damaged file: error names the file and the record; acknowledged spans are reported.
 head -c 300000 "$scratch/s.bin" >"$scratch/cut.bin"
