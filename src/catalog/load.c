@@ -102,6 +102,29 @@ static char *path_join(const char *path, const char *key, char out[JSON_PATH_BYT
 }
 
 /* Reads metadata.{name,group}; group_required for everything but groups. */
+/* Names of rules, tags, families and subjects become file and directory names in the engines'
+ * stores (sidx-RULE/, TAG.t, FAMILY.tf, IDX.idx): a name that cannot be one was accepted here and
+ * failed at the first flush, after its writes were acknowledged. False (with a problem at
+ * path.name) when name cannot be. */
+enum { NAME_MAX_BYTES = 200 };
+static bool check_file_name(loader *ld, const char *path, const char *name) {
+  if (name == NULL) {
+    return true;
+  }
+  /* (An empty name has its own problem where it is read.) */
+  const char *why = strchr(name, '/') != NULL                           ? "contains '/'"
+                    : strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ? "is \".\" or \"..\""
+                    : strlen(name) > NAME_MAX_BYTES                     ? "is over 200 bytes"
+                                                                        : NULL;
+  if (why != NULL) {
+    char name_path[JSON_PATH_BYTES];
+    json_problem(&ld->reader, path_join(path, "name", name_path),
+                 "name \"%.64s\" %s: stores keep files named after it", name, why);
+    return false;
+  }
+  return true;
+}
+
 static bool read_metadata(loader *ld, const json_t *object, const char *path, bool group_required,
                           const char **name, const char **group) {
   char metadata_path[JSON_PATH_BYTES];
@@ -114,6 +137,7 @@ static bool read_metadata(loader *ld, const json_t *object, const char *path, bo
     return false;
   }
   bool ok = json_get_string(&ld->reader, metadata, metadata_path, "name", true, name);
+  ok = check_file_name(ld, metadata_path, ok ? *name : NULL) && ok;
   if (group != NULL) {
     if (json_field(metadata, metadata_path, "group", NULL) == NULL && group_required) {
       json_problem(&ld->reader, metadata_path, "missing required field \"group\" in common.v1.Metadata");
@@ -268,6 +292,7 @@ static size_t read_tag_specs(loader *ld, const json_t *array, const char *array_
     sl_tag_spec spec = {.family_index = family_index};
     int type = SL_TAG_UNSPECIFIED;
     bool ok = json_get_string(&ld->reader, tag, tag_path, "name", true, &spec.name);
+    ok = check_file_name(ld, tag_path, ok ? spec.name : NULL) && ok;
     ok = json_get_enum(&ld->reader, tag, tag_path, "type", true, tag_type_names,
                        COUNT_OF(tag_type_names), &type) && ok;
     if (!ok || spec.name == NULL) {
@@ -340,6 +365,7 @@ static void add_stream(loader *ld, const json_t *item, const char *path) {
     }
     sl_tag_family_spec spec = {0};
     json_get_string(&ld->reader, family, family_path, "name", true, &spec.name);
+    (void)check_file_name(ld, family_path, spec.name);
     for (size_t g = 0; spec.name != NULL && g < families_read; g++) {
       if (strcmp(family_specs[g].name, spec.name) == 0) {
         char name_path[JSON_PATH_BYTES];

@@ -49,6 +49,8 @@ case('trace_rule_sort_key_string',TR,'"tags": ["serviceId", "serviceInstanceId",
 case('stream_schema_not_object',S,None,'"segment_stream"\n','$','expected a database.v1.Stream object or an array of them, found a string','"segment_stream"')
 case('trace_tags_not_array',T,None,'{"metadata": {"name": "segment_trace", "group": "trace_performance_test"},\n "tags": {"name": "traceId"},\n "trace_id_tag_name": "traceId", "timestamp_tag_name": "startTime"}\n','$.tags','a trace needs a non-empty array of tags','{"name": "traceId"}')
 case('same_field_two_spellings',G,'"shard_num": 2,','"shard_num": 2, "shardNum": 2,','$[0].resource_opts.shardNum','field "shard_num" given twice (snake_case and lowerCamel spell the same field)','"shardNum"')
+case('rule_name_not_a_file_name',TR,'"name": "time_based_index"','"name": "a/b"','$[0].metadata.name','name "a/b" contains \'/\': stores keep files named after it','"a/b"')
+case('tag_name_dot_dot',T,'{"name": "component", "type": "TAG_TYPE_STRING"}','{"name": "..", "type": "TAG_TYPE_STRING"}','$.tags[9].name','name ".." is "." or "..": stores keep files named after it','".."')
 case('empty_subject_name',S,'"name": "segment_stream"','"name": ""','$.metadata.name','"name" must not be empty','""')
 case('binding_without_rules',TB,'"rules": ["time_based_index", "latency_based_index"]','"rules": []','$.rules','"rules" must list at least one name','[]')
 case('missing_group_file',G,None,None,'$','missing file; every schema set needs group.json',None,remove=True)
