@@ -90,6 +90,11 @@ int cmd_query(int argc, char **argv) {
             data, meta, model, data);
     return CLI_EXIT_FAILED;
   }
+  struct stat query_info;
+  if (strcmp(file, "-") != 0 && stat(file, &query_info) == 0 && !S_ISREG(query_info.st_mode)) {
+    fprintf(stderr, "spanlab query: %s: not a regular file\n", file);
+    return CLI_EXIT_FAILED;
+  }
   FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
   if (in == NULL) {
     fprintf(stderr, "spanlab query: cannot open %s: %s\n", file, strerror(errno));

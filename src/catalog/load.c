@@ -860,6 +860,11 @@ static bool verify_step(loader *ld, const step *current, size_t first, size_t la
 /* Reads a whole file; NULL with *missing set when it does not exist. */
 static char *read_text_file(const char *path, size_t *size_bytes, bool *missing, sl_error *err) {
   *missing = false;
+  struct stat before;
+  if (stat(path, &before) == 0 && !S_ISREG(before.st_mode)) { /* a FIFO would block fopen */
+    sl_error_set(err, SL_ERR_IO, "not a regular file");
+    return NULL;
+  }
   FILE *file = fopen(path, "rb");
   if (file == NULL) {
     *missing = errno == ENOENT;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report/report_internal.h"
 
@@ -381,6 +382,10 @@ static sl_status check_document(report_run *run, sl_error *err) {
 }
 
 static sl_status read_text(const char *path, char **out, size_t *size_out, sl_error *err) {
+  struct stat info;
+  if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) { /* a FIFO would block fopen, a directory reads as nothing */
+    return sl_error_set(err, SL_ERR_INVALID, "%s: not a regular file", path);
+  }
   FILE *file = fopen(path, "rb");
   if (file == NULL) {
     return sl_error_set(err, errno == ENOENT ? SL_ERR_NOT_FOUND : SL_ERR_IO, "%s: cannot open: %s", path,

@@ -111,6 +111,13 @@ got=$("$spanlab" query --model stream --data "$scratch/store" "$scratch/proj.jso
   | python3 -c 'import json,sys; e=json.load(sys.stdin)["elements"][0]; print(";".join(f["name"] + ":" + ",".join(t["key"] for t in f["tags"]) for f in e["tagFamilies"]))' 2>&1)
 [[ "$got" == "primary:latency,isError" ]] || fail "duplicate projection: $got"
 
+# A query "file" that is a directory or a FIFO: an error, not a JSON parse error or a wait forever.
+mkdir -p "$scratch/a-dir"; rm -f "$scratch/a-fifo"; mkfifo "$scratch/a-fifo"
+for file in "$scratch/a-dir" "$scratch/a-fifo"; do
+  err=$(timeout 20 "$spanlab" query --model stream --data "$scratch/store" "$file" 2>&1); rc=$?
+  [[ $rc -eq 1 ]] && grep -q "not a regular file" <<<"$err" || fail "query file $file: $rc $err"
+done
+
 # A trace answer names each trace's id whether or not the trace-id tag is projected (BanyanDB's
 # Trace.trace_id is always set), and its spans are the trace's; a tag projected twice comes once.
 "$spanlab" load --model trace --data "$scratch/trace-store" --input "$scratch/s.ndjson" --quiet >/dev/null 2>&1 || fail "load trace"

@@ -52,5 +52,10 @@ for f in results.json summary.md detailed.md config-guide.md report.html; do
 done
 grep -q "report: $scratch/run/summary.md" "$scratch/run.txt" || fail "spanlab run does not say where the report is"
 
+# A FIFO given as results: an error, not a wait forever.
+rm -f "$scratch/r-fifo"; mkfifo "$scratch/r-fifo"
+err=$(timeout 20 "$spanlab" report "$scratch/r-fifo" --out "$scratch/r-fifo-out" 2>&1); rc=$?
+[[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "not a regular file" <<<"$err" || fail "report of a FIFO: $rc $err"
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
