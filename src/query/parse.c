@@ -431,12 +431,12 @@ static sl_status normalize_families(sl_arena *arena, sl_projection_family *famil
       }
     }
     size_t before = target < kept ? families[target].tag_count : 0;
-    const sl_tag_spec **tags = sl_arena_alloc(arena, (before + entry.tag_count + 1) * sizeof *tags);
+    const sl_tag_spec **tags = sl_arena_alloc(arena, (before + entry.tag_count + 1) * sizeof(const sl_tag_spec *));
     if (tags == NULL) {
       return SL_ERR_NOMEM;
     }
     if (before > 0) {
-      memcpy(tags, families[target].tags, before * sizeof *tags);
+      memcpy(tags, families[target].tags, before * sizeof(const sl_tag_spec *));
     }
     size_t used = before;
     for (size_t i = 0; i < entry.tag_count; i++) {
