@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -311,6 +312,13 @@ sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error 
     free(reader);
     return sl_error_set(err, SL_ERR_NOMEM, "span file: out of memory");
   }
+  struct stat info;
+  if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) { /* a FIFO would block fopen */
+    sl_status status = sl_error_set(err, SL_ERR_INVALID, "%s: not a regular file", path);
+    free(reader->path);
+    free(reader);
+    return status;
+  }
   reader->file = fopen(path, "rb");
   if (reader->file == NULL) {
     sl_status status = sl_error_set(err, errno == ENOENT ? SL_ERR_NOT_FOUND : SL_ERR_IO,
@@ -322,10 +330,17 @@ sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error 
   uint8_t header[BIN_HEADER_BYTES];
   size_t read = fread(header, 1, sizeof header, reader->file);
   if (read >= 8 && memcmp(header, bin_magic, 8) == 0) {
-    if (read < BIN_HEADER_BYTES || get_u32(header + 8) != BIN_VERSION) {
+    if (read < BIN_HEADER_BYTES) {
+      sl_status status = sl_error_set(err, SL_ERR_CORRUPT,
+                                      "%s: offset %zu: truncated header (%zu of its %d bytes; a binary span file cut short)",
+                                      path, read, read, BIN_HEADER_BYTES);
+      sl_spanfile_close(reader);
+      return status;
+    }
+    if (get_u32(header + 8) != BIN_VERSION) {
       sl_status status = sl_error_set(
           err, SL_ERR_CORRUPT, "%s: offset 8: binary span file version %u, this build reads version %d",
-          path, read < BIN_HEADER_BYTES ? 0 : get_u32(header + 8), BIN_VERSION);
+          path, get_u32(header + 8), BIN_VERSION);
       sl_spanfile_close(reader);
       return status;
     }
