@@ -116,6 +116,12 @@ static sl_status parse_list(const char *option, char *text, const char **items, 
 static sl_status check_models(const sl_bench_options *options, sl_error *err) {
   const char *const *kinds = sl_backend_kinds();
   for (size_t m = 0; m < options->model_count; m++) {
+    for (size_t earlier = 0; earlier < m; earlier++) {
+      if (strcmp(options->models[earlier], options->models[m]) == 0) {
+        /* Two runs of one backend into one store directory would measure the second on the first's. */
+        return sl_error_set(err, SL_ERR_INVALID, "--models: \"%s\" is named twice", options->models[m]);
+      }
+    }
     bool known = false;
     for (size_t k = 0; kinds[k] != NULL && !known; k++) {
       known = strcmp(kinds[k], options->models[m]) == 0;

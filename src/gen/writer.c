@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/timeutil.h"
 #include "spanlab/gen.h"
@@ -184,11 +185,16 @@ sl_status sl_gen_write_file(const sl_gen_profile *profile, int format, const cha
   }
   manifest->file_bytes = file_bytes + (format == SL_SPANFILE_BIN ? 24 : 0);
   manifest->seconds = (double)(sl_monotonic_ns() - started_ns) / 1e9;
+  char manifest_path[4200];
+  snprintf(manifest_path, sizeof manifest_path, "%s.manifest.json", path);
   if (status == SL_OK) {
-    char manifest_path[4200];
-    snprintf(manifest_path, sizeof manifest_path, "%s.manifest.json", path);
     status = sl_gen_write_manifest(manifest_path, profile,
                                    sl_spanfile_format_name((sl_spanfile_format)format), manifest, err);
+  }
+  if (status != SL_OK) {
+    /* A file cut short by a full disk (or any failure) is not left to be taken for a whole one. */
+    (void)unlink(path);
+    (void)unlink(manifest_path);
   }
   return status;
 }

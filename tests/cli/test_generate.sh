@@ -60,6 +60,12 @@ grep -q "cut.bin: record [0-9]* at byte offset [0-9]*: truncated" <<<"$err" || f
 "$spanlab" generate --scale small --format bin >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "missing --out exit"
 "$spanlab" generate --scale small --spans 10 --instances 5 --format bin --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "invalid profile exit"
 
+# A write that fails half way (a file size limit stands in for a full disk): an error naming the
+# file, and neither the cut file nor a manifest left behind to be taken for a whole one.
+err=$( (ulimit -f 200; trap '' XFSZ; "$spanlab" generate --scale small --spans 5000 --format bin --out "$scratch/cut-short.bin" --quiet) 2>&1 ); rc=$?
+[[ $rc -eq 1 ]] && grep -q "cut-short.bin: cannot write" <<<"$err" || fail "a failed write: $rc $err"
+[[ ! -e "$scratch/cut-short.bin" && ! -e "$scratch/cut-short.bin.manifest.json" ]] || fail "a failed write left its file behind"
+
 # --stats on a file whose startTime is the largest int64 (its nanoseconds overflowed, which the
 # sanitizer build stops on): the start is printed in ms.
 head -n 5 "$scratch/a.ndjson" | python3 -c '

@@ -89,6 +89,7 @@ static void bad_values_name_the_option(void **state) {
       {"--time-range infd", "--time-range expects a positive duration"},
       {"--time-range 0.0001ms", "--time-range expects a positive duration"},
       {"--error-rate nan", "--error-rate expects a number from 0 to 1"},
+      {"--models stream,trace,stream", "--models: \"stream\" is named twice"},
       {"--sync always", "--sync expects none, batch, interval or off, not \"always\""},
       {"--frobnicate 3", "--frobnicate: unknown option"},
       {"--out", "--out: unknown option or missing value"},
