@@ -1,7 +1,7 @@
 /* cmd_load.c: `spanlab load`: a span file (NDJSON or binary) into a store. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

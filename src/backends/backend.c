@@ -82,18 +82,15 @@ sl_status sl_backend_open(const char *kind, const sl_backend_options *options, s
   }
   /* A directory holds one store: the engines' (store.json) or SQLite's (spans.sqlite); opening one
    * as the other built a second store beside it. */
-  static const struct {
-    const char *file;
-    const char *owner;
-  } marks[] = {{"store.json", "an embedded engine's (stream or trace)"}, {"spans.sqlite", "the sqlite baseline's"}};
-  bool sqlite = strcmp(kind, "sqlite") == 0;
-  for (size_t m = 0; m < sizeof marks / sizeof marks[0] && strcmp(kind, "null") != 0; m++) {
+  if (strcmp(kind, "null") != 0) {
+    bool sqlite = strcmp(kind, "sqlite") == 0;
+    const char *foreign = sqlite ? "store.json" : "spans.sqlite";
     char path[4200];
     struct stat info;
-    snprintf(path, sizeof path, "%s/%s", options->directory, marks[m].file);
-    if ((m == 0) == sqlite && stat(path, &info) == 0) {
+    snprintf(path, sizeof path, "%s/%s", options->directory, foreign);
+    if (stat(path, &info) == 0) {
       return sl_error_set(err, SL_ERR_INVALID, "%s: the directory holds %s store (%s), not a %s store", options->directory,
-                          marks[m].owner, marks[m].file, kind);
+                          sqlite ? "an embedded engine's (stream or trace)" : "the sqlite baseline's", foreign, kind);
     }
   }
   SL_TRY(make_directory(options->directory, err));

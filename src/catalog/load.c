@@ -101,7 +101,6 @@ static char *path_join(const char *path, const char *key, char out[JSON_PATH_BYT
   return out;
 }
 
-/* Reads metadata.{name,group}; group_required for everything but groups. */
 /* Names of rules, tags, families and subjects become file and directory names in the engines'
  * stores (sidx-RULE/, TAG.t, FAMILY.tf, IDX.idx): a name that cannot be one was accepted here and
  * failed at the first flush, after its writes were acknowledged. False (with a problem at
@@ -125,6 +124,7 @@ static bool check_file_name(loader *ld, const char *path, const char *name) {
   return true;
 }
 
+/* Reads metadata.{name,group}; group_required for everything but groups. */
 static bool read_metadata(loader *ld, const json_t *object, const char *path, bool group_required,
                           const char **name, const char **group) {
   char metadata_path[JSON_PATH_BYTES];

@@ -243,7 +243,6 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
   return status;
 }
 
-
 /* A start time as RFC 3339, or as a number of ms where nanoseconds would not fit an int64 (a span
  * file may hold any startTime). */
 static void format_start_ms(int64_t start_ms, char *out, size_t out_bytes) {
