@@ -16,6 +16,22 @@ bool cli_wants_help(int argc, char **argv) {
   return false;
 }
 
+bool cli_refuse_repeated_options(const char *command, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+      continue;
+    }
+    for (int j = 1; j < i; j++) {
+      if (strcmp(argv[i], argv[j]) == 0) {
+        fprintf(stderr, "spanlab %s: %s is given twice (arguments %d and %d); give each option once\n", command,
+                argv[i], j, i);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 const char *cli_default_schema_dir(void) {
   const char *from_env = getenv("SPANLAB_SCHEMAS");
   if (from_env != NULL && from_env[0] != '\0') {

@@ -13,6 +13,10 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 /* True if argv[1..] holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 
+/* True, after saying so on stderr, if an option (an argument "--NAME") occurs twice in argv[1..]:
+ * the parsers would take the last value without a word. */
+bool cli_refuse_repeated_options(const char *command, int argc, char **argv);
+
 /* The directory of the shipped schemas: $SPANLAB_SCHEMAS, else the source tree's. */
 const char *cli_default_schema_dir(void);
 

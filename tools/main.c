@@ -48,6 +48,9 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(argv[1], commands[i].name) == 0) {
+      if (!cli_wants_help(argc - 1, argv + 1) && cli_refuse_repeated_options(commands[i].name, argc - 1, argv + 1)) {
+        return CLI_EXIT_USAGE;
+      }
       return commands[i].run(argc - 1, argv + 1);
     }
   }

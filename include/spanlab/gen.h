@@ -48,7 +48,13 @@ typedef struct sl_gen_profile {
  * capped at 30 s, 30% of child spans cross services. */
 sl_status sl_gen_profile_init(sl_gen_profile *profile, const char *scale, sl_error *err);
 
-/* Checks a (custom) profile: every count positive, rates in [0, 1], ... */
+/* The generator builds its service and operation name tables up front (about 100 bytes each; a
+ * million take about a second), so a profile has at most these (the large scale has 10,000
+ * services and 1,000 operations). */
+#define SL_GEN_MAX_SERVICES 1000000u
+#define SL_GEN_MAX_OPERATIONS 1000000u
+
+/* Checks a (custom) profile: every count positive and within the bounds above, rates in [0, 1], ... */
 sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err);
 
 /* Trace complexity classes (a share of spans, DESIGN.md "Generator"). */

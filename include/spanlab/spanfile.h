@@ -54,6 +54,9 @@ uint64_t sl_spanfile_writer_bytes(const sl_spanfile_writer *writer);
 
 typedef struct sl_spanfile_reader sl_spanfile_reader;
 
+/* Opens a span file, its format told by its first bytes.  Refused: a path that is not a regular
+ * file, an empty file, a binary header cut short or of another version (SL_ERR_INVALID or
+ * SL_ERR_CORRUPT, the message naming the file and the offset). */
 sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error *err);
 /* The next span; *end true (and span untouched) after the last one. */
 sl_status sl_spanfile_next(sl_spanfile_reader *reader, sl_span *span, bool *end, sl_error *err);

@@ -232,7 +232,7 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
     } else if (strcmp(option, "--spans") == 0) {
       SL_TRY(parse_int(option, value, 1, 100000000000LL, &options->spans, err));
     } else if (strcmp(option, "--services") == 0) {
-      SL_TRY(parse_int(option, value, 1, 100000000, &options->services, err));
+      SL_TRY(parse_int(option, value, 1, SL_GEN_MAX_SERVICES, &options->services, err));
     } else if (strcmp(option, "--instances") == 0) {
       SL_TRY(parse_int(option, value, 1, 1000000000, &options->instances, err));
     } else if (strcmp(option, "--time-range") == 0) {
@@ -250,7 +250,7 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
       }
       options->error_rate = rate;
     } else if (strcmp(option, "--operations") == 0) {
-      SL_TRY(parse_int(option, value, 1, 100000000, &options->operations, err));
+      SL_TRY(parse_int(option, value, 1, SL_GEN_MAX_OPERATIONS, &options->operations, err));
     } else if (strcmp(option, "--payload-bytes") == 0) {
       SL_TRY(parse_int(option, value, 0, 64 << 20, &options->payload_bytes, err));
     } else if (strcmp(option, "--writers") == 0) {

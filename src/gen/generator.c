@@ -73,6 +73,10 @@ sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err) 
                         "need at least 1 service and at least one instance per service (%u services, %u instances)",
                         profile->services, profile->instances);
   }
+  if (profile->services > SL_GEN_MAX_SERVICES) {
+    return sl_error_set(err, SL_ERR_INVALID, "%u services is over the generator's limit of %u", profile->services,
+                        SL_GEN_MAX_SERVICES);
+  }
   if (profile->time_range_ms <= 0) {
     return sl_error_set(err, SL_ERR_INVALID, "time range must be positive");
   }
@@ -82,6 +86,10 @@ sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err) 
   }
   if (profile->operations < 1) {
     return sl_error_set(err, SL_ERR_INVALID, "operations must be at least 1");
+  }
+  if (profile->operations > SL_GEN_MAX_OPERATIONS) {
+    return sl_error_set(err, SL_ERR_INVALID, "%u operations is over the generator's limit of %u",
+                        profile->operations, SL_GEN_MAX_OPERATIONS);
   }
   if (!(profile->latency_mean_ms > 0) || profile->latency_cap_ms < 1) {
     return sl_error_set(err, SL_ERR_INVALID, "latency mean and cap must be positive");

@@ -329,6 +329,11 @@ sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error 
   }
   uint8_t header[BIN_HEADER_BYTES];
   size_t read = fread(header, 1, sizeof header, reader->file);
+  if (read == 0 && ferror(reader->file) == 0) {
+    sl_status status = sl_error_set(err, SL_ERR_INVALID, "%s: empty file (0 bytes): it holds no spans", path);
+    sl_spanfile_close(reader);
+    return status;
+  }
   if (read >= 8 && memcmp(header, bin_magic, 8) == 0) {
     if (read < BIN_HEADER_BYTES) {
       sl_status status = sl_error_set(err, SL_ERR_CORRUPT,

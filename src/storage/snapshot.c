@@ -138,6 +138,9 @@ sl_status sl_snapshot_encode(const sl_snapshot *snapshot, uint8_t **data_out, si
   assert(snapshot->parts != NULL || snapshot->part_count == 0);
   *data_out = NULL;
   *size_out = 0;
+  if ((snapshot->flags & ~(uint32_t)SL_SNAPSHOT_WAL_IN_USE) != 0) {
+    return sl_error_set(err, SL_ERR_INVALID, "snapshot: unknown flags %#x", snapshot->flags);
+  }
   if (snapshot->part_count > SL_SNAPSHOT_MAX_PARTS) {
     return sl_error_set(err, SL_ERR_INVALID, "snapshot: %zu parts, at most %d", snapshot->part_count,
                         SL_SNAPSHOT_MAX_PARTS);
@@ -162,7 +165,7 @@ sl_status sl_snapshot_encode(const sl_snapshot *snapshot, uint8_t **data_out, si
   }
   memcpy(data, snapshot_magic, sizeof snapshot_magic);
   put_u32(data + 8, SNAPSHOT_VERSION);
-  put_u32(data + 12, 0);
+  put_u32(data + 12, snapshot->flags);
   put_u64(data + 16, snapshot->epoch);
   put_u64(data + 24, snapshot->wal_sequence);
   put_u64(data + 32, (uint64_t)snapshot->created_unix_ms);
@@ -207,7 +210,7 @@ static sl_status decode_header(const uint8_t *data, size_t size_bytes, const cha
              SNAPSHOT_VERSION);
     return corrupt_at(err, name, 8, why);
   }
-  if (get_u32(data + 12) != 0) {
+  if ((get_u32(data + 12) & ~(uint32_t)SL_SNAPSHOT_WAL_IN_USE) != 0) {
     return corrupt_at(err, name, 12, "unknown flags");
   }
   uint32_t part_count = get_u32(data + 40);
@@ -219,6 +222,7 @@ static sl_status decode_header(const uint8_t *data, size_t size_bytes, const cha
   if (get_u32(data + 44) != 0) {
     return corrupt_at(err, name, 44, "reserved field is not 0");
   }
+  out->flags = get_u32(data + 12);
   out->epoch = get_u64(data + 16);
   out->wal_sequence = get_u64(data + 24);
   out->created_unix_ms = (int64_t)get_u64(data + 32);

@@ -30,8 +30,16 @@ typedef struct sl_snapshot_part {
   uint64_t size_bytes;
 } sl_snapshot_part;
 
+/* Snapshot flags (docs/FORMAT.md "Store snapshots"). */
+enum {
+  /* A store snapshot written while records past wal_sequence may be in the store's WAL: the WAL
+   * has been written since the last checkpoint that emptied it. */
+  SL_SNAPSHOT_WAL_IN_USE = 1u
+};
+
 typedef struct sl_snapshot {
   uint64_t epoch;           /* grows with every snapshot of a directory */
+  uint32_t flags;           /* SL_SNAPSHOT_* */
   uint64_t wal_sequence;    /* every WAL record up to it is in the parts */
   int64_t created_unix_ms;
   size_t part_count;

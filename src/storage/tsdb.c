@@ -80,6 +80,9 @@ struct sl_tsdb {
   uint64_t checkpoint;
   size_t heap_free_baseline_bytes; /* glibc's free heap bytes at open or after the last trim (flush_cycle) */
   uint64_t epoch;
+  /* The WAL has been written since the last checkpoint that emptied it: store snapshots carry
+   * SL_SNAPSHOT_WAL_IN_USE. Set by the first write under flush_lock, read without it. */
+  atomic_bool wal_in_use;
   pthread_mutex_t flush_lock;
   bool stop;
   bool threads_started;
@@ -413,6 +416,7 @@ static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error
   }
   pthread_mutex_unlock(&db->lock);
   snapshot.epoch = ++db->epoch;
+  snapshot.flags = atomic_load(&db->wal_in_use) ? SL_SNAPSHOT_WAL_IN_USE : 0;
   snapshot.wal_sequence = checkpoint;
   snapshot.created_unix_ms = sl_wall_clock_ns() / 1000000;
   if (status == SL_OK) {
@@ -432,6 +436,20 @@ static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error
     }
     sl_snapshot_free(&loaded);
   }
+  return status;
+}
+
+static sl_status mark_wal_in_use(sl_tsdb *db, sl_error *err) {
+  pthread_mutex_lock(&db->flush_lock);
+  sl_status status = SL_OK;
+  if (!atomic_load(&db->wal_in_use)) {
+    atomic_store(&db->wal_in_use, true);
+    status = write_store_snapshot(db, db->checkpoint, err);
+    if (status != SL_OK) {
+      atomic_store(&db->wal_in_use, false);
+    }
+  }
+  pthread_mutex_unlock(&db->flush_lock);
   return status;
 }
 
@@ -698,7 +716,11 @@ sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err) {
   if (status == SL_OK && clean && db->wal != NULL) {
     status = sl_wal_rotate(db->wal, err);
   }
-  /* Twice: both kept store snapshots then cover every record, so the WAL empties. */
+  /* Twice: both kept store snapshots then cover every record, so the WAL empties; they say the WAL
+   * is no longer in use (the next write marks it again). */
+  if (status == SL_OK && clean) {
+    atomic_store(&db->wal_in_use, false);
+  }
   for (int i = 0; i < SNAPSHOTS_KEPT && status == SL_OK && clean; i++) {
     status = write_store_snapshot(db, watermark, err);
   }
@@ -1161,6 +1183,11 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
   pthread_mutex_unlock(&db->lock);
   if (status == SL_OK && !db->options.background && db->memory_bytes >= db->options.memory_bytes_limit) {
     status = flush_cycle(db, err);
+  }
+  /* Before the first record since the WAL was last emptied, a store snapshot says the WAL is in
+   * use: a WAL deleted after that is then an error on open, not an empty store. */
+  if (status == SL_OK && db->wal != NULL && !atomic_load(&db->wal_in_use)) {
+    status = mark_wal_in_use(db, err);
   }
   /* The record is written by the WAL's thread while this one builds the memory parts. */
   sl_wal_ticket *ticket = NULL;
@@ -1705,6 +1732,7 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
    * in the WAL) from a part whose snapshot is lost (records up to it, nowhere else). */
   sl_snapshot store = {0};
   sl_snapshot_load_result result = {0};
+  bool wal_in_use = false;
   if (status == SL_OK) {
     status = sl_snapshot_load_latest(db->dir, true, &store, &result, err);
   }
@@ -1715,6 +1743,8 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     db->epoch = result.newest_epoch_seen;
     db->checkpoint = result.found ? store.wal_sequence : 0;
     db->introduced = db->checkpoint;
+    wal_in_use = result.found && (store.flags & SL_SNAPSHOT_WAL_IN_USE) != 0;
+    atomic_init(&db->wal_in_use, wal_in_use && db->options.wal_enabled);
   }
   sl_snapshot_free(&store);
   if (status == SL_OK) {
@@ -1731,6 +1761,15 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     sl_wal_replay_result replayed = {0};
     if (status == SL_OK) {
       status = sl_wal_replay(db->wal_dir, db->checkpoint, replay_record, &replay, &replayed, err);
+    }
+    if (status == SL_OK && wal_in_use && replayed.segments_found == 0) {
+      /* Opening would start a new WAL over the loss, and the next checkpoint would hide it. */
+      status = sl_error_set(err, SL_ERR_CORRUPT,
+                            "WAL %s holds no segment, but the newest store snapshot (epoch %llu) was written "
+                            "while it was in use: the records after sequence %llu, if any were acknowledged, "
+                            "are in no part (was the WAL deleted or moved?); put its seg*.wal files back to "
+                            "open the store",
+                            db->wal_dir, (unsigned long long)db->epoch, (unsigned long long)db->checkpoint);
     }
     if (status == SL_OK) {
       db->stats.replayed_records = replay.records;

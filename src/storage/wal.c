@@ -483,6 +483,7 @@ sl_status sl_wal_replay(const char *dir, uint64_t after_sequence, sl_wal_record_
   memset(result, 0, sizeof *result);
   segment_list list;
   SL_TRY(list_segments(dir, &list, err));
+  result->segments_found = list.count;
   size_t first = first_needed_segment(&list, after_sequence);
   sl_status status = validate_segments(dir, &list, first, after_sequence, result, err);
   replay_state state = {callback, context, 0, after_sequence};

@@ -81,6 +81,7 @@ typedef struct sl_wal_replay_result {
   uint64_t records_replayed;     /* records called back (sequence > after) */
   uint64_t last_sequence;        /* last intact sequence in the WAL (0 if none) */
   uint64_t segments_read;
+  uint64_t segments_found;       /* segment files in the directory (0: no WAL there) */
   uint64_t torn_bytes_truncated; /* bytes removed from the last segment's tail */
 } sl_wal_replay_result;
 

@@ -76,5 +76,16 @@ print("\n".join(json.dumps(r) for r in rows))' >"$scratch/huge.ndjson"
 out=$("$spanlab" generate --stats "$scratch/huge.ndjson" 2>&1) || fail "stats of a huge startTime: $out"
 grep -q "trace starts .*9223372036854775807 ms" <<<"$out" || fail "stats of a huge startTime: $out"
 
+# An option given twice is refused, naming it (it took the last value without a word).
+err=$("$spanlab" generate --scale small --spans 10 --format bin --spans 20 --out "$scratch/twice.bin" 2>&1); rc=$?
+[[ $rc -eq 2 ]] && grep -q -- "--spans is given twice" <<<"$err" || fail "a repeated option: $rc $err"
+[[ ! -e "$scratch/twice.bin" ]] || fail "a repeated option still generated"
+err=$("$spanlab" load --model trace --model stream --data "$scratch/s" --input "$scratch/a.bin" 2>&1); rc=$?
+[[ $rc -eq 2 ]] && grep -q -- "--model is given twice" <<<"$err" || fail "a repeated load option: $rc $err"
+[[ ! -e "$scratch/s" ]] || fail "a repeated load option still made a store"
+# A value that looks like an option is a value: --focus takes a regular expression.
+err=$("$spanlab" bench --scale custom --spans 10 --focus --x --focus --y 2>&1); rc=$?
+[[ $rc -eq 2 ]] && grep -q -- "--focus is given twice" <<<"$err" || fail "a repeated --focus: $rc $err"
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))

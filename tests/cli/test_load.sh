@@ -126,6 +126,15 @@ rm -f "$scratch/in-fifo"; mkfifo "$scratch/in-fifo"
 err=$(timeout 20 "$spanlab" load --model stream --data "$scratch/store-fifo" --input "$scratch/in-fifo" --quiet 2>&1); rc=$?
 [[ $rc -eq 1 ]] && grep -q "in-fifo: not a regular file" <<<"$err" || fail "FIFO input: $rc $err"
 
+# An empty input file is an error, not "0 spans" with exit 0, and no store is made for it; so is
+# generate --stats of one (it printed a profile of 0 spans dated 1970).
+: >"$scratch/empty.ndjson"
+err=$("$spanlab" load --model stream --data "$scratch/store-empty" --input "$scratch/empty.ndjson" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "empty.ndjson: empty file (0 bytes)" <<<"$err" || fail "empty input: $rc $err"
+[[ ! -e "$scratch/store-empty" ]] || fail "an empty input made a store"
+err=$("$spanlab" generate --stats "$scratch/empty.ndjson" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "empty.ndjson: empty file (0 bytes)" <<<"$err" || fail "stats of an empty file: $rc $err"
+
 # A load killed half way: inspect counts what the WAL gave back (it said 0 rows until the store had
 # been opened and closed once more), the same as a query answers.
 "$spanlab" generate --scale small --spans 40000 --payload-bytes 3000 --format bin --out "$scratch/big.bin" --quiet >/dev/null \
@@ -138,10 +147,15 @@ for _ in $(seq 1 400); do
 done
 if kill -9 $loader 2>/dev/null; then
   wait $loader 2>/dev/null
+  cp -a "$scratch/killed" "$scratch/killed-wal-lost"
   rows=$("$spanlab" inspect --data "$scratch/killed" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
   printf '%s' '{"groups":["stream_performance_test"],"name":"segment_stream","timeRange":{"begin":"2024-12-31T00:00:00Z","end":"2025-01-02T00:00:00Z"},"limit":100000,"projection":{"tagFamilies":[{"name":"primary","tags":["traceId"]}]}}' >"$scratch/every.json"
   answered=$("$spanlab" query --model stream --data "$scratch/killed" "$scratch/every.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("elements", [])))')
   [[ "$rows" -gt 0 && "$rows" == "$answered" ]] || fail "after a killed load inspect counts $rows rows, a query answers $answered"
+  # The same crashed store with its WAL deleted: an error, not an empty or partial store.
+  rm -f "$scratch/killed-wal-lost/wal/"*
+  err=$("$spanlab" inspect --data "$scratch/killed-wal-lost" 2>&1); rc=$?
+  [[ $rc -eq 1 ]] && grep -q "killed-wal-lost/wal holds no segment" <<<"$err" || fail "a deleted WAL after a crash: $rc $err"
 else
   echo "note: the load ended before it could be killed; the inspect-after-crash check did not run" >&2
 fi

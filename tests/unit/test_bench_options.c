@@ -90,6 +90,9 @@ static void bad_values_name_the_option(void **state) {
       {"--time-range 0.0001ms", "--time-range expects a positive duration"},
       {"--error-rate nan", "--error-rate expects a number from 0 to 1"},
       {"--models stream,trace,stream", "--models: \"stream\" is named twice"},
+      /* Counts whose tables the generator builds up front are bounded (1e8 services ran for minutes). */
+      {"--services 100000000", "--services expects a whole number from 1 to 1000000"},
+      {"--operations 2m", "--operations expects a whole number from 1 to 1000000"},
       {"--sync always", "--sync expects none, batch, interval or off, not \"always\""},
       {"--frobnicate 3", "--frobnicate: unknown option"},
       {"--out", "--out: unknown option or missing value"},

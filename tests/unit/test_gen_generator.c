@@ -36,6 +36,16 @@ static void profiles_follow_the_seed(void **state) {
   profile.instances = 10; /* fewer instances than services */
   assert_int_equal(sl_gen_profile_validate(&profile, &err), SL_ERR_INVALID);
   assert_non_null(strstr(err.message, "instance per service"));
+  /* The name tables are built up front: a caller of the library is bounded as the CLI is. */
+  assert_int_equal(sl_gen_profile_init(&profile, "small", NULL), SL_OK);
+  profile.services = SL_GEN_MAX_SERVICES + 1;
+  profile.instances = profile.services;
+  assert_int_equal(sl_gen_profile_validate(&profile, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "services"));
+  assert_int_equal(sl_gen_profile_init(&profile, "small", NULL), SL_OK);
+  profile.operations = SL_GEN_MAX_OPERATIONS + 1;
+  assert_int_equal(sl_gen_profile_validate(&profile, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "operations"));
 }
 
 static char *file_bytes(const char *path, size_t *size) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "storage/fileio.h"
 #include "storage/snapshot.h"
 #include "test_support.h"
@@ -19,6 +20,7 @@ enum { PATH_BYTES = 4200 };
 static void make_snapshot(sl_snapshot *snapshot, uint64_t epoch, size_t parts) {
   memset(snapshot, 0, sizeof *snapshot);
   snapshot->epoch = epoch;
+  snapshot->flags = (uint32_t)(epoch & 1) * SL_SNAPSHOT_WAL_IN_USE;
   snapshot->wal_sequence = epoch * 1000 + 7;
   snapshot->created_unix_ms = 1700000000000 + (int64_t)epoch;
   for (size_t i = 0; i < parts; i++) {
@@ -32,6 +34,7 @@ static void make_snapshot(sl_snapshot *snapshot, uint64_t epoch, size_t parts) {
 
 static void assert_same(const sl_snapshot *a, const sl_snapshot *b) {
   assert_int_equal(a->epoch, b->epoch);
+  assert_int_equal(a->flags, b->flags);
   assert_int_equal(a->wal_sequence, b->wal_sequence);
   assert_int_equal(a->created_unix_ms, b->created_unix_ms);
   assert_int_equal(a->part_count, b->part_count);
@@ -169,6 +172,32 @@ static void every_flipped_byte_is_caught(void **state) {
     }
   }
   free(data);
+  sl_snapshot_free(&original);
+}
+
+/* Flags: the WAL bit is read back; any other bit is refused by both sides, even under a valid
+ * checksum (a newer build's snapshot is not read as this one's). */
+static void unknown_flags_are_refused(void **state) {
+  (void)state;
+  sl_snapshot original;
+  make_snapshot(&original, 5, 2);
+  assert_int_equal(original.flags, SL_SNAPSHOT_WAL_IN_USE);
+  uint8_t *data = NULL;
+  size_t size_bytes = 0;
+  sl_error err;
+  assert_int_equal(sl_snapshot_encode(&original, &data, &size_bytes, &err), SL_OK);
+  data[12] = 3;
+  uint64_t sum = sl_hash64(data, size_bytes - 8, 0);
+  for (int i = 0; i < 8; i++) {
+    data[size_bytes - 8 + (size_t)i] = (uint8_t)(sum >> (8 * i));
+  }
+  sl_snapshot decoded;
+  assert_int_equal(sl_snapshot_decode(data, size_bytes, "new.snp", &decoded, &err), SL_ERR_CORRUPT);
+  assert_non_null(strstr(err.message, "snapshot new.snp: offset 12: unknown flags"));
+  free(data);
+  original.flags = 2;
+  assert_int_equal(sl_snapshot_encode(&original, &data, &size_bytes, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "flags"));
   sl_snapshot_free(&original);
 }
 
@@ -348,6 +377,7 @@ int main(void) {
       cmocka_unit_test(encode_decode_round_trip),
       cmocka_unit_test(write_then_load_latest),
       cmocka_unit_test(every_flipped_byte_is_caught),
+      cmocka_unit_test(unknown_flags_are_refused),
       cmocka_unit_test(every_truncation_is_caught),
       cmocka_unit_test(corrupt_newest_falls_back_only_when_allowed),
       cmocka_unit_test(file_name_must_match_the_epoch),

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "storage/tsdb.h"
 #include "test_support.h"
@@ -332,6 +333,82 @@ static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
   assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
 }
 
+/* Deletes every file in DIR/wal (the user who removes a WAL thinking it is scratch). */
+static void delete_wal_files(const char *dir) {
+  char wal_dir[4200];
+  snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
+  DIR *handle = opendir(wal_dir);
+  assert_non_null(handle);
+  struct dirent *entry;
+  while ((entry = readdir(handle)) != NULL) {
+    if (entry->d_name[0] != '.') {
+      char path[8400];
+      snprintf(path, sizeof path, "%s/%s", wal_dir, entry->d_name);
+      assert_int_equal(unlink(path), 0);
+    }
+  }
+  closedir(handle);
+}
+
+/* Records acknowledged but only in the WAL, and the WAL's files deleted: the open is an error that
+ * says so (it opened an empty store and started a new WAL over the loss). A WAL deleted after a
+ * checkpoint, or from a store that never wrote, loses nothing and opens. */
+static void a_deleted_wal_with_unflushed_records_is_an_error(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-wal-deleted");
+  fixture f = {0};
+  open_store(&f, dir);
+  sl_error err;
+  int64_t stamps[8];
+  for (int i = 0; i < 8; i++) {
+    stamps[i] = 1717200000000 + i;
+  }
+  assert_int_equal(write_batch(&f, stamps, 8, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK); /* as a crash leaves it: no flush */
+  delete_wal_files(dir);
+  sl_tsdb_options options;
+  fixture g = {0};
+  default_options(&g, dir, &options);
+  sl_tsdb *db = NULL;
+  assert_int_equal(sl_tsdb_open(&options, &db, &err), SL_ERR_CORRUPT);
+  assert_null(db);
+  if (strstr(err.message, "holds no segment") == NULL || strstr(err.message, "after sequence 0") == NULL) {
+    fail_msg("message: %s", err.message);
+  }
+  /* Still an error on the next try: the failed open changed nothing. */
+  assert_int_equal(sl_tsdb_open(&options, &db, &err), SL_ERR_CORRUPT);
+
+  /* Flushed and checkpointed: the records are in parts, the WAL can go. */
+  const char *clean = test_temp_dir("tsdb-wal-deleted-clean");
+  fixture h = {0};
+  open_store(&h, clean);
+  assert_int_equal(write_batch(&h, stamps, 8, &err), SL_OK);
+  assert_int_equal(sl_tsdb_checkpoint(h.db, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(h.db, false, &err), SL_OK);
+  delete_wal_files(clean);
+  fixture k = {0};
+  open_store(&k, clean);
+  assert_int_equal(rows_visible(k.db), 8);
+  /* Written again after that: the records are in the WAL only once more. */
+  assert_int_equal(write_batch(&k, stamps, 8, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(k.db, false, &err), SL_OK);
+  delete_wal_files(clean);
+  fixture m = {0};
+  default_options(&m, clean, &options);
+  assert_int_equal(sl_tsdb_open(&options, &db, &err), SL_ERR_CORRUPT);
+
+  /* Opened and closed without a write. */
+  const char *idle = test_temp_dir("tsdb-wal-deleted-idle");
+  fixture n = {0};
+  open_store(&n, idle);
+  assert_int_equal(sl_tsdb_close(n.db, false, &err), SL_OK);
+  delete_wal_files(idle);
+  fixture q = {0};
+  open_store(&q, idle);
+  assert_int_equal(rows_visible(q.db), 0);
+  assert_int_equal(sl_tsdb_close(q.db, false, &err), SL_OK);
+}
+
 #if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
 static long minor_faults(void) {
   struct rusage usage;
@@ -406,6 +483,7 @@ int main(void) {
       cmocka_unit_test(batches_are_visible_once_acknowledged_and_replayed),
       cmocka_unit_test(concurrent_writers_all_arrive),
       cmocka_unit_test(a_checkpoint_leaves_an_empty_wal_after_recycling),
+      cmocka_unit_test(a_deleted_wal_with_unflushed_records_is_an_error),
       cmocka_unit_test(flushes_do_not_give_back_the_memory_the_next_batches_reuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
