@@ -574,6 +574,17 @@ static bool skips_all_blocks(const eval_context *context, sl_arena *arena) {
   return all;
 }
 
+/* Whether a leaf of the row filter names tag. */
+static bool filter_names_tag(const filter_node *node, const char *tag) {
+  if (node == NULL) {
+    return false;
+  }
+  if (node->kind == SL_CRITERIA_CONDITION) {
+    return strcmp(node->leaf->tag_name, tag) == 0;
+  }
+  return filter_names_tag(node->left, tag) || filter_names_tag(node->right, tag);
+}
+
 static bool series_match(const eval_context *context, const pattern_list *patterns,
                          const sl_query_row *row) {
   if (patterns->none) {
@@ -1165,7 +1176,12 @@ sl_status sl_query_plan_make(const sl_query *query, sl_query_plan **out, sl_erro
       return keyed;
     }
     collect_span_ids(query, query->criteria, &p->span_ids, 0);
-    p->nothing = !by_ids && skips_all_blocks(&p->context, p->arena);
+    /* The sidx rows of a rule hold every span tag but the trace id, the span id and the rule's own
+     * tags (write_standalone.go processIndexRules), so a row filter that still names the key tag
+     * (no rule is named like it) fails on every row with "tag value is nil" (tag_filter.go
+     * tagExpr), through AND, OR and NOT alike, and sidx drops every block (processWithFilter). */
+    p->nothing = !by_ids && (skips_all_blocks(&p->context, p->arena) ||
+                             (p->key_tag != NULL && filter_names_tag(p->planned.filter, p->key_tag->name)));
     if (by_ids) {
       p->trace_ids = sl_arena_alloc(p->arena, (query->trace_id_count + 1) * sizeof(sl_bytes));
       if (p->trace_ids == NULL) {

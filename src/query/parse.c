@@ -298,6 +298,12 @@ static sl_status parse_condition(parser *p, const json_t *value, const char *pat
                 p->query->public.model == SL_QUERY_STREAM ? "stream" : "trace", p->query->public.group,
                 p->query->public.name);
   }
+  if (node->tag->type == SL_TAG_DATA_BINARY) {
+    /* BanyanDB's tag filter parses no binary value (tag_filter.go parseExpr returns
+     * ErrUnsupportedConditionValue): the stream query fails, the trace sidx path drops every block. */
+    return fail(p, member_path, "tag \"%s\" is %s: BanyanDB compares no condition on binary data", node->tag_name,
+                sl_tag_type_name(node->tag->type));
+  }
   json_t *op = member(value, "op", NULL, path, member_path);
   node->op = 0;
   for (size_t i = 0; op != NULL && i < sizeof binary_ops / sizeof binary_ops[0]; i++) {

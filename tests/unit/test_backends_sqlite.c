@@ -186,6 +186,44 @@ static void trace_ids_are_cut_before_duplicates_go(void **state) {
   sl_backend_close(backend);
 }
 
+/* Ordered by latency_based_index, a condition on latency stays in BanyanDB's sidx row filter (no rule
+ * is named "latency"), but the rule's sidx rows hold no latency: every block fails its filter and
+ * the answer is empty. Without the condition the same query answers. */
+static void a_condition_on_the_order_key_answers_nothing(void **state) {
+  (void)state;
+  sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-order-key"),
+                                .shape = SL_SHAPE_TRACE};
+  sl_backend *backend = NULL;
+  sl_error err;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  write_spans(backend, 0, 200);
+#define ORDER_KEY_REQUEST(criteria)                                                                          \
+  "{\"groups\":[\"trace_performance_test\"],\"name\":\"segment_trace\",\"timeRange\":{\"begin\":"                   \
+  "\"2024-01-01T00:00:00Z\",\"end\":\"2024-01-02T00:00:00Z\"},\"limit\":5,\"tagProjection\":[\"traceId\"],"        \
+  "\"orderBy\":{\"indexRuleName\":\"latency_based_index\",\"sort\":\"SORT_DESC\"}" criteria "}"
+  static const char *const requests[] = {
+      ORDER_KEY_REQUEST(""),
+      ORDER_KEY_REQUEST(",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_GE\","
+                        "\"value\":{\"int\":{\"value\":\"0\"}}}}"),
+  };
+#undef ORDER_KEY_REQUEST
+  for (int c = 0; c < 2; c++) {
+    const char *text = requests[c];
+    sl_query *query = NULL;
+    assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, text, strlen(text), &query, &err), SL_OK);
+    sl_backend_answer answer = {0};
+    assert_int_equal(sl_backend_query(backend, query, &answer, &err), SL_OK);
+    if (c == 0) {
+      assert_true(answer.span_count > 0);
+    } else {
+      assert_int_equal(answer.span_count, 0);
+    }
+    sl_backend_answer_free(&answer);
+    sl_query_free(query);
+  }
+  sl_backend_close(backend);
+}
+
 static void bad_requests_are_clear_errors(void **state) {
   (void)state;
   sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-bad"),
@@ -210,6 +248,7 @@ int main(void) {
       cmocka_unit_test(one_changed_byte_changes_the_checksum),
       cmocka_unit_test(indexes_follow_the_bound_rules_of_each_shape),
       cmocka_unit_test(trace_ids_are_cut_before_duplicates_go),
+      cmocka_unit_test(a_condition_on_the_order_key_answers_nothing),
       cmocka_unit_test(bad_requests_are_clear_errors),
   };
   return cmocka_run_group_tests(tests, load_catalog, free_catalog);

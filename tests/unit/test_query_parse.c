@@ -126,6 +126,12 @@ static void bad_queries_name_their_problem(void **state) {
        "$.criteria.condition.name: tag \"nope\" does not exist"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"x\"}}}}}",
        "cannot be compared with tag \"latency\" of type TAG_TYPE_INT"},
+      /* BanyanDB's tag filter parses no binary value (parseExpr): a condition on one fails, even
+       * with a null literal (it answered every row). */
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{},\"criteria\":{\"condition\":{\"name\":\"dataBinary\",\"op\":\"BINARY_OP_NE\",\"value\":{\"null\":null}}}}",
+       "$.criteria.condition.name: tag \"dataBinary\" is TAG_TYPE_DATA_BINARY: BanyanDB compares no condition on binary data"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"orderBy\":{\"indexRuleName\":\"time_based_index\"},\"criteria\":{\"condition\":{\"name\":\"dataBinary\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"null\":null}}}}",
+       "tag \"dataBinary\" is TAG_TYPE_DATA_BINARY"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_LIKE\",\"value\":{\"int\":{}}}}}",
        "$.criteria.condition.op: expected op BINARY_OP_EQ"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"serviceId\",\"op\":\"BINARY_OP_NE\",\"value\":{\"str\":{\"value\":\"a\"}}}}}",
@@ -244,6 +250,16 @@ static void order_tags_stay_in_the_filter_without_a_rule_of_that_name(void **sta
   assert_non_null(filter);
   assert_int_equal(filter->kind, SL_CRITERIA_OR);
   assert_string_equal(filter->left->leaf->tag_name, "latency");
+  /* ... and as the rule's sidx rows hold no latency (write_standalone.go processIndexRules drops the
+   * rule's tags), the filter fails on every row: every block is dropped, nothing is answered. */
+  assert_true(sl_query_plan_skips_everything(plan));
+  sl_query_plan_free(plan);
+  sl_query_free(query);
+  /* A latency condition ordered by the time rule: that rule's rows hold latency. */
+  const char *by_time = "{" TRACE ",\"orderBy\":{\"indexRuleName\":\"time_based_index\"},\"criteria\":" LATENCY_GT "}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_TRACE, by_time, strlen(by_time), &query, &err), SL_OK);
+  assert_int_equal(sl_query_plan_make(query, &plan, &err), SL_OK);
+  assert_false(sl_query_plan_skips_everything(plan));
   sl_query_plan_free(plan);
   sl_query_free(query);
 }
