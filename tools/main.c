@@ -1,4 +1,5 @@
 /* main.c: `spanlab SUBCOMMAND ...` dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* A file size limit (ulimit -f) is a write error to report, naming the file, not a death. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return CLI_EXIT_USAGE;

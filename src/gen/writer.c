@@ -3,11 +3,13 @@
  * chunks of whole traces; thread k makes and encodes chunks k, k+threads, ...
  * into their own buffers; the main thread then writes the chunks in order. */
 #include <assert.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/timeutil.h"
@@ -92,6 +94,14 @@ static void *worker_main(void *opaque) {
   }
   sl_gen_worker_free(worker);
   return NULL;
+}
+
+
+static void remove_regular_file(const char *path) {
+  struct stat info;
+  if (lstat(path, &info) == 0 && S_ISREG(info.st_mode)) {
+    (void)unlink(path);
+  }
 }
 
 sl_status sl_gen_write_file(const sl_gen_profile *profile, int format, const char *path,
@@ -187,16 +197,17 @@ sl_status sl_gen_write_file(const sl_gen_profile *profile, int format, const cha
   manifest->seconds = (double)(sl_monotonic_ns() - started_ns) / 1e9;
   char manifest_path[4200];
   snprintf(manifest_path, sizeof manifest_path, "%s.manifest.json", path);
-  if (status == SL_OK) {
-    status = sl_gen_write_manifest(manifest_path, profile,
-                                   sl_spanfile_format_name((sl_spanfile_format)format), manifest, err);
-  }
   if (status != SL_OK) {
-    /* A file cut short by a full disk (or any failure) is not left to be taken for a whole one. */
-    (void)unlink(path);
-    (void)unlink(manifest_path);
+    /* A file cut short by a full disk (or any failure) is not left to be taken for a whole one, and
+     * neither is an older manifest beside it; but only regular files go (never a device or a
+     * symlink given as --out, such as /dev/full). */
+    remove_regular_file(path);
+    remove_regular_file(manifest_path);
+    return status;
   }
-  return status;
+  /* A manifest that cannot be written leaves the whole span file (load then checks nothing). */
+  return sl_gen_write_manifest(manifest_path, profile, sl_spanfile_format_name((sl_spanfile_format)format),
+                               manifest, err);
 }
 
 sl_status sl_gen_write_manifest(const char *manifest_path, const sl_gen_profile *profile,
@@ -227,10 +238,13 @@ sl_status sl_gen_write_manifest(const char *manifest_path, const sl_gen_profile 
   if (root == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "manifest: out of memory");
   }
+  errno = 0;
   int rc = json_dump_file(root, manifest_path, JSON_INDENT(2));
+  int saved = errno;
   json_decref(root);
   if (rc != 0) {
-    return sl_error_set(err, SL_ERR_IO, "%s: cannot write the manifest", manifest_path);
+    return sl_error_set(err, SL_ERR_IO, "%s: cannot write the manifest: %s", manifest_path,
+                        saved != 0 ? strerror(saved) : "write failed");
   }
   return SL_OK;
 }

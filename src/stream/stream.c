@@ -11,6 +11,7 @@
 #include "common/timeutil.h"
 #include "query/query_internal.h"
 #include "storage/series.h"
+#include "storage/termindex.h"
 #include "stream/stream_internal.h"
 
 static sl_status build_layout(sl_stream_engine *engine, sl_error *err) {
@@ -136,6 +137,13 @@ sl_status sl_stream_check_elements(const sl_stream_engine *engine, const sl_elem
       if (!sl_engine_value_fits(schema->tags[t].type, element->values[t].kind)) {
         return sl_error_set(err, SL_ERR_INVALID, "element %zu: tag %s is %s, %s wants %s", e + 1, schema->tags[t].name,
                             sl_engine_kind_name(element->values[t].kind), schema->name, sl_tag_type_name(schema->tags[t].type));
+      }
+      /* Checked here, before the batch is logged: a term the index build refuses would leave a WAL
+       * record no open can replay. */
+      if (engine->index_of_tag[t] >= 0 && element->values[t].kind == SL_VALUE_STR &&
+          element->values[t].as.str.size_bytes > SL_TERM_MAX_BYTES) {
+        return sl_error_set(err, SL_ERR_INVALID, "element %zu: tag %s is %zu bytes; an indexed tag holds at most %d",
+                            e + 1, schema->tags[t].name, element->values[t].as.str.size_bytes, SL_TERM_MAX_BYTES);
       }
     }
   }

@@ -61,10 +61,17 @@ grep -q "cut.bin: record [0-9]* at byte offset [0-9]*: truncated" <<<"$err" || f
 "$spanlab" generate --scale small --spans 10 --instances 5 --format bin --out "$scratch/x" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "invalid profile exit"
 
 # A write that fails half way (a file size limit stands in for a full disk): an error naming the
-# file, and neither the cut file nor a manifest left behind to be taken for a whole one.
-err=$( (ulimit -f 200; trap '' XFSZ; "$spanlab" generate --scale small --spans 5000 --format bin --out "$scratch/cut-short.bin" --quiet) 2>&1 ); rc=$?
+# file, and neither the cut file nor a manifest left behind to be taken for a whole one. No trap in the
+# shell: spanlab itself must not die of SIGXFSZ.
+err=$( (ulimit -f 200; "$spanlab" generate --scale small --spans 5000 --format bin --out "$scratch/cut-short.bin" --quiet) 2>&1 ); rc=$?
 [[ $rc -eq 1 ]] && grep -q "cut-short.bin: cannot write" <<<"$err" || fail "a failed write: $rc $err"
 [[ ! -e "$scratch/cut-short.bin" && ! -e "$scratch/cut-short.bin.manifest.json" ]] || fail "a failed write left its file behind"
+# A failed write never removes what the run did not create as a regular file (it unlinked a symlink
+# to /dev/full, and /dev/full itself).
+ln -sf /dev/full "$scratch/to-full.bin"
+err=$("$spanlab" generate --scale small --spans 50 --format bin --out "$scratch/to-full.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 && -L "$scratch/to-full.bin" ]] || fail "a failed write to a symlink: $rc $err; $(ls -la "$scratch/to-full.bin" 2>&1)"
+rm -f "$scratch/to-full.bin"
 
 # --stats on a file whose startTime is the largest int64 (its nanoseconds overflowed, which the
 # sanitizer build stops on): the start is printed in ms.

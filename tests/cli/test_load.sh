@@ -126,6 +126,21 @@ rm -f "$scratch/in-fifo"; mkfifo "$scratch/in-fifo"
 err=$(timeout 20 "$spanlab" load --model stream --data "$scratch/store-fifo" --input "$scratch/in-fifo" --quiet 2>&1); rc=$?
 [[ $rc -eq 1 ]] && grep -q "in-fifo: not a regular file" <<<"$err" || fail "FIFO input: $rc $err"
 
+# A span whose indexed tag is longer than a term may be (65,535 bytes) is refused before it is
+# logged: the error names its record and tag and the spans before it load (it went into the WAL,
+# the store then refused every write, and a crash at that point left a store no open could replay).
+python3 - "$scratch/s.ndjson" "$scratch/long-term.ndjson" <<'PY'
+import json, sys
+rows = open(sys.argv[1]).readlines()[:2000]
+bad = json.loads(rows[1499]); bad["operationName"] = "x" * 70000; rows[1499] = json.dumps(bad) + "\n"
+open(sys.argv[2], "w").writelines(rows)
+PY
+err=$("$spanlab" load --model stream --data "$scratch/store-long-term" --input "$scratch/long-term.ndjson" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "record 1500: .*operationName is 70000 bytes" <<<"$err" && grep -q "(1499 spans were loaded" <<<"$err" \
+  || fail "an over-long indexed tag: $rc $err"
+rows=$("$spanlab" inspect --data "$scratch/store-long-term" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+[[ "$rows" == 1499 ]] || fail "an over-long indexed tag: the store holds $rows rows, not 1499"
+
 # An empty input file is an error, not "0 spans" with exit 0, and no store is made for it; so is
 # generate --stats of one (it printed a profile of 0 spans dated 1970).
 : >"$scratch/empty.ndjson"
