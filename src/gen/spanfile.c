@@ -382,6 +382,38 @@ static sl_status corrupt(const sl_spanfile_reader *reader, uint64_t offset, sl_e
                       (unsigned long long)reader->records + 1, (unsigned long long)offset, what);
 }
 
+/* Why bytes are not a string NDJSON could carry: NULL when they are UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) without a NUL. */
+static const char *string_problem(const uint8_t *bytes, size_t size) {
+  for (size_t i = 0; i < size;) {
+    uint8_t lead = bytes[i];
+    if (lead == 0) {
+      return "a NUL byte";
+    }
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    size_t length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length == 0 || size - i < length) {
+      return "not valid UTF-8";
+    }
+    uint8_t second = bytes[i + 1];
+    uint8_t low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+    uint8_t high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+    if (second < low || second > high) {
+      return "not valid UTF-8";
+    }
+    for (size_t k = 2; k < length; k++) {
+      if ((bytes[i + k] & 0xc0) != 0x80) {
+        return "not valid UTF-8";
+      }
+    }
+    i += length;
+  }
+  return NULL;
+}
+
 static bool get_varint(const uint8_t **cursor, const uint8_t *end, uint64_t *value) {
   uint64_t result = 0;
   for (int shift = 0; shift < 64; shift += 7) {
@@ -463,6 +495,13 @@ static sl_status next_bin(sl_spanfile_reader *reader, sl_span *span, bool *end, 
       }
       strings[i]->data = (const char *)cursor;
       strings[i]->size_bytes = (size_t)value;
+      const char *problem = strings[i] != &span->data_binary ? string_problem(cursor, (size_t)value) : NULL;
+      if (problem != NULL) {
+        char why[160];
+        snprintf(why, sizeof why, "field %s holds %s (a string field; NDJSON and BanyanDB's protobuf strings are UTF-8)",
+                 sl_span_tag_names[i], problem);
+        return corrupt(reader, offset, err, why);
+      }
       cursor += value;
     } else if (ints[i] != NULL) {
       *ints[i] = (int64_t)(value >> 1) ^ -(int64_t)(value & 1);

@@ -1762,6 +1762,16 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     if (status == SL_OK) {
       status = sl_wal_replay(db->wal_dir, db->checkpoint, replay_record, &replay, &replayed, err);
     }
+    if (status == SL_OK && (replayed.torn_bytes_truncated > 0 || replayed.header_torn)) {
+      /* A record cut by a crash was never acknowledged (batch sync acknowledges after fdatasync),
+       * so cutting it is right; but damage looks the same, and a cut is never silent. */
+      fprintf(stderr,
+              "spanlab: store %s: WAL %s: %s %llu bytes cut: a write torn by a crash, or damage; records after "
+              "sequence %llu, if any were acknowledged, are lost\n",
+              db->dir, db->wal_dir, replayed.header_torn ? "its last segment has no intact header," : "its last",
+              (unsigned long long)replayed.torn_bytes_truncated,
+              (unsigned long long)(replayed.last_sequence > db->checkpoint ? replayed.last_sequence : db->checkpoint));
+    }
     if (status == SL_OK && wal_in_use && replayed.segments_found == 0) {
       /* Opening would start a new WAL over the loss, and the next checkpoint would hide it. */
       status = sl_error_set(err, SL_ERR_CORRUPT,

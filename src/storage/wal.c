@@ -463,6 +463,7 @@ static sl_status validate_segments(const char *dir, const segment_list *list, si
       chain_end = info.last_sequence;
       result->last_sequence = info.record_count > 0 ? info.last_sequence : result->last_sequence;
     }
+    result->header_torn = is_last && !info.header_valid;
     if (info.torn_tail) {
       SL_TRY(truncate_file(path, info.valid_end_offset, err));
       result->torn_bytes_truncated += file_bytes - info.valid_end_offset;

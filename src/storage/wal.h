@@ -83,6 +83,7 @@ typedef struct sl_wal_replay_result {
   uint64_t segments_read;
   uint64_t segments_found;       /* segment files in the directory (0: no WAL there) */
   uint64_t torn_bytes_truncated; /* bytes removed from the last segment's tail */
+  bool header_torn;              /* the last segment had no intact header (an empty file too) */
 } sl_wal_replay_result;
 
 /* Called for each record in order; a status other than SL_OK stops the replay and is returned. */

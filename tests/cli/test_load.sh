@@ -163,6 +163,7 @@ done
 if kill -9 $loader 2>/dev/null; then
   wait $loader 2>/dev/null
   cp -a "$scratch/killed" "$scratch/killed-wal-lost"
+  cp -a "$scratch/killed" "$scratch/killed-torn"
   rows=$("$spanlab" inspect --data "$scratch/killed" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
   printf '%s' '{"groups":["stream_performance_test"],"name":"segment_stream","timeRange":{"begin":"2024-12-31T00:00:00Z","end":"2025-01-02T00:00:00Z"},"limit":100000,"projection":{"tagFamilies":[{"name":"primary","tags":["traceId"]}]}}' >"$scratch/every.json"
   answered=$("$spanlab" query --model stream --data "$scratch/killed" "$scratch/every.json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("elements", [])))')
@@ -171,6 +172,20 @@ if kill -9 $loader 2>/dev/null; then
   rm -f "$scratch/killed-wal-lost/wal/"*
   err=$("$spanlab" inspect --data "$scratch/killed-wal-lost" 2>&1); rc=$?
   [[ $rc -eq 1 ]] && grep -q "killed-wal-lost/wal holds no segment" <<<"$err" || fail "a deleted WAL after a crash: $rc $err"
+  # A byte flipped in the WAL's last record: the record is cut as a torn write, and said so (it
+  # went without a word).
+  python3 - "$scratch/killed-torn/wal" <<'PY'
+import os, sys
+segment = sorted(f for f in os.listdir(sys.argv[1]) if f.startswith("seg"))[-1]
+path = os.path.join(sys.argv[1], segment)
+data = bytearray(open(path, "rb").read())
+end = len(data.rstrip(b"\0"))
+data[end - 10] ^= 0xFF
+open(path, "wb").write(data)
+PY
+  err=$("$spanlab" inspect --data "$scratch/killed-torn" 2>&1 >/dev/null); rc=$?
+  [[ $rc -eq 0 ]] && grep -q "killed-torn/wal: its last [0-9]* bytes cut: a write torn by a crash, or damage" <<<"$err" \
+    || fail "a damaged last WAL record: $rc $err"
 else
   echo "note: the load ended before it could be killed; the inspect-after-crash check did not run" >&2
 fi

@@ -122,6 +122,56 @@ static void damaged_binary_files_are_named_errors(void **state) {
   assert_non_null(strstr(err.message, "version"));
 }
 
+/* Writes one binary span file holding span and reads it back; the reader's status and message. */
+static sl_status read_one_span(const char *dir, const sl_span *span, sl_error *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/one.bin", dir);
+  sl_byte_buffer records = {0};
+  assert_int_equal(sl_spanfile_encode(SL_SPANFILE_BIN, span, 1, &records, err), SL_OK);
+  sl_spanfile_writer *writer = NULL;
+  assert_int_equal(sl_spanfile_writer_open(path, SL_SPANFILE_BIN, &writer, err), SL_OK);
+  assert_int_equal(sl_spanfile_writer_append(writer, &records, 1, err), SL_OK);
+  assert_int_equal(sl_spanfile_writer_close(writer, err), SL_OK);
+  sl_byte_buffer_free(&records);
+  uint64_t count, checksum;
+  return read_all(path, &count, &checksum, err);
+}
+
+/* String fields of a binary file must be UTF-8 without NUL, as NDJSON's are (a query then printed the
+ * span without the tag, or a trace without its id); dataBinary may hold any bytes. */
+static void binary_string_fields_must_be_utf8(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("spanfile-utf8");
+  static const char binary[] = {'\xff', '\0', 'x'};
+  sl_span span = {.service_id = {"svc", 3}, .service_instance_id = {"inst", 4}, .trace_id = {"t1", 2},
+                  .start_time_ms = 1735689600000, .latency_ms = 5, .span_id = {"0", 1},
+                  .parent_span_id = {"-1", 2}, .operation_name = {"GET /", 5}, .component = {"http", 4},
+                  .data_binary = {binary, sizeof binary}};
+  sl_error err;
+  assert_int_equal(read_one_span(dir, &span, &err), SL_OK);
+  static const struct {
+    const char *bytes;
+    size_t size;
+    const char *why;
+  } bad[] = {
+      {"op\xff", 3, "not valid UTF-8"},            /* a byte that is never UTF-8 */
+      {"\xc0\x80", 2, "not valid UTF-8"},          /* an overlong NUL */
+      {"\xed\xa0\x80", 3, "not valid UTF-8"},      /* a surrogate */
+      {"\xe2\x82", 2, "not valid UTF-8"},          /* cut short */
+      {"a\0b", 3, "a NUL byte"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    span.operation_name = (sl_bytes){bad[i].bytes, bad[i].size};
+    assert_int_equal(read_one_span(dir, &span, &err), SL_ERR_CORRUPT);
+    if (strstr(err.message, "record 1") == NULL || strstr(err.message, "operationName") == NULL ||
+        strstr(err.message, bad[i].why) == NULL) {
+      fail_msg("case %zu: %s", i, err.message);
+    }
+  }
+  span.operation_name = (sl_bytes){"caf\xc3\xa9 \xf0\x9f\x98\x80", 10}; /* é and an emoji */
+  assert_int_equal(read_one_span(dir, &span, &err), SL_OK);
+}
+
 static void bad_ndjson_lines_are_named_errors(void **state) {
   (void)state;
   const char *dir = test_temp_dir("spanfile-ndjson");
@@ -198,6 +248,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(both_formats_round_trip),
       cmocka_unit_test(damaged_binary_files_are_named_errors),
+      cmocka_unit_test(binary_string_fields_must_be_utf8),
       cmocka_unit_test(bad_ndjson_lines_are_named_errors),
       cmocka_unit_test(base64_round_trips),
   };
