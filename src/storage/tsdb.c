@@ -948,30 +948,38 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
   if (db->options.ttl_ms <= 0) {
     return SL_OK;
   }
-  segment *victims[64];
-  size_t victim_count = 0;
+  /* Every expired segment goes in one pass (at most 64 went, so the rest answered queries and the
+   * answer shrank from one open to the next). */
   pthread_mutex_lock(&db->lock);
+  size_t expired = 0;
+  for (size_t s = 0; s < db->segment_count; s++) {
+    expired += expired_locked(db, db->segments[s]->start_ms);
+  }
+  segment **victims = expired > 0 ? malloc(expired * sizeof *victims) : NULL;
+  segment **grown = expired > 0 ? realloc(db->dead, (db->dead_count + expired) * sizeof(segment *)) : db->dead;
+  if (expired > 0 && (victims == NULL || grown == NULL)) {
+    if (grown != NULL) {
+      db->dead = grown;
+    }
+    pthread_mutex_unlock(&db->lock);
+    free(victims);
+    return sl_error_set(err, SL_ERR_NOMEM, "store %s: out of memory removing expired segments", db->dir);
+  }
+  db->dead = grown;
+  size_t victim_count = 0;
   size_t keep = 0;
   for (size_t s = 0; s < db->segment_count; s++) {
     segment *seg = db->segments[s];
-    if (victim_count < 64 && expired_locked(db, seg->start_ms)) {
+    if (victim_count < expired && expired_locked(db, seg->start_ms)) {
       seg->expired = true;
       victims[victim_count++] = seg;
+      db->dead[db->dead_count++] = seg;
+      db->stats.segments_expired++;
       continue;
     }
     db->segments[keep++] = seg;
   }
   db->segment_count = keep;
-  for (size_t v = 0; v < victim_count; v++) {
-    db->stats.segments_expired++;
-  }
-  segment **grown = victim_count > 0 ? realloc(db->dead, (db->dead_count + victim_count) * sizeof(segment *)) : db->dead;
-  if (grown != NULL) {
-    db->dead = grown;
-    for (size_t v = 0; v < victim_count; v++) {
-      db->dead[db->dead_count++] = victims[v];
-    }
-  }
   pthread_mutex_unlock(&db->lock);
   for (size_t v = 0; v < victim_count; v++) {
     segment *seg = victims[v];
@@ -998,12 +1006,10 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
     }
     sl_fileio_remove_tree(seg->dir);
   }
+  free(victims);
   if (victim_count > 0) {
     (void)sl_fileio_fsync_dir(db->dir, err);
     return write_store_snapshot(db, db->checkpoint, err);
-  }
-  if (grown == NULL && victim_count > 0) {
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
   return SL_OK;
 }

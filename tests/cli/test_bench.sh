@@ -11,9 +11,17 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models stream,trace,sqlite --iterations 2 \
   --writers 1,3 --batch-sizes 10,500 --out "$scratch/run" --quiet 2>"$scratch/err.txt" \
   || fail "bench failed: $(cat "$scratch/err.txt")"
-python3 - "$scratch/run/results.json" <<'PY' || fail "results.json shape"
+"$spanlab" generate --scale custom --spans 3000 --payload-bytes 500 --format bin --out "$scratch/same.bin" --quiet >/dev/null \
+  || fail "generate the bench's data set"
+python3 - "$scratch/run/results.json" "$scratch/same.bin.manifest.json" <<'PY' || fail "results.json shape"
 import json, sys
 r = json.load(open(sys.argv[1]))
+# "dataset" says what was generated, as the generator's manifest of the same profile does (it was {}).
+m, d = json.load(open(sys.argv[2])), r["dataset"]
+for key in ["spans", "traces", "traces_by_class", "data_binary_bytes"]:
+    assert d.get(key) == m[key], (key, d.get(key), m[key])
+assert d["checksum"] == m["span_checksum"], (d, m["span_checksum"])
+assert d["raw_bytes"] > d["data_binary_bytes"] and d["time_range"]["begin"].startswith("2025-01-01T00:"), d
 assert r["schema_version"] == 1 and r["complete"] is True, r.get("complete")
 for key in ["cpu_model", "cores", "memory_bytes", "kernel", "compiler", "libraries", "git_commit"]:
     assert key in r["environment"], key

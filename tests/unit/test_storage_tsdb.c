@@ -409,6 +409,35 @@ static void a_deleted_wal_with_unflushed_records_is_an_error(void **state) {
   assert_int_equal(sl_tsdb_close(q.db, false, &err), SL_OK);
 }
 
+/* A store of 100 day segments reopened with a 7-day TTL: every expired segment goes at open (64
+ * went per pass, so the other expired ones still answered and the answer shrank from one open to
+ * the next). */
+static void every_expired_segment_goes_at_once(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-expire-all");
+  fixture f = {0};
+  sl_tsdb_options options;
+  default_options(&f, dir, &options);
+  options.ttl_ms = 0;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  for (int day = 0; day < 100; day++) {
+    int64_t stamp = 1717200000000 / DAY_MS * DAY_MS + (int64_t)day * DAY_MS;
+    assert_int_equal(write_batch(&f, &stamp, 1, &err), SL_OK);
+  }
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  for (int open = 0; open < 2; open++) {
+    fixture g = {0};
+    default_options(&g, dir, &options);
+    options.ttl_ms = 7LL * DAY_MS;
+    options.retention_clock = SL_RETENTION_DATA;
+    assert_int_equal(sl_tsdb_open(&options, &g.db, &err), SL_OK);
+    /* The newest row is day 99: day d is expired when d + 1 <= 99 - 7, so days 92..99 remain. */
+    assert_int_equal(rows_visible(g.db), 8);
+    assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+  }
+}
+
 #if !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
 static long minor_faults(void) {
   struct rusage usage;
@@ -484,6 +513,7 @@ int main(void) {
       cmocka_unit_test(concurrent_writers_all_arrive),
       cmocka_unit_test(a_checkpoint_leaves_an_empty_wal_after_recycling),
       cmocka_unit_test(a_deleted_wal_with_unflushed_records_is_an_error),
+      cmocka_unit_test(every_expired_segment_goes_at_once),
       cmocka_unit_test(flushes_do_not_give_back_the_memory_the_next_batches_reuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
