@@ -1,6 +1,7 @@
 /* cmd_bench.c: `spanlab bench` and `spanlab run`. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench/runner.h"
 #include "cli.h"
@@ -21,7 +22,7 @@ static void usage(FILE *out, const char *name) {
           "  --label LIST        schema,write,query,storage,memory,consistency (default all)\n"
           "  --focus REGEX       only benchmarks whose name matches (e.g. '^write/sequential')\n"
           "  --iterations K      default 3\n"
-          "  --out DIR           default results/<UTC time>\n"
+          "  --out DIR           default results/<UTC time>; a DIR that holds a results.json is refused\n"
           "  --writers LIST      concurrent writers, default 1,10,100,1000\n"
           "  --batch-sizes LIST  default 1,10,100,1000,10000\n"
           "  --sync none|batch|interval|off   durability of acknowledged writes (default batch);\n"
@@ -69,6 +70,17 @@ static int run_bench(int argc, char **argv, const char *name, bool report) {
     }
     snprintf(out_dir, sizeof out_dir, "results/%s", stamp);
     options.out_dir = out_dir;
+  }
+  if (options.out_dir != NULL) {
+    /* An earlier run's results are not overwritten. */
+    char earlier[4200];
+    struct stat info;
+    snprintf(earlier, sizeof earlier, "%s/results.json", options.out_dir);
+    if (stat(earlier, &info) == 0) {
+      fprintf(stderr, "spanlab %s: %s already holds results.json (an earlier run's); give another --out, or remove it\n",
+              name, options.out_dir);
+      return CLI_EXIT_USAGE;
+    }
   }
   if (sl_bench_run(&options, &err) != SL_OK) {
     fprintf(stderr, "spanlab %s: %s\n", name, err.message);

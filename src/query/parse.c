@@ -770,11 +770,19 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
     goto done;
   }
   json_t *order = member(root, "orderBy", "order_by", "$", member_path);
+  if (order != NULL && !json_is_object(order)) {
+    status = fail(&p, member_path, "expected an OrderBy object ({\"indexRuleName\", \"sort\"})");
+    goto done;
+  }
   if (order != NULL) {
     char path[PATH_BYTES];
     static const char *const order_fields[] = {"indexRuleName", "index_rule_name", "sort", NULL};
     note_ignored(&p, order, member_path, order_fields, NULL);
     json_t *rule_name = member(order, "indexRuleName", "index_rule_name", member_path, path);
+    if (rule_name != NULL && !json_is_string(rule_name)) {
+      status = fail(&p, path, "expected a string (an index rule name)");
+      goto done;
+    }
     if (json_is_string(rule_name) && json_string_length(rule_name) > 0) {
       internal->public.order_rule = sl_query_rule_named(internal, json_string_value(rule_name));
       if (internal->public.order_rule == NULL) {

@@ -118,6 +118,13 @@ first_load=$(grep -n "^load stream #1: " "$scratch/progress.txt" | head -1 | cut
 [ -n "$first_expected" ] && [ -n "$first_load" ] && [ "$first_expected" -lt "$first_load" ] \
   || fail "progress lines: $(head -5 "$scratch/progress.txt")"
 
+# A --out that already holds a run's results.json is refused, and the results are kept (a second run
+# overwrote them without a word).
+before=$(md5sum <"$scratch/run/results.json")
+err=$("$spanlab" bench --scale custom --spans 50 --iterations 1 --label schema --out "$scratch/run" --quiet 2>&1); rc=$?
+[[ $rc -eq 2 ]] && grep -q "run already holds results.json" <<<"$err" || fail "a second run into the same --out: $rc $err"
+[[ "$(md5sum <"$scratch/run/results.json")" == "$before" ]] || fail "a second run into the same --out changed its results.json"
+
 # The same seed gives the same data: the stored checksum repeats across runs.
 "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models sqlite --iterations 1 --label write,consistency \
   --focus '^write/sequential' --out "$scratch/again" --quiet 2>/dev/null || fail "second bench failed"

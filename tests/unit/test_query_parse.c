@@ -126,6 +126,10 @@ static void bad_queries_name_their_problem(void **state) {
        "$.criteria.condition.name: tag \"nope\" does not exist"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"latency\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"x\"}}}}}",
        "cannot be compared with tag \"latency\" of type TAG_TYPE_INT"},
+      /* An orderBy of the wrong JSON type was ignored (time order, no word). */
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{},\"orderBy\":\"latency\"}", "$.orderBy: expected an OrderBy object"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{},\"orderBy\":[1]}", "$.orderBy: expected an OrderBy object"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"orderBy\":{\"indexRuleName\":5}}", "$.orderBy.indexRuleName: expected a string"},
       /* BanyanDB's tag filter parses no binary value (parseExpr): a condition on one fails, even
        * with a null literal (it answered every row). */
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{},\"criteria\":{\"condition\":{\"name\":\"dataBinary\",\"op\":\"BINARY_OP_NE\",\"value\":{\"null\":null}}}}",
