@@ -149,6 +149,7 @@ int cmd_load(int argc, char **argv) {
   }
   struct stat info;
   uint64_t file_bytes = stat(input, &info) == 0 ? (uint64_t)info.st_size : 0;
+  uint64_t expired_before = sl_backend_expired_spans(backend);
   sl_progress progress;
   sl_progress_start(&progress, "load", "spans", have_manifest ? expected_spans : 0, !quiet);
   /* Each span borrows the reader's buffer until the next read, so a batch is
@@ -243,6 +244,12 @@ int cmd_load(int argc, char **argv) {
            (unsigned long long)loaded, input, sl_spanfile_format_name(sl_spanfile_reader_format(reader)), seconds,
            (double)loaded / (seconds > 0 ? seconds : 1), (double)file_bytes / 1e6 / (seconds > 0 ? seconds : 1),
            (double)sl_backend_disk_bytes(backend) / 1e6);
+    uint64_t expired = sl_backend_expired_spans(backend) - expired_before;
+    if (expired > 0) {
+      printf("%llu spans went with the TTL: their day segment was past it when written, or passed it as newer "
+             "spans came (docs/MODELS.md \"TTL\")\n",
+             (unsigned long long)expired);
+    }
     if (have_manifest) {
       uint64_t stored = 0, checksum = 0;
       if (sl_backend_count(backend, &stored, &checksum, &err) != SL_OK) {

@@ -143,6 +143,9 @@ sl_status sl_backend_storage_json(sl_backend *backend, char **json_out, sl_error
 
 /* Bytes on disk under the backend's directory. */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);
+/* Spans this handle's writes dropped because their segment was already past the TTL (0 for a
+ * backend without one). */
+uint64_t sl_backend_expired_spans(const sl_backend *backend);
 
 void sl_backend_close(sl_backend *backend);
 

@@ -226,6 +226,10 @@ static uint64_t directory_bytes(const char *path, int depth) {
   return total;
 }
 
+uint64_t sl_backend_expired_spans(const sl_backend *backend) {
+  return backend->vtable->expired_spans != NULL ? backend->vtable->expired_spans(backend->state) : 0;
+}
+
 uint64_t sl_backend_disk_bytes(const sl_backend *backend) {
   return directory_bytes(backend->directory, 0);
 }

@@ -16,6 +16,7 @@ typedef struct sl_backend_vtable {
   sl_status (*compact)(void *state, sl_error *err); /* may be NULL */
   sl_status (*storage_json)(void *state, char **json_out, sl_error *err); /* may be NULL */
   sl_status (*print_query)(void *state, const struct sl_query *query, FILE *out, sl_error *err); /* may be NULL */
+  uint64_t (*expired_spans)(void *state); /* may be NULL: the backend keeps no TTL */
   void (*close)(void *state);
 } sl_backend_vtable;
 

@@ -334,6 +334,12 @@ static void engine_close(void *opaque) {
   free(state);
 }
 
+static uint64_t engine_expired_spans(void *opaque) {
+  engine_state *state = opaque;
+  sl_tsdb *db = state->stream ? sl_stream_engine_store(state->stream_engine) : sl_trace_engine_store(state->trace_engine);
+  return db != NULL ? sl_tsdb_expired_rows(db) : 0;
+}
+
 const sl_backend_vtable sl_stream_backend = {
     .kind = "stream",
     .capabilities = {.concurrent_writes = true, .trace_queries = false, .stream_queries = true},
@@ -346,6 +352,7 @@ const sl_backend_vtable sl_stream_backend = {
     .print_query = engine_print_query,
     .compact = engine_compact,
     .storage_json = engine_storage_json,
+    .expired_spans = engine_expired_spans,
     .close = engine_close,
 };
 
@@ -361,5 +368,6 @@ const sl_backend_vtable sl_trace_backend = {
     .print_query = engine_print_query,
     .compact = engine_compact,
     .storage_json = engine_storage_json,
+    .expired_spans = engine_expired_spans,
     .close = engine_close,
 };

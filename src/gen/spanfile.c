@@ -349,6 +349,12 @@ sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error 
       sl_spanfile_close(reader);
       return status;
     }
+    if (get_u32(header + 12) != 0) {
+      sl_status status = sl_error_set(err, SL_ERR_CORRUPT, "%s: offset 12: unknown header flags %#x (this build writes 0)",
+                                      path, get_u32(header + 12));
+      sl_spanfile_close(reader);
+      return status;
+    }
     reader->format = SL_SPANFILE_BIN;
     reader->offset = BIN_HEADER_BYTES;
   } else {

@@ -222,11 +222,20 @@ static json_t *verdict_row(const report_run *run, const report_figure *any) {
       best = figure;
     }
   }
+  /* Equal means everywhere: no backend is best (it read "stream best; vs trace: 0.00x better"). */
+  bool tie = best != NULL;
+  for (size_t b = 0; b < count && tie; b++) {
+    const report_figure *other = report_find(run, any->name, backends[b], any->metric);
+    tie = other == NULL || other->mean == best->mean;
+  }
   json_t *against = json_array();
   size_t measured = 0;
   for (size_t b = 0; b < count; b++) {
     const report_figure *other = report_find(run, any->name, backends[b], any->metric);
     measured += other != NULL;
+    if (tie) {
+      continue;
+    }
     if (other == NULL || best == NULL || other == best) {
       continue;
     }
@@ -244,10 +253,10 @@ static json_t *verdict_row(const report_run *run, const report_figure *any) {
     json_array_append_new(against, json_pack("{s:s, s:f, s:b, s:s}", "backend", other->backend, "factor",
                                              report_factor(best, other), "significant", significant, "why", why));
   }
-  return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:I}", "area", any->label, "benchmark", any->name,
+  return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:I, s:b}", "area", any->label, "benchmark", any->name,
                    "metric", any->metric, "unit", any->unit, "higher_is_better", any->higher_is_better, "cells",
-                   cells, "best", best != NULL && measured > 1 ? json_string(best->backend) : json_null(), "against",
-                   against, "measured", (json_int_t)measured);
+                   cells, "best", best != NULL && measured > 1 && !tie ? json_string(best->backend) : json_null(),
+                   "against", against, "measured", (json_int_t)measured, "tie", tie && measured > 1);
 }
 
 json_t *report_verdicts(const report_run *run) {

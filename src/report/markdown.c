@@ -108,6 +108,10 @@ static void runs_table(report_text *out, const report_set *set) {
 static void verdict_text(report_text *out, json_t *row) {
   json_t *best = json_object_get(row, "best");
   json_int_t measured = json_integer_value(json_object_get(row, "measured"));
+  if (json_is_true(json_object_get(row, "tie"))) {
+    report_text_printf(out, "no difference: every backend's mean is the same");
+    return;
+  }
   if (!json_is_string(best)) {
     size_t index;
     json_t *c;
@@ -126,8 +130,14 @@ static void verdict_text(report_text *out, json_t *row) {
   json_t *other;
   json_array_foreach(json_object_get(row, "against"), index, other) {
     bool significant = json_is_true(json_object_get(other, "significant"));
-    report_text_printf(out, "; vs %s: %.2fx better%s (%s)", text_of(other, "backend"), number_of(other, "factor"),
-                       significant ? "" : ", no significant difference", text_of(other, "why"));
+    double factor = number_of(other, "factor");
+    if (factor > 0) {
+      report_text_printf(out, "; vs %s: %.2fx better%s (%s)", text_of(other, "backend"), factor,
+                         significant ? "" : ", no significant difference", text_of(other, "why"));
+    } else { /* a mean of 0 on one side: no finite factor */
+      report_text_printf(out, "; vs %s: better (no factor: a mean of 0)%s (%s)", text_of(other, "backend"),
+                         significant ? "" : ", no significant difference", text_of(other, "why"));
+    }
   }
 }
 

@@ -701,6 +701,9 @@ static sl_status flush_cycle(sl_tsdb *db, sl_error *err) {
 sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err) { return flush_cycle(db, err); }
 
 sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err) {
+  /* Segments the last writes made expired go now, not at the next background pass: the store a
+   * checkpoint leaves (and what a load reports) is what a reopen would see. */
+  SL_TRY(sl_tsdb_apply_retention(db, err));
   SL_TRY(flush_cycle(db, err));
   pthread_mutex_lock(&db->flush_lock);
   pthread_mutex_lock(&db->lock);
@@ -995,6 +998,9 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
         if (info.in_memory) {
           db->memory_bytes -= info.size_bytes;
           db->memory_parts--;
+        }
+        if (k % db->options.kind_count == 0) { /* the rows of kind 0: the subject's own rows */
+          atomic_fetch_add(&db->expired_rows, info.rows);
         }
         sl_part_mark_obsolete(t->parts[p]);
         sl_part_unref(t->parts[p]);

@@ -148,7 +148,8 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
                          void *context, sl_error *err);
 /* Whether writes are logged (the store has a WAL): when not, the payload is not read at all. */
 bool sl_tsdb_logged(const sl_tsdb *db);
-/* Rows dropped because their segment had expired (engines count them here). */
+/* Rows of kind 0 dropped because their segment had expired: on write (engines count them here) and
+ * with a segment retention removed, since the store opened. */
 void sl_tsdb_note_expired_rows(sl_tsdb *db, uint64_t rows);
 uint64_t sl_tsdb_expired_rows(const sl_tsdb *db);
 

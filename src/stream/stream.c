@@ -346,6 +346,9 @@ sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engi
     if (engine->group == NULL || engine->group->shard_num == 0 || sl_interval_ms(engine->group->segment_interval) <= 0) {
       status = sl_error_set(err, SL_ERR_INVALID, "stream %s: group %s needs shards and a segment interval",
                             engine->schema->name, engine->schema->group);
+    } else if (engine->group->shard_num > SL_TSDB_MAX_SHARDS) {
+      status = sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: group %s has %u shards, at most %d", engine->schema->name,
+                            engine->schema->group, engine->group->shard_num, SL_TSDB_MAX_SHARDS);
     }
   }
   if (status == SL_OK) {

@@ -141,6 +141,23 @@ err=$("$spanlab" load --model stream --data "$scratch/store-long-term" --input "
 rows=$("$spanlab" inspect --data "$scratch/store-long-term" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
 [[ "$rows" == 1499 ]] || fail "an over-long indexed tag: the store holds $rows rows, not 1499"
 
+# A group with more shards than the engines hold: the stream engine names the group and the count, as
+# the trace engine does (it said "store: a directory, 1..256 shards, 1..16 table kinds ... are needed").
+cp -r "$source_dir/schemas/stream-vs-trace" "$scratch/many-shards"
+sed -i 's/"shard_num": 2/"shard_num": 300/' "$scratch/many-shards/group.json"
+for model in stream trace; do
+  err=$("$spanlab" load --model $model --schemas "$scratch/many-shards" --data "$scratch/store-shards-$model" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+  [[ $rc -eq 1 ]] && grep -q "group [a-z_]* has 300 shards, at most 256" <<<"$err" || fail "$model: 300 shards: $rc $err"
+done
+
+# Spans older than the TTL are dropped on write, and the load says how many (it said "2000 spans
+# from" and then only that the manifest disagreed).
+"$spanlab" generate --scale small --spans 2000 --time-range 30d --payload-bytes 200 --format bin --out "$scratch/d30.bin" --quiet >/dev/null
+out=$("$spanlab" load --model stream --data "$scratch/store-d30" --input "$scratch/d30.bin" --quiet 2>&1)
+dropped=$(sed -n 's/^\([0-9]*\) spans went with the TTL: their day segment was past it.*/\1/p' <<<"$out")
+stored=$("$spanlab" inspect --data "$scratch/store-d30" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+[[ -n "$dropped" && $((dropped + stored)) -eq 2000 ]] || fail "TTL drops not reported: dropped '$dropped', stored $stored: $out"
+
 # An empty input file is an error, not "0 spans" with exit 0, and no store is made for it; so is
 # generate --stats of one (it printed a profile of 0 spans dated 1970).
 : >"$scratch/empty.ndjson"

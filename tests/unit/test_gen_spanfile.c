@@ -120,6 +120,11 @@ static void damaged_binary_files_are_named_errors(void **state) {
   flip_byte(path, 9); /* the version */
   assert_int_equal(read_all(path, &count, &checksum, &err), SL_ERR_CORRUPT);
   assert_non_null(strstr(err.message, "version"));
+
+  generate(dir, "b.bin", SL_SPANFILE_BIN, 500, &manifest);
+  flip_byte(path, 12); /* the flags: a file this build did not write (it loaded) */
+  assert_int_equal(read_all(path, &count, &checksum, &err), SL_ERR_CORRUPT);
+  assert_non_null(strstr(err.message, "offset 12: unknown header flags"));
 }
 
 /* Writes one binary span file holding span and reads it back; the reader's status and message. */

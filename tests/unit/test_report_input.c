@@ -143,6 +143,41 @@ static void regression_rule_with_intervals_needs_no_overlap(void **state) {
   json_decref(regressions);
 }
 
+/* Equal means are no win (it read "stream best; vs trace: 0.00x better"). */
+static void equal_means_name_no_winner(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("report-tie");
+  test_write_file(dir, "tie.json",
+                  "{\"schema_version\": 1, \"started_at\": \"2026-01-01T00:00:00Z\", \"complete\": true,\n"
+                  " \"parameters\": {\"scale\": \"custom\", \"spans\": 1000, \"iterations\": 1},\n"
+                  " \"benchmarks\": [\n"
+                  "  {\"name\": \"write/sequential\", \"label\": \"write\", \"backend\": \"stream\", \"metric\": \"spans_per_second\","
+                  " \"unit\": \"spans/s\", \"higher_is_better\": true, \"values\": [0], \"n\": 1, \"mean\": 0, \"stdev\": null, \"ci95\": null},\n"
+                  "  {\"name\": \"write/sequential\", \"label\": \"write\", \"backend\": \"trace\", \"metric\": \"spans_per_second\","
+                  " \"unit\": \"spans/s\", \"higher_is_better\": true, \"values\": [0], \"n\": 1, \"mean\": 0, \"stdev\": null, \"ci95\": null}]}\n");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/tie.json", dir);
+  report_run run;
+  sl_error err;
+  assert_int_equal(report_run_load(&run, path, 1, &err), SL_OK);
+  json_t *rows = report_verdicts(&run);
+  size_t index;
+  json_t *row;
+  bool seen = false;
+  json_array_foreach(rows, index, row) {
+    if (strcmp(json_string_value(json_object_get(row, "benchmark")), "write/sequential") == 0 &&
+        strcmp(json_string_value(json_object_get(row, "metric")), "spans_per_second") == 0) {
+      seen = true;
+      assert_true(json_is_null(json_object_get(row, "best")));
+      assert_true(json_is_true(json_object_get(row, "tie")));
+      assert_int_equal(json_array_size(json_object_get(row, "against")), 0);
+    }
+  }
+  assert_true(seen);
+  json_decref(rows);
+  report_run_free(&run);
+}
+
 static void dataset_size_falls_back_to_parameters(void **state) {
   (void)state;
   const char *dir = test_temp_dir("report-dataset");
@@ -205,6 +240,7 @@ int main(void) {
       cmocka_unit_test(regression_rule_without_intervals_is_ten_percent),
       cmocka_unit_test(regression_rule_with_intervals_needs_no_overlap),
       cmocka_unit_test(dataset_size_falls_back_to_parameters),
+      cmocka_unit_test(equal_means_name_no_winner),
       cmocka_unit_test(html_data_cannot_close_its_script),
       cmocka_unit_test(arguments_are_checked),
   };
