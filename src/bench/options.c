@@ -94,21 +94,31 @@ static sl_status parse_duration_ms(const char *option, const char *text, int64_t
   return SL_OK;
 }
 
-/* Comma-separated list into items (at most capacity). */
+/* Comma-separated list into items (at most capacity); an empty item ("stream," or "a,,b") is an
+ * error, not skipped. */
 static sl_status parse_list(const char *option, char *text, const char **items, size_t capacity,
                             size_t *count, sl_error *err) {
   *count = 0;
-  for (char *save = NULL, *item = strtok_r(text, ",", &save); item != NULL;
-       item = strtok_r(NULL, ",", &save)) {
+  if (text[0] == '\0') {
+    return sl_error_set(err, SL_ERR_INVALID, "%s needs at least one item", option);
+  }
+  for (char *item = text;;) {
+    char *comma = strchr(item, ',');
+    if (comma != NULL) {
+      *comma = '\0';
+    }
+    if (item[0] == '\0') {
+      return sl_error_set(err, SL_ERR_INVALID, "%s: an empty item (a comma too many?)", option);
+    }
     if (*count == capacity) {
       return sl_error_set(err, SL_ERR_INVALID, "%s takes at most %zu items", option, capacity);
     }
     items[(*count)++] = item;
+    if (comma == NULL) {
+      return SL_OK;
+    }
+    item = comma + 1;
   }
-  if (*count == 0) {
-    return sl_error_set(err, SL_ERR_INVALID, "%s needs at least one item", option);
-  }
-  return SL_OK;
 }
 
 /* Every name in --models is a backend of this build (a typo would otherwise run the whole bench
@@ -147,6 +157,11 @@ static sl_status parse_int_list(const char *option, char *text, int *items, size
     int64_t value = 0;
     SL_TRY(parse_int(option, words[i], 1, maximum, &value, err));
     items[i] = (int)value;
+    for (size_t earlier = 0; earlier < i; earlier++) {
+      if (items[earlier] == items[i]) { /* one benchmark name for both: the second overwrote the first */
+        return sl_error_set(err, SL_ERR_INVALID, "%s: %d is named twice", option, items[i]);
+      }
+    }
   }
   return SL_OK;
 }
@@ -226,6 +241,9 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
       SL_TRY(parse_int(option, value, 1, 1000, &number, err));
       options->iterations = (int)number;
     } else if (strcmp(option, "--out") == 0) {
+      if (value[0] == '\0') {
+        return sl_error_set(err, SL_ERR_INVALID, "--out needs a directory, not an empty value");
+      }
       options->out_dir = value;
     } else if (strcmp(option, "--schemas") == 0) {
       options->schema_dir = value;

@@ -1665,6 +1665,13 @@ sl_status sl_bench_run(const sl_bench_options *options, sl_error *err) {
   if (status == SL_OK && interrupted) {
     status = sl_error_set(err, SL_ERR_INVALID, "interrupted; %s holds the partial results", results_path);
   }
+  if (status == SL_OK && state.has_focus && json_array_size(sl_results_section(state.results, "benchmarks")) == 0) {
+    /* A typo in --focus measured nothing and said "complete". */
+    status = sl_error_set(err, SL_ERR_INVALID,
+                          "--focus \"%s\" matched no benchmark of this run (names look like write/sequential, "
+                          "write/writers=10, query/time/1h/newest20/warm, storage/size, memory/load: docs/RESULTS.md)",
+                          options->focus);
+  }
   if (state.has_focus) {
     regfree(&state.focus);
   }

@@ -125,6 +125,11 @@ err=$("$spanlab" bench --scale custom --spans 50 --iterations 1 --label schema -
 [[ $rc -eq 2 ]] && grep -q "run already holds results.json" <<<"$err" || fail "a second run into the same --out: $rc $err"
 [[ "$(md5sum <"$scratch/run/results.json")" == "$before" ]] || fail "a second run into the same --out changed its results.json"
 
+# A --focus that matches nothing is an error, not a "complete" run that measured nothing.
+err=$("$spanlab" bench --scale custom --spans 50 --models sqlite --iterations 1 --label write --focus 'nomatch_at_all' \
+  --out "$scratch/nomatch" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q -- '--focus "nomatch_at_all" matched no benchmark' <<<"$err" || fail "a --focus matching nothing: $rc $err"
+
 # The same seed gives the same data: the stored checksum repeats across runs.
 "$spanlab" bench --scale custom --spans 3000 --payload-bytes 500 --models sqlite --iterations 1 --label write,consistency \
   --focus '^write/sequential' --out "$scratch/again" --quiet 2>/dev/null || fail "second bench failed"

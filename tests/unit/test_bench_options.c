@@ -90,6 +90,8 @@ static void bad_values_name_the_option(void **state) {
       {"--time-range 0.0001ms", "--time-range expects a positive duration"},
       {"--error-rate nan", "--error-rate expects a number from 0 to 1"},
       {"--models stream,trace,stream", "--models: \"stream\" is named twice"},
+      {"--models stream,", "--models: an empty item"},
+      {"--writers 1,1,1", "--writers: 1 is named twice"},
       /* Counts whose tables the generator builds up front are bounded (1e8 services ran for minutes). */
       {"--services 100000000", "--services expects a whole number from 1 to 1000000"},
       {"--operations 2m", "--operations expects a whole number from 1 to 1000000"},
@@ -107,6 +109,13 @@ static void bad_values_name_the_option(void **state) {
       fail_msg("%s: got \"%s\", expected \"%s\"", cases[i].line, err.message, cases[i].message);
     }
   }
+  /* An empty --out (it said "cannot create : No such file or directory" later). */
+  char *argv[] = {"bench", "--out", ""};
+  sl_bench_options options;
+  sl_bench_options_defaults(&options);
+  sl_error err = {0};
+  assert_int_equal(sl_bench_options_parse(&options, 3, argv, &err), SL_ERR_INVALID);
+  assert_non_null(strstr(err.message, "--out needs a directory"));
 }
 
 int main(void) {
