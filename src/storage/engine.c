@@ -97,7 +97,12 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
                         parse_error.text);
   }
   char where[512] = "";
-  if (differ(wanted, found, where, sizeof where)) {
+  const char *wanted_model = json_string_value(json_object_get(wanted, "model"));
+  const char *found_model = json_string_value(json_object_get(found, "model"));
+  if (wanted_model != NULL && found_model != NULL && strcmp(wanted_model, found_model) != 0) {
+    status = sl_error_set(err, SL_ERR_INVALID, "%s holds a %s store, not a %s one: open it with --model %s", directory,
+                          found_model, wanted_model, found_model);
+  } else if (differ(wanted, found, where, sizeof where)) {
     status = sl_error_set(err, SL_ERR_INVALID,
                           "%s: this store was created for another schema or model: %s differs from what the catalog "
                           "says now; use a new --data directory, or the catalog and model it was created with",

@@ -126,6 +126,10 @@ cat >"$scratch/tq.json" <<JSON
  "timeRange": {"begin": "2024-12-31T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
  "orderBy": {"indexRuleName": "latency_based_index", "sort": "SORT_DESC"}, "limit": 3, "tagProjection": ["latency", "latency"]}
 JSON
+# A store of the other model says which it is (it said "model differs from what the catalog says now").
+err=$("$spanlab" query --model stream --data "$scratch/trace-store" "$scratch/q.json" 2>&1); rc=$?
+[[ $rc -ne 0 ]] && grep -q "trace-store holds a trace store, not a stream one: open it with --model trace" <<<"$err" \
+  || fail "the other model's store: $rc $err"
 "$spanlab" query --model trace --data "$scratch/trace-store" "$scratch/tq.json" >"$scratch/tout.json" 2>"$scratch/err.txt" \
   || fail "trace query: $(cat "$scratch/err.txt")"
 python3 - "$scratch/tout.json" "$scratch/s.ndjson" <<'PY' || fail "trace response without trace ids, or with spans of another trace"
