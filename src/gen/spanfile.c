@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "common/base64.h"
+#include "common/utf8.h"
 
 static const uint8_t bin_magic[8] = {'S', 'L', 'S', 'P', 'A', 'N', 'S', '\0'};
 enum {
@@ -388,32 +389,15 @@ static sl_status corrupt(const sl_spanfile_reader *reader, uint64_t offset, sl_e
                       (unsigned long long)reader->records + 1, (unsigned long long)offset, what);
 }
 
-/* Why bytes are not a string NDJSON could carry: NULL when they are UTF-8 (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF) without a NUL. */
+/* Why bytes are not a string NDJSON could carry: NULL when they are UTF-8 without a NUL. */
 static const char *string_problem(const uint8_t *bytes, size_t size) {
   for (size_t i = 0; i < size;) {
-    uint8_t lead = bytes[i];
-    if (lead == 0) {
+    if (bytes[i] == 0) {
       return "a NUL byte";
     }
-    if (lead < 0x80) {
-      i++;
-      continue;
-    }
-    size_t length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
-    if (length == 0 || size - i < length) {
+    size_t length = sl_utf8_sequence_bytes(bytes + i, size - i);
+    if (length == 0) {
       return "not valid UTF-8";
-    }
-    uint8_t second = bytes[i + 1];
-    uint8_t low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
-    uint8_t high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
-    if (second < low || second > high) {
-      return "not valid UTF-8";
-    }
-    for (size_t k = 2; k < length; k++) {
-      if ((bytes[i + k] & 0xc0) != 0x80) {
-        return "not valid UTF-8";
-      }
     }
     i += length;
   }

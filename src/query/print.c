@@ -9,6 +9,7 @@
 
 #include "common/base64.h"
 #include "common/timeutil.h"
+#include "common/utf8.h"
 #include "query/query_internal.h"
 
 uint64_t sl_query_element_hash(const char *group, const char *name, sl_bytes element_id) {
@@ -41,6 +42,37 @@ static json_t *int64_text(int64_t value) {
   return json_string(text);
 }
 
+/* A JSON string of bytes: as they are when they are UTF-8, else with every byte that starts no
+ * well-formed sequence printed as U+FFFD (as Go's strings.ToValidUTF8), never dropped (jansson
+ * refuses such bytes, and the tag or id went missing from the answer without a word). */
+static json_t *text_json(const char *data, size_t size) {
+  json_t *text = json_stringn(data, size);
+  if (text != NULL || size == 0) {
+    return text != NULL ? text : json_string("");
+  }
+  char *clean = malloc(size * 3 + 1);
+  if (clean == NULL) {
+    return NULL;
+  }
+  size_t used = 0;
+  const uint8_t *bytes = (const uint8_t *)data;
+  for (size_t i = 0; i < size;) {
+    size_t length = sl_utf8_sequence_bytes(bytes + i, size - i);
+    if (length == 0) {
+      memcpy(clean + used, "\xef\xbf\xbd", 3);
+      used += 3;
+      i++;
+    } else {
+      memcpy(clean + used, bytes + i, length);
+      used += length;
+      i += length;
+    }
+  }
+  text = json_stringn(clean, used);
+  free(clean);
+  return text;
+}
+
 /* model.v1.TagValue as protojson prints it (zero values omitted). */
 static json_t *tag_value_json(const sl_value *value) {
   switch (value->kind) {
@@ -48,7 +80,7 @@ static json_t *tag_value_json(const sl_value *value) {
     case SL_VALUE_STR:
       return value->as.str.size_bytes == 0
                  ? json_pack("{s:{}}", "str")
-                 : json_pack("{s:{s:s%}}", "str", "value", value->as.str.data, value->as.str.size_bytes);
+                 : json_pack("{s:{s:o}}", "str", "value", text_json(value->as.str.data, value->as.str.size_bytes));
     case SL_VALUE_INT:
       return value->as.int_value == 0 ? json_pack("{s:{}}", "int")
                                       : json_pack("{s:{s:o}}", "int", "value", int64_text(value->as.int_value));
@@ -60,7 +92,7 @@ static json_t *tag_value_json(const sl_value *value) {
     case SL_VALUE_STR_ARRAY: {
       json_t *items = json_array();
       for (size_t i = 0; i < value->as.str_array.count; i++) {
-        json_array_append_new(items, json_stringn(value->as.str_array.items[i].data,
+        json_array_append_new(items, text_json(value->as.str_array.items[i].data,
                                                   value->as.str_array.items[i].size_bytes));
       }
       return json_pack("{s:{s:o}}", "strArray", "value", items);
@@ -169,7 +201,7 @@ static json_t *trace_response(const sl_query *query, const sl_query_row *rows,
       }
       free(payload);
       if (span_tag != NULL && row->tags[span_tag->tag_index].kind == SL_VALUE_STR) {
-        json_object_set_new(span, "spanId", json_stringn(row->tags[span_tag->tag_index].as.str.data,
+        json_object_set_new(span, "spanId", text_json(row->tags[span_tag->tag_index].as.str.data,
                                                          row->tags[span_tag->tag_index].as.str.size_bytes));
       }
       json_array_append_new(spans, span);
@@ -177,7 +209,7 @@ static json_t *trace_response(const sl_query *query, const sl_query_row *rows,
     json_t *entry = json_object();
     json_object_set_new(entry, "spans", spans);
     if (trace_id != NULL && trace_id->kind == SL_VALUE_STR) {
-      json_object_set_new(entry, "traceId", json_stringn(trace_id->as.str.data, trace_id->as.str.size_bytes));
+      json_object_set_new(entry, "traceId", text_json(trace_id->as.str.data, trace_id->as.str.size_bytes));
     }
     json_array_append_new(traces, entry);
   }

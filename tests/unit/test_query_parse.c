@@ -268,6 +268,36 @@ static void order_tags_stay_in_the_filter_without_a_rule_of_that_name(void **sta
   sl_query_free(query);
 }
 
+/* A stored string that is not UTF-8 (a store written before span files were checked) is printed
+ * with U+FFFD for each bad byte; the tag was dropped from the answer without a word. */
+static void non_utf8_values_are_printed_not_dropped(void **state) {
+  (void)state;
+  const char *text = "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"operationName\"]}]}}";
+  sl_query *query = NULL;
+  sl_error err;
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, text, strlen(text), &query, &err), SL_OK);
+  const sl_stream_schema *stream = sl_catalog_stream_at(catalog, 0);
+  const sl_tag_spec *operation = sl_stream_find_tag(stream, "operationName");
+  assert_non_null(operation);
+  sl_value tags[64] = {0};
+  tags[operation->tag_index] = sl_value_str("op\xff!", 4);
+  sl_query_row row = {.timestamp_ns = 1735689600000000000, .element_id = {"e1", 2}, .tags = tags};
+  sl_query_result result = {0};
+  assert_int_equal(sl_query_evaluate(query, &row, 1, NULL, &result, &err), SL_OK);
+  assert_int_equal(result.row_count, 1);
+  char *printed = NULL;
+  size_t printed_bytes = 0;
+  FILE *out = open_memstream(&printed, &printed_bytes);
+  assert_int_equal(sl_query_print_response(query, &row, &result, out, &err), SL_OK);
+  fclose(out);
+  if (strstr(printed, "\"operationName\"") == NULL || strstr(printed, "op\xef\xbf\xbd!") == NULL) {
+    fail_msg("printed: %s", printed);
+  }
+  free(printed);
+  sl_query_result_free(&result);
+  sl_query_free(query);
+}
+
 /* MATCH tokenizes with the analyzer of the rule *named* like the tag; the seed's operationName is
  * indexed by operation_name_index, so no rule is: BanyanDB then compares two string literals by
  * identity, and MATCH holds for no value. */
@@ -331,6 +361,7 @@ int main(void) {
       cmocka_unit_test(bad_queries_name_their_problem),
       cmocka_unit_test(ignored_fields_are_named),
       cmocka_unit_test(order_tags_stay_in_the_filter_without_a_rule_of_that_name),
+      cmocka_unit_test(non_utf8_values_are_printed_not_dropped),
       cmocka_unit_test(match_without_a_rule_of_the_tag_name_holds_for_nothing),
       cmocka_unit_test(no_sort_rules_do_not_order),
   };
