@@ -79,7 +79,9 @@ static sl_status create_indexes(sqlite_state *state, const sl_backend_options *o
   size_t bound = sl_catalog_bound_rules(options->catalog, stream ? SL_CATALOG_STREAM : SL_CATALOG_TRACE,
                                         group, subject, sl_wall_clock_ns(), rules, 64);
   state->rule_count = bound < 64 ? bound : 64;
-  memcpy(state->rules, rules, state->rule_count * sizeof rules[0]);
+  for (size_t r = 0; r < state->rule_count; r++) {
+    state->rules[r] = rules[r];
+  }
   for (size_t r = 0; r < bound && r < 64; r++) {
     char sql[2048];
     int used = snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS \"rule_%s\" ON spans(", rules[r]->name);

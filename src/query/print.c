@@ -59,8 +59,10 @@ static json_t *text_json(const char *data, size_t size) {
   for (size_t i = 0; i < size;) {
     size_t length = sl_utf8_sequence_bytes(bytes + i, size - i);
     if (length == 0) {
-      memcpy(clean + used, "\xef\xbf\xbd", 3);
-      used += 3;
+      static const char replacement[3] = {'\xef', '\xbf', '\xbd'}; /* U+FFFD */
+      for (size_t k = 0; k < sizeof replacement; k++) {
+        clean[used++] = replacement[k];
+      }
       i++;
     } else {
       memcpy(clean + used, bytes + i, length);

@@ -958,7 +958,7 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
   for (size_t s = 0; s < db->segment_count; s++) {
     expired += expired_locked(db, db->segments[s]->start_ms);
   }
-  segment **victims = expired > 0 ? malloc(expired * sizeof *victims) : NULL;
+  segment **victims = expired > 0 ? calloc(expired, sizeof(segment *)) : NULL;
   segment **grown = expired > 0 ? realloc(db->dead, (db->dead_count + expired) * sizeof(segment *)) : db->dead;
   if (expired > 0 && (victims == NULL || grown == NULL)) {
     if (grown != NULL) {
