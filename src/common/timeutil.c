@@ -67,7 +67,7 @@ sl_status sl_rfc3339_parse_ns(const char *text, int64_t *out_unix_ns, sl_error *
   static const int days_in_month[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 ||
       day < 1 || day > days_in_month[month - 1] + (month == 2 && is_leap(year)) || hour > 23 ||
-      minute > 59 || second > 60) {
+      minute > 59 || second > 59) { /* no leap second: Go's RFC 3339 parser (protojson's) refuses 60 */
     return sl_error_set(err, SL_ERR_INVALID, "\"%s\" is not a real date and time; %s", text,
                         expected);
   }

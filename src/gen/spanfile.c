@@ -481,7 +481,10 @@ static sl_status next_bin(sl_spanfile_reader *reader, sl_span *span, bool *end, 
     }
     if (strings[i] != NULL) {
       if (value > (uint64_t)(limit - cursor)) {
-        return corrupt(reader, offset, err, "field length past the end of the record");
+        char why[160];
+        snprintf(why, sizeof why, "field %s: its length (%llu bytes) runs past the end of the record",
+                 sl_span_tag_names[i], (unsigned long long)value);
+        return corrupt(reader, offset, err, why);
       }
       strings[i]->data = (const char *)cursor;
       strings[i]->size_bytes = (size_t)value;
@@ -534,6 +537,12 @@ static sl_status next_ndjson(sl_spanfile_reader *reader, sl_span *span, bool *en
   length--;
   if (length > MAX_LINE_BYTES) {
     return corrupt(reader, offset, err, "line longer than 96 MiB");
+  }
+  if (length >= 3 && memcmp(reader->buffer, "\xef\xbb\xbf", 3) == 0) {
+    return corrupt(reader, offset, err, "a UTF-8 byte-order mark (EF BB BF): NDJSON lines start with '{'");
+  }
+  if (length == 0 || (length == 1 && reader->buffer[0] == '\r')) {
+    return corrupt(reader, offset, err, "an empty line: each line of NDJSON is one span");
   }
   json_decref(reader->object);
   json_error_t json_error;

@@ -203,6 +203,9 @@ static void bad_ndjson_lines_are_named_errors(void **state) {
        "\"dataBinary\":\"AAEC\",\"extra\":1}\n",
        "unknown key \"extra\""},
       {"{\"serviceId\":\"s\"", "no newline"},
+      /* It printed the invisible mark as the character near which '{' was expected. */
+      {"\xef\xbb\xbf{\"serviceId\":\"s\"}\n", "a UTF-8 byte-order mark"},
+      {"\n", "an empty line"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char text[2048];
