@@ -1,8 +1,10 @@
 /* cmd_inspect.c: `spanlab inspect`: the storage breakdown of an existing store. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "spanlab/backend.h"
@@ -104,6 +106,20 @@ int cmd_inspect(int argc, char **argv) {
   }
   char path[4200];
   snprintf(path, sizeof path, "%s/store.json", data);
+  struct stat info;
+  if (stat(path, &info) != 0) {
+    char sqlite_path[4200];
+    snprintf(sqlite_path, sizeof sqlite_path, "%s/spans.sqlite", data);
+    if (stat(data, &info) != 0) {
+      fprintf(stderr, "spanlab inspect: %s: %s\n", data, strerror(errno));
+    } else if (stat(sqlite_path, &info) == 0) {
+      fprintf(stderr, "spanlab inspect: %s holds the SQLite baseline's store; inspect breaks down the embedded "
+                      "engines' stores (bench's storage label breaks SQLite down from its dbstat table)\n", data);
+    } else {
+      fprintf(stderr, "spanlab inspect: %s holds no store.json: not a store of the embedded engines\n", data);
+    }
+    return CLI_EXIT_FAILED;
+  }
   json_error_t problem;
   json_t *meta = json_load_file(path, 0, &problem);
   if (meta == NULL) {

@@ -74,6 +74,14 @@ cmp -s "$scratch/out.json" "$scratch/typo-out.json" || fail "an ignored field ch
 "$spanlab" inspect --data "$scratch/store" >"$scratch/inspect.txt" 2>&1 || fail "inspect: $(cat "$scratch/inspect.txt")"
 grep -q "dataBinary" "$scratch/inspect.txt" && grep -q "by file kind" "$scratch/inspect.txt" || fail "inspect output: $(head -5 "$scratch/inspect.txt")"
 "$spanlab" inspect --data "$scratch/store" --json >"$scratch/inspect.json" 2>/dev/null || fail "inspect --json"
+# inspect of an SQLite store, or of no store, says which (it printed "store.json:-1:-1: unable to open").
+"$spanlab" load --model sqlite --data "$scratch/sqlite-store" --input "$scratch/s.ndjson" --quiet >/dev/null 2>&1 || fail "load sqlite"
+err=$("$spanlab" inspect --data "$scratch/sqlite-store" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "sqlite-store holds the SQLite baseline's store" <<<"$err" || fail "inspect of an SQLite store: $rc $err"
+err=$("$spanlab" query --model stream --data "$scratch/sqlite-store" "$scratch/q.json" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "sqlite-store holds the SQLite baseline's store" <<<"$err" || fail "query of an SQLite store: $rc $err"
+err=$("$spanlab" inspect --data "$scratch/no-such-store" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "no-such-store: No such file or directory" <<<"$err" || fail "inspect of no store: $rc $err"
 python3 - "$scratch/inspect.json" "$scratch/store" <<'PY' || fail "inspect figures do not add up to the files on disk"
 import json, os, sys
 r = json.load(open(sys.argv[1]))
