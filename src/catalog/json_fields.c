@@ -213,7 +213,9 @@ bool json_get_uint32(json_reader *reader, const json_t *object, const char *path
     char *end = NULL;
     errno = 0;
     number = strtoll(text, &end, 10);
-    if (text[0] == '\0' || *end != '\0' || errno != 0) {
+    /* protojson reads the string as a JSON number: no sign but '-', no spaces (strtoll takes both). */
+    bool number_text = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
+    if (!number_text || *end != '\0' || errno != 0) {
       json_problem(reader, member_path, "expected an unsigned 32-bit integer, found \"%s\"", text);
       return false;
     }

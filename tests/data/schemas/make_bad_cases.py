@@ -21,6 +21,8 @@ case('unknown_unit_enum',G,'"ttl": {"unit": "UNIT_DAY", "num": 7}','"ttl": {"uni
 case('duplicate_group_name',G,'"name": "trace_performance_test"','"name": "stream_performance_test"','$[1].metadata.name','duplicate group name "stream_performance_test" (first defined at','"stream_performance_test"',nth=1)
 case('shard_num_zero',G,'"shard_num": 2,','"shard_num": 0,','$[0].resource_opts.shard_num','shard_num must be at least 1, found 0','0,')
 case('shard_num_negative',G,'"shard_num": 2,','"shard_num": -3,','$[0].resource_opts.shard_num','-3 is out of range for uint32','-3')
+case('shard_num_plus_string',G,'"shard_num": 2,','"shard_num": "+2",','$[0].resource_opts.shard_num','expected an unsigned 32-bit integer, found "+2"','"+2"')
+case('shard_num_space_string',G,'"shard_num": 2,','"shard_num": " 2",','$[0].resource_opts.shard_num','expected an unsigned 32-bit integer, found " 2"','" 2"')
 case('segment_interval_zero',G,'"segment_interval": {"unit": "UNIT_DAY", "num": 1}','"segment_interval": {"unit": "UNIT_DAY", "num": 0}','$[0].resource_opts.segment_interval.num','segment_interval must be positive: num is 0','0}')
 case('ttl_unit_unspecified',G,'"ttl": {"unit": "UNIT_DAY", "num": 7}','"ttl": {"unit": "UNIT_UNSPECIFIED", "num": 7}','$[0].resource_opts.ttl.unit','ttl unit must be UNIT_HOUR or UNIT_DAY, not UNIT_UNSPECIFIED','"UNIT_UNSPECIFIED"')
 case('ttl_shorter_than_segment',G,'"ttl": {"unit": "UNIT_DAY", "num": 7}','"ttl": {"unit": "UNIT_HOUR", "num": 12}','$[0].resource_opts.ttl','ttl (12 UNIT_HOUR) is shorter than segment_interval (1 UNIT_DAY)','{"unit": "UNIT_HOUR"')
