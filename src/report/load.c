@@ -185,6 +185,17 @@ static sl_status check_entry(report_run *run, json_t *entry, size_t index, repor
       return bad(run, ci_path, err, "expected [low, high], found %zu numbers", json_array_size(ci));
     }
     SL_TRY(elements(run, ci, ci_path, KIND_NUMBER, err));
+    if (json_number_value(json_array_get(ci, 0)) > json_number_value(json_array_get(ci, 1))) {
+      return bad(run, ci_path, err, "low %g is above high %g", json_number_value(json_array_get(ci, 0)),
+                 json_number_value(json_array_get(ci, 1)));
+    }
+  }
+  if (json_is_number(mean) && json_number_value(mean) < 0) {
+    /* Every figure a run writes (rates, latencies, bytes, ratios) is 0 or more. */
+    char mean_path[PATH_BYTES];
+    snprintf(mean_path, sizeof mean_path, "%s", path);
+    sl_json_path_key(mean_path, sizeof mean_path, "mean");
+    return bad(run, mean_path, err, "%g is negative; every figure a run writes is 0 or more", json_number_value(mean));
   }
   figure->metric = json_string_value(metric);
   figure->unit = unit != NULL ? json_string_value(unit) : "";
@@ -250,6 +261,9 @@ static sl_status check_parameters(report_run *run, sl_error *err) {
       run->scale = json_string_value(value);
     }
     SL_TRY(member(run, parameters, "$.parameters", "spans", KIND_INTEGER, false, &value, err));
+    if (json_integer_value(value) < 0) {
+      return bad(run, "$.parameters.spans", err, "%lld is negative", (long long)json_integer_value(value));
+    }
     run->spans = (double)json_integer_value(value);
     SL_TRY(member(run, parameters, "$.parameters", "iterations", KIND_INTEGER, false, &value, err));
     run->iterations = (int)json_integer_value(value);

@@ -68,6 +68,15 @@ static void bad_entries_name_their_path(void **state) {
   expect_error("{\"schema_version\": 1, \"benchmarks\": [{\"name\": \"a\", \"backend\": \"b\", \"metric\": \"m\", \"n\": 2, "
                "\"mean\": 1, \"ci95\": [1]}]}",
                SL_ERR_INVALID, "$.benchmarks[0].ci95: expected [low, high], found 1 numbers");
+  /* Figures no run writes were accepted and printed (a reversed interval, a negative throughput). */
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [{\"name\": \"a\", \"backend\": \"b\", \"metric\": \"m\", \"n\": 2, "
+               "\"mean\": 3, \"ci95\": [5, 1]}]}",
+               SL_ERR_INVALID, "$.benchmarks[0].ci95: low 5 is above high 1");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [{\"name\": \"a\", \"backend\": \"b\", \"metric\": \"m\", \"n\": 1, "
+               "\"mean\": -200}]}",
+               SL_ERR_INVALID, "$.benchmarks[0].mean: -200 is negative");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"parameters\": {\"spans\": -200}}", SL_ERR_INVALID,
+               "$.parameters.spans: -200 is negative");
 }
 
 /* A results document with one figure per entry: {backend, mean, n, ci half width}. */
