@@ -43,7 +43,7 @@ static json_t *int64_text(int64_t value) {
 }
 
 /* A JSON string of bytes: as they are when they are UTF-8, else with every byte that starts no
- * well-formed sequence printed as U+FFFD (as Go's strings.ToValidUTF8), never dropped (jansson
+ * well-formed sequence printed as U+FFFD (as Go's encoding/json does), never dropped (jansson
  * refuses such bytes, and the tag or id went missing from the answer without a word). */
 static json_t *text_json(const char *data, size_t size) {
   json_t *text = json_stringn(data, size);

@@ -947,7 +947,7 @@ sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err) {
 /* ------------------------------------------------------------------ retention */
 
 
-sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
+static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
   if (db->options.ttl_ms <= 0) {
     return SL_OK;
   }
@@ -1018,6 +1018,18 @@ sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
     return write_store_snapshot(db, db->checkpoint, err);
   }
   return SL_OK;
+}
+
+sl_status sl_tsdb_apply_retention(sl_tsdb *db, sl_error *err) {
+  if (db->options.ttl_ms <= 0) {
+    return SL_OK;
+  }
+  /* Under flush_lock, as every writer of store snapshots: a checkpoint runs retention on its
+   * caller's thread while the flusher may write one, and both took the same epoch. */
+  pthread_mutex_lock(&db->flush_lock);
+  sl_status status = apply_retention_locked(db, err);
+  pthread_mutex_unlock(&db->flush_lock);
+  return status;
 }
 
 /* ------------------------------------------------------------------ background */
@@ -1287,7 +1299,9 @@ sl_status sl_tsdb_writev(sl_tsdb *db, const struct iovec *pieces, size_t piece_c
   for (size_t i = 0; i < target_count; i++) {
     sl_part_info info = sl_part_info_of(targets[i].part);
     if (tables[i]->segment->expired) {
-      atomic_fetch_add(&db->expired_rows, info.rows);
+      if (targets[i].kind == 0) { /* the subject's rows, not its index tables' */
+        atomic_fetch_add(&db->expired_rows, info.rows);
+      }
       sl_part_unref(targets[i].part);
       continue;
     }

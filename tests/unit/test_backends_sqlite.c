@@ -2,6 +2,7 @@
  * indexes of the bound rules, and its count and checksum match the spans. */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spanlab/backend.h"
@@ -224,6 +225,63 @@ static void a_condition_on_the_order_key_answers_nothing(void **state) {
   sl_backend_close(backend);
 }
 
+/* The rule BanyanDB looks up by the key tag's name decides which conditions leave the row filter:
+ * its *tags*. A rule named "latency" over (serviceId, serviceInstanceId, startTime) leaves a latency
+ * condition in the filter, so the answer is still nothing; the baseline only asked whether such a
+ * rule existed, and answered 20 spans (a review found it). */
+static void the_rule_named_like_the_key_decides_by_its_tags(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("sqlite-rule-named-latency");
+  static const char *const files[] = {"group.json", "stream_schema.json", "stream_index_rules.json",
+                                      "stream_index_rule_bindings.json", "trace_schema.json"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/schemas/stream-vs-trace/%s", SPANLAB_SOURCE_DIR, files[i]);
+    size_t size = 0;
+    char *text = test_read_file(path, &size);
+    assert_non_null(text);
+    test_write_file(dir, files[i], text);
+    free(text);
+  }
+  test_write_file(dir, "trace_index_rules.json",
+                  "[{\"metadata\": {\"name\": \"time_based_index\", \"group\": \"trace_performance_test\"}, \"tags\": "
+                  "[\"serviceId\", \"serviceInstanceId\", \"startTime\"], \"type\": \"TYPE_INVERTED\"},\n"
+                  " {\"metadata\": {\"name\": \"latency_based_index\", \"group\": \"trace_performance_test\"}, \"tags\": "
+                  "[\"serviceId\", \"serviceInstanceId\", \"latency\"], \"type\": \"TYPE_INVERTED\"},\n"
+                  " {\"metadata\": {\"name\": \"latency\", \"group\": \"trace_performance_test\"}, \"tags\": "
+                  "[\"serviceId\", \"serviceInstanceId\", \"startTime\"], \"type\": \"TYPE_INVERTED\"}]\n");
+  test_write_file(dir, "trace_index_rule_bindings.json",
+                  "{\"metadata\": {\"name\": \"segment_trace_binding\", \"group\": \"trace_performance_test\"},\n"
+                  " \"rules\": [\"time_based_index\", \"latency_based_index\", \"latency\"],\n"
+                  " \"subject\": {\"name\": \"segment_trace\", \"catalog\": \"CATALOG_TRACE\"},\n"
+                  " \"begin_at\": \"2024-01-01T00:00:00Z\", \"expire_at\": \"2030-01-01T00:00:00Z\"}\n");
+  sl_diag *problems = sl_diag_new();
+  sl_catalog *named = NULL;
+  assert_int_equal(sl_catalog_load_dir(dir, NULL, &named, problems), SL_OK);
+  sl_diag_free(problems);
+  char store[4200];
+  snprintf(store, sizeof store, "%s/store", dir);
+  sl_backend_options options = {.catalog = named, .directory = store, .shape = SL_SHAPE_TRACE};
+  sl_backend *backend = NULL;
+  sl_error err;
+  assert_int_equal(sl_backend_open("sqlite", &options, &backend, &err), SL_OK);
+  write_spans(backend, 0, 200);
+  static const char text[] =
+      "{\"groups\":[\"trace_performance_test\"],\"name\":\"segment_trace\",\"timeRange\":{\"begin\":"
+      "\"2024-01-01T00:00:00Z\",\"end\":\"2024-01-02T00:00:00Z\"},\"limit\":5,\"tagProjection\":[\"traceId\"],"
+      "\"orderBy\":{\"indexRuleName\":\"latency_based_index\",\"sort\":\"SORT_DESC\"},\"criteria\":{\"condition\":"
+      "{\"name\":\"latency\",\"op\":\"BINARY_OP_GE\",\"value\":{\"int\":{\"value\":\"0\"}}}}}";
+  sl_query *query = NULL;
+  assert_int_equal(sl_query_parse(named, SL_QUERY_TRACE, text, strlen(text), &query, &err), SL_OK);
+  sl_backend_answer answer = {0};
+  assert_int_equal(sl_backend_query(backend, query, &answer, &err), SL_OK);
+  assert_int_equal(answer.span_count, 0);
+  sl_backend_answer_free(&answer);
+  sl_query_free(query);
+  sl_backend_close(backend);
+  sl_catalog_free(named);
+}
+
 static void bad_requests_are_clear_errors(void **state) {
   (void)state;
   sl_backend_options options = {.catalog = catalog, .directory = test_temp_dir("sqlite-bad"),
@@ -249,6 +307,7 @@ int main(void) {
       cmocka_unit_test(indexes_follow_the_bound_rules_of_each_shape),
       cmocka_unit_test(trace_ids_are_cut_before_duplicates_go),
       cmocka_unit_test(a_condition_on_the_order_key_answers_nothing),
+      cmocka_unit_test(the_rule_named_like_the_key_decides_by_its_tags),
       cmocka_unit_test(bad_requests_are_clear_errors),
   };
   return cmocka_run_group_tests(tests, load_catalog, free_catalog);
