@@ -68,6 +68,22 @@ typedef enum sl_trace_class {
 sl_trace_class sl_trace_class_of(uint32_t span_count);
 const char *sl_trace_class_name(sl_trace_class trace_class);
 
+/* Traces and their spans by class, counted from spans in generation order (a trace's spans come one
+ * after another): zero it, add each span's trace id, then finish, which counts the last trace and
+ * frees the buffer (also after an error). */
+typedef struct sl_trace_tally {
+  uint64_t traces; /* runs of consecutive spans with one trace id */
+  uint64_t traces_by_class[3];
+  uint64_t spans_by_class[3];
+  char *id; /* the trace being counted (owned), id_bytes long */
+  size_t id_bytes;
+  size_t id_capacity;
+  uint32_t run; /* its spans so far */
+} sl_trace_tally;
+
+sl_status sl_trace_tally_add(sl_trace_tally *tally, sl_bytes trace_id, sl_error *err);
+void sl_trace_tally_finish(sl_trace_tally *tally);
+
 typedef struct sl_gen sl_gen;
 
 /* Plans the stream (one pass over the trace sizes, O(1) memory) and gets

@@ -409,52 +409,8 @@ static void warn_about_disk(const run *state) {
   }
 }
 
-/* One pass over the profile's spans before the loads of an iteration: what every store must then
- * hold (count, order-independent checksum, raw bytes, traces) and, the first time, the oracle's
- * rows.  The generator is deterministic (same profile and seed, same spans), so the loads that
- * follow write exactly these spans, and their timed loops do nothing but write. */
-/* Trace sizes by complexity class (DESIGN.md "Generator"), from the spans of each trace, which the
- * generator writes one after another. */
-typedef struct trace_classes {
-  char *id; /* the trace being counted (owned) */
-  size_t id_bytes;
-  size_t id_capacity;
-  uint64_t run;
-  uint64_t counts[3]; /* simple 1-5, medium 6-20, complex 21+ */
-} trace_classes;
-
-static void trace_classes_close(trace_classes *classes) {
-  if (classes->run > 0) {
-    classes->counts[classes->run <= 5 ? 0 : classes->run <= 20 ? 1 : 2]++;
-  }
-  classes->run = 0;
-}
-
-static sl_status trace_classes_add(trace_classes *classes, const sl_bytes *trace_id, sl_error *err) {
-  if (classes->run > 0 && trace_id->size_bytes == classes->id_bytes &&
-      (trace_id->size_bytes == 0 || memcmp(trace_id->data, classes->id, trace_id->size_bytes) == 0)) {
-    classes->run++;
-    return SL_OK;
-  }
-  trace_classes_close(classes);
-  if (trace_id->size_bytes > classes->id_capacity) {
-    char *grown = realloc(classes->id, trace_id->size_bytes);
-    if (grown == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
-    }
-    classes->id = grown;
-    classes->id_capacity = trace_id->size_bytes;
-  }
-  if (trace_id->size_bytes > 0) {
-    memcpy(classes->id, trace_id->data, trace_id->size_bytes);
-  }
-  classes->id_bytes = trace_id->size_bytes;
-  classes->run = 1;
-  return SL_OK;
-}
-
 /* Fills results.json's "dataset" (docs/RESULTS.md). */
-static void record_dataset(run *state, uint64_t data_binary_bytes, const trace_classes *classes, int64_t first_ms,
+static void record_dataset(run *state, uint64_t data_binary_bytes, const sl_trace_tally *tally, int64_t first_ms,
                            int64_t last_ms) {
   json_t *dataset = sl_results_dataset(state->results);
   if (dataset == NULL) {
@@ -472,12 +428,19 @@ static void record_dataset(run *state, uint64_t data_binary_bytes, const trace_c
   json_object_set_new(dataset, "raw_bytes", json_integer((json_int_t)state->expected_raw_bytes));
   json_object_set_new(dataset, "data_binary_bytes", json_integer((json_int_t)data_binary_bytes));
   json_object_set_new(dataset, "checksum", json_string(checksum));
-  json_object_set_new(dataset, "traces_by_class",
-                      json_pack("{s:I, s:I, s:I}", "simple", (json_int_t)classes->counts[0], "medium",
-                                (json_int_t)classes->counts[1], "complex", (json_int_t)classes->counts[2]));
+  json_t *by_class = json_object();
+  for (int c = SL_TRACE_SIMPLE; c <= SL_TRACE_COMPLEX; c++) {
+    json_object_set_new(by_class, sl_trace_class_name((sl_trace_class)c),
+                        json_integer((json_int_t)tally->traces_by_class[c]));
+  }
+  json_object_set_new(dataset, "traces_by_class", by_class);
   json_object_set_new(dataset, "time_range", json_pack("{s:s, s:s}", "begin", begin, "end", end));
 }
 
+/* One pass over the profile's spans before the loads of an iteration: what every store must then
+ * hold (count, order-independent checksum, raw bytes, traces) and, the first time, the oracle's
+ * rows.  The generator is deterministic (same profile and seed, same spans), so the loads that
+ * follow write exactly these spans, and their timed loops do nothing but write. */
 static sl_status expect_dataset(run *state, sl_error *err) {
   sl_gen *gen = NULL;
   SL_TRY(sl_gen_open(&state->profile, &gen, err));
@@ -485,7 +448,7 @@ static sl_status expect_dataset(run *state, sl_error *err) {
   sl_status status = spans != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
   uint64_t done = 0, traces = 0, bytes = 0, checksum = 0, data_binary_bytes = 0;
   int64_t first_ms = INT64_MAX, last_ms = INT64_MIN;
-  trace_classes classes = {0};
+  sl_trace_tally tally = {0};
   /* A pass over the whole data set before any load: minutes at medium scale, so it shows progress. */
   sl_progress progress;
   sl_progress_start(&progress, "expected data (manifest, oracle)", "spans", state->profile.spans,
@@ -503,7 +466,7 @@ static sl_status expect_dataset(run *state, sl_error *err) {
       data_binary_bytes += spans[i].data_binary.size_bytes;
       first_ms = spans[i].start_time_ms < first_ms ? spans[i].start_time_ms : first_ms;
       last_ms = spans[i].start_time_ms > last_ms ? spans[i].start_time_ms : last_ms;
-      status = trace_classes_add(&classes, &spans[i].trace_id, err);
+      status = sl_trace_tally_add(&tally, spans[i].trace_id, err);
     }
     traces += count_roots(spans, count);
     done += count;
@@ -519,11 +482,10 @@ static sl_status expect_dataset(run *state, sl_error *err) {
   state->expected_checksum = checksum;
   state->expected_raw_bytes = bytes;
   state->expected_traces = traces;
-  trace_classes_close(&classes);
+  sl_trace_tally_finish(&tally);
   if (status == SL_OK && !interrupted) {
-    record_dataset(state, data_binary_bytes, &classes, first_ms, last_ms);
+    record_dataset(state, data_binary_bytes, &tally, first_ms, last_ms);
   }
-  free(classes.id);
   free(spans);
   sl_gen_close(gen);
   return status;

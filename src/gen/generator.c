@@ -30,6 +30,48 @@ const char *sl_trace_class_name(sl_trace_class trace_class) {
   return names[trace_class];
 }
 
+static void tally_close(sl_trace_tally *tally) {
+  if (tally->run > 0) {
+    sl_trace_class trace_class = sl_trace_class_of(tally->run);
+    tally->traces_by_class[trace_class]++;
+    tally->spans_by_class[trace_class] += tally->run;
+  }
+  tally->run = 0;
+}
+
+sl_status sl_trace_tally_add(sl_trace_tally *tally, sl_bytes trace_id, sl_error *err) {
+  assert(tally != NULL);
+  if (tally->run > 0 && trace_id.size_bytes == tally->id_bytes &&
+      (trace_id.size_bytes == 0 || memcmp(trace_id.data, tally->id, trace_id.size_bytes) == 0)) {
+    tally->run++;
+    return SL_OK;
+  }
+  tally_close(tally);
+  if (trace_id.size_bytes > tally->id_capacity) {
+    char *grown = realloc(tally->id, trace_id.size_bytes);
+    if (grown == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory counting traces");
+    }
+    tally->id = grown;
+    tally->id_capacity = trace_id.size_bytes;
+  }
+  if (trace_id.size_bytes > 0) {
+    memcpy(tally->id, trace_id.data, trace_id.size_bytes);
+  }
+  tally->id_bytes = trace_id.size_bytes;
+  tally->run = 1;
+  tally->traces++;
+  return SL_OK;
+}
+
+void sl_trace_tally_finish(sl_trace_tally *tally) {
+  assert(tally != NULL);
+  tally_close(tally);
+  free(tally->id);
+  tally->id = NULL;
+  tally->id_bytes = tally->id_capacity = 0;
+}
+
 sl_status sl_gen_profile_init(sl_gen_profile *profile, const char *scale, sl_error *err) {
   assert(profile != NULL && scale != NULL);
   static const struct {

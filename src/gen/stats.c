@@ -123,8 +123,7 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
   uint64_t *payload = calloc(PAYLOAD_BUCKETS, sizeof(uint64_t));
   size_t minute_capacity = 1 << 20; /* two years of minutes */
   uint8_t *minutes = calloc(minute_capacity / 8, 1);
-  char *previous_trace = NULL;
-  uint32_t trace_spans = 0;
+  sl_trace_tally tally = {0};
   int64_t first_start = INT64_MIN;
   int64_t latency_max = 0, payload_max = 0;
   double latency_sum = 0, payload_sum = 0;
@@ -143,20 +142,10 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
     if (status != SL_OK || end) {
       break;
     }
-    bool new_trace = previous_trace == NULL || strlen(previous_trace) != span.trace_id.size_bytes ||
-                     memcmp(previous_trace, span.trace_id.data, span.trace_id.size_bytes) != 0;
-    if (new_trace) {
-      if (previous_trace != NULL) {
-        sl_trace_class trace_class = sl_trace_class_of(trace_spans);
-        stats->traces_by_class[trace_class]++;
-        stats->spans_by_class[trace_class] += trace_spans;
-      }
-      free(previous_trace);
-      previous_trace = strndup(span.trace_id.data, span.trace_id.size_bytes);
-      trace_spans = 0;
-      stats->traces++;
+    status = sl_trace_tally_add(&tally, span.trace_id, err);
+    if (status != SL_OK) {
+      break;
     }
-    trace_spans++;
     stats->spans++;
     if (span.parent_span_id.size_bytes == 2 && memcmp(span.parent_span_id.data, "-1", 2) == 0) {
       counter_add(&root_services, &span.service_id);
@@ -182,11 +171,10 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
     payload_max = size > payload_max ? size : payload_max;
     payload_sum += (double)size;
   }
-  if (status == SL_OK && previous_trace != NULL) {
-    sl_trace_class trace_class = sl_trace_class_of(trace_spans);
-    stats->traces_by_class[trace_class]++;
-    stats->spans_by_class[trace_class] += trace_spans;
-  }
+  sl_trace_tally_finish(&tally);
+  stats->traces = tally.traces;
+  memcpy(stats->traces_by_class, tally.traces_by_class, sizeof stats->traces_by_class);
+  memcpy(stats->spans_by_class, tally.spans_by_class, sizeof stats->spans_by_class);
   if (status == SL_OK && stats->spans > 0) {
     uint64_t *service_counts = sorted_counts(&root_services);
     uint64_t *operation_counts = sorted_counts(&operations);
@@ -233,7 +221,6 @@ sl_status sl_spanfile_stats_read(const char *path, sl_spanfile_stats *stats, sl_
     }
     stats->minute_coverage = minutes_spanned > 0 ? (double)covered / (double)minutes_spanned : 0;
   }
-  free(previous_trace);
   free(latency);
   free(payload);
   free(minutes);
