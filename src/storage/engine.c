@@ -113,6 +113,21 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
   return status;
 }
 
+sl_status sl_engine_find_group(const sl_catalog *catalog, const char *model, const char *subject, const char *group,
+                               const sl_group **out, sl_error *err) {
+  const sl_group *found = sl_catalog_find_group(catalog, group);
+  *out = found;
+  if (found == NULL || found->shard_num == 0 || sl_interval_ms(found->segment_interval) <= 0) {
+    return sl_error_set(err, SL_ERR_INVALID, "%s %s: group %s needs shards and a segment interval", model, subject,
+                        group);
+  }
+  if (found->shard_num > SL_TSDB_MAX_SHARDS) {
+    return sl_error_set(err, SL_ERR_UNSUPPORTED, "%s %s: group %s has %u shards, at most %d", model, subject, group,
+                        found->shard_num, SL_TSDB_MAX_SHARDS);
+  }
+  return SL_OK;
+}
+
 size_t sl_engine_bound_rules(const sl_catalog *catalog, sl_catalog_kind kind, const char *group, const char *name,
                              const sl_index_rule **rules, size_t max_rules) {
   size_t count = sl_catalog_bound_rules(catalog, kind, group, name, sl_wall_clock_ns(), rules, max_rules);

@@ -342,14 +342,8 @@ sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engi
   engine->catalog = options->catalog;
   sl_status status = resolve(options, &engine->schema, err);
   if (status == SL_OK) {
-    engine->group = sl_catalog_find_group(options->catalog, engine->schema->group);
-    if (engine->group == NULL || engine->group->shard_num == 0 || sl_interval_ms(engine->group->segment_interval) <= 0) {
-      status = sl_error_set(err, SL_ERR_INVALID, "stream %s: group %s needs shards and a segment interval",
-                            engine->schema->name, engine->schema->group);
-    } else if (engine->group->shard_num > SL_TSDB_MAX_SHARDS) {
-      status = sl_error_set(err, SL_ERR_UNSUPPORTED, "stream %s: group %s has %u shards, at most %d", engine->schema->name,
-                            engine->schema->group, engine->group->shard_num, SL_TSDB_MAX_SHARDS);
-    }
+    status = sl_engine_find_group(options->catalog, "stream", engine->schema->name, engine->schema->group,
+                                  &engine->group, err);
   }
   if (status == SL_OK) {
     engine->rule_count = sl_engine_bound_rules(options->catalog, SL_CATALOG_STREAM, engine->schema->group,

@@ -508,14 +508,8 @@ sl_status sl_trace_engine_open(const sl_engine_options *options, sl_trace_engine
   engine->catalog = options->catalog;
   sl_status status = resolve(options, &engine->schema, err);
   if (status == SL_OK) {
-    engine->group = sl_catalog_find_group(options->catalog, engine->schema->group);
-    if (engine->group == NULL || engine->group->shard_num == 0 || sl_interval_ms(engine->group->segment_interval) <= 0) {
-      status = sl_error_set(err, SL_ERR_INVALID, "trace %s: group %s needs shards and a segment interval",
-                            engine->schema->name, engine->schema->group);
-    } else if (engine->group->shard_num > SL_TSDB_MAX_SHARDS) {
-      status = sl_error_set(err, SL_ERR_UNSUPPORTED, "trace %s: group %s has %u shards, at most %d", engine->schema->name,
-                            engine->schema->group, engine->group->shard_num, SL_TSDB_MAX_SHARDS);
-    }
+    status = sl_engine_find_group(options->catalog, "trace", engine->schema->name, engine->schema->group,
+                                  &engine->group, err);
   }
   if (status == SL_OK) {
     status = build_layouts(engine, err);
