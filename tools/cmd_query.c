@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "common/path.h"
 #include "spanlab/backend.h"
 #include "spanlab/catalog.h"
 #include "spanlab/query.h"
@@ -97,8 +98,7 @@ int cmd_query(int argc, char **argv) {
     }
     return CLI_EXIT_FAILED;
   }
-  struct stat query_info;
-  if (strcmp(file, "-") != 0 && stat(file, &query_info) == 0 && !S_ISREG(query_info.st_mode)) {
+  if (strcmp(file, "-") != 0 && sl_path_is_special(file)) {
     fprintf(stderr, "spanlab query: %s: not a regular file\n", file);
     return CLI_EXIT_FAILED;
   }

@@ -9,6 +9,7 @@
 
 #include "catalog/catalog_internal.h"
 #include "catalog/json_fields.h"
+#include "common/path.h"
 #include "common/timeutil.h"
 
 enum { STEP_COUNT = 7, SUMMARY_BYTES = 2048, MAX_FILE_BYTES = 64 << 20 };
@@ -860,8 +861,7 @@ static bool verify_step(loader *ld, const step *current, size_t first, size_t la
 /* Reads a whole file; NULL with *missing set when it does not exist. */
 static char *read_text_file(const char *path, size_t *size_bytes, bool *missing, sl_error *err) {
   *missing = false;
-  struct stat before;
-  if (stat(path, &before) == 0 && !S_ISREG(before.st_mode)) { /* a FIFO would block fopen */
+  if (sl_path_is_special(path)) {
     sl_error_set(err, SL_ERR_IO, "not a regular file");
     return NULL;
   }

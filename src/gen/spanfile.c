@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "common/base64.h"
+#include "common/path.h"
 #include "common/utf8.h"
 
 static const uint8_t bin_magic[8] = {'S', 'L', 'S', 'P', 'A', 'N', 'S', '\0'};
@@ -313,8 +313,7 @@ sl_status sl_spanfile_open(const char *path, sl_spanfile_reader **out, sl_error 
     free(reader);
     return sl_error_set(err, SL_ERR_NOMEM, "span file: out of memory");
   }
-  struct stat info;
-  if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) { /* a FIFO would block fopen */
+  if (sl_path_is_special(path)) {
     sl_status status = sl_error_set(err, SL_ERR_INVALID, "%s: not a regular file", path);
     free(reader->path);
     free(reader);

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "common/path.h"
 #include "report/report_internal.h"
 
 enum { RESULTS_SCHEMA_VERSION = 1, PATH_BYTES = 512, MAX_RESULTS_BYTES = 1 << 30 };
@@ -396,8 +396,7 @@ static sl_status check_document(report_run *run, sl_error *err) {
 }
 
 static sl_status read_text(const char *path, char **out, size_t *size_out, sl_error *err) {
-  struct stat info;
-  if (stat(path, &info) == 0 && !S_ISREG(info.st_mode)) { /* a FIFO would block fopen, a directory reads as nothing */
+  if (sl_path_is_special(path)) {
     return sl_error_set(err, SL_ERR_INVALID, "%s: not a regular file", path);
   }
   FILE *file = fopen(path, "rb");
