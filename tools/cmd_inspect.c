@@ -108,11 +108,9 @@ int cmd_inspect(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/store.json", data);
   struct stat info;
   if (stat(path, &info) != 0) {
-    char sqlite_path[4200];
-    snprintf(sqlite_path, sizeof sqlite_path, "%s/spans.sqlite", data);
     if (stat(data, &info) != 0) {
       fprintf(stderr, "spanlab inspect: %s: %s\n", data, strerror(errno));
-    } else if (stat(sqlite_path, &info) == 0) {
+    } else if (sl_backend_holds_sqlite_store(data)) {
       fprintf(stderr, "spanlab inspect: %s holds the SQLite baseline's store; inspect breaks down the embedded "
                       "engines' stores (bench's storage label breaks SQLite down from its dbstat table)\n", data);
     } else {

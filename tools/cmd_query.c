@@ -87,9 +87,7 @@ int cmd_query(int argc, char **argv) {
   snprintf(meta, sizeof meta, "%s/store.json", data);
   struct stat info;
   if (stat(meta, &info) != 0) {
-    char sqlite_path[4200];
-    snprintf(sqlite_path, sizeof sqlite_path, "%s/spans.sqlite", data);
-    if (stat(sqlite_path, &info) == 0) {
+    if (sl_backend_holds_sqlite_store(data)) {
       fprintf(stderr, "spanlab query: %s holds the SQLite baseline's store; query answers from the embedded engines' "
                       "stores (load the spans with --model stream or trace into another --data)\n", data);
     } else {

@@ -143,6 +143,9 @@ sl_status sl_backend_storage_json(sl_backend *backend, char **json_out, sl_error
 
 /* Bytes on disk under the backend's directory. */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);
+/* Whether directory holds the SQLite baseline's store (for messages to a user who gave it where an
+ * engine's store is wanted). */
+bool sl_backend_holds_sqlite_store(const char *directory);
 /* Spans this handle's writes dropped because their segment was already past the TTL (0 for a
  * backend without one). */
 uint64_t sl_backend_expired_spans(const sl_backend *backend);

@@ -84,7 +84,7 @@ sl_status sl_backend_open(const char *kind, const sl_backend_options *options, s
    * as the other built a second store beside it. */
   if (strcmp(kind, "null") != 0) {
     bool sqlite = strcmp(kind, "sqlite") == 0;
-    const char *foreign = sqlite ? "store.json" : "spans.sqlite";
+    const char *foreign = sqlite ? SL_ENGINE_STORE_FILE : SL_SQLITE_STORE_FILE;
     char path[4200];
     struct stat info;
     snprintf(path, sizeof path, "%s/%s", options->directory, foreign);
@@ -224,6 +224,13 @@ static uint64_t directory_bytes(const char *path, int depth) {
   }
   closedir(dir);
   return total;
+}
+
+bool sl_backend_holds_sqlite_store(const char *directory) {
+  char path[4200];
+  struct stat info;
+  snprintf(path, sizeof path, "%s/" SL_SQLITE_STORE_FILE, directory);
+  return stat(path, &info) == 0;
 }
 
 uint64_t sl_backend_expired_spans(const sl_backend *backend) {

@@ -20,6 +20,10 @@ typedef struct sl_backend_vtable {
   void (*close)(void *state);
 } sl_backend_vtable;
 
+/* The files that say which store a directory holds: the engines' and the SQLite baseline's. */
+#define SL_ENGINE_STORE_FILE "store.json"
+#define SL_SQLITE_STORE_FILE "spans.sqlite"
+
 extern const sl_backend_vtable sl_stream_backend;
 extern const sl_backend_vtable sl_trace_backend;
 extern const sl_backend_vtable sl_sqlite_backend;

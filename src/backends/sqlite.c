@@ -106,7 +106,7 @@ static sl_status sqlite_open(const sl_backend_options *options, void **out, sl_e
   if (state == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "sqlite baseline: out of memory");
   }
-  snprintf(state->path, sizeof state->path, "%s/spans.sqlite", options->directory);
+  snprintf(state->path, sizeof state->path, "%s/" SL_SQLITE_STORE_FILE, options->directory);
   state->shape = options->shape;
   const sl_group *group_info = sl_catalog_find_group(options->catalog, group);
   state->segment_ms = group_info != NULL ? sl_interval_ms(group_info->segment_interval) : 86400000;
