@@ -209,8 +209,11 @@ static json_t *verdict_row(const report_run *run, const report_figure *any) {
   size_t count = verdict_backends(run, backends, REPORT_MAX_BACKENDS + 2);
   json_t *cells = json_array();
   const report_figure *best = NULL;
+  /* Equal means everywhere: no backend is best (it read "stream best; vs trace: 0.00x better"). */
+  bool tie = true;
   for (size_t b = 0; b < count; b++) {
     const report_figure *figure = report_find(run, any->name, backends[b], any->metric);
+    tie = tie && (figure == NULL || best == NULL || figure->mean == best->mean);
     json_t *cell = figure_json(figure != NULL ? figure : report_find_unsupported(run, any->name, backends[b]));
     if (figure == NULL && !json_is_true(json_object_get(cell, "unsupported"))) {
       json_object_set_new(cell, "reason", json_string(report_missing_reason(run, any->name, backends[b])));
@@ -222,21 +225,13 @@ static json_t *verdict_row(const report_run *run, const report_figure *any) {
       best = figure;
     }
   }
-  /* Equal means everywhere: no backend is best (it read "stream best; vs trace: 0.00x better"). */
-  bool tie = best != NULL;
-  for (size_t b = 0; b < count && tie; b++) {
-    const report_figure *other = report_find(run, any->name, backends[b], any->metric);
-    tie = other == NULL || other->mean == best->mean;
-  }
+  tie = tie && best != NULL;
   json_t *against = json_array();
   size_t measured = 0;
   for (size_t b = 0; b < count; b++) {
     const report_figure *other = report_find(run, any->name, backends[b], any->metric);
     measured += other != NULL;
-    if (tie) {
-      continue;
-    }
-    if (other == NULL || best == NULL || other == best) {
+    if (tie || other == NULL || best == NULL || other == best) {
       continue;
     }
     json_t *comparison = report_comparison(run, any->name, any->metric, best->backend, other->backend);
