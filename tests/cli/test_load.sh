@@ -173,10 +173,27 @@ err=$("$spanlab" generate --stats "$scratch/empty.ndjson" 2>&1); rc=$?
   || fail "generate big"
 "$spanlab" load --model stream --data "$scratch/killed" --input "$scratch/big.bin" --quiet >/dev/null 2>&1 &
 loader=$!
-for _ in $(seq 1 400); do
-  [[ -n "$(find "$scratch/killed/wal" -name 'seg*.wal' -size +1M 2>/dev/null)" ]] && break
-  sleep 0.01
-done
+# Wait until the WAL holds its first record whole (docs/FORMAT.md "Write-ahead log"): a segment of
+# more than 1 MiB was not enough, the WAL writes a group 2 MiB at a time and the first batch's
+# record is larger, so a kill after the first chunk left no whole record and 0 rows (as it should).
+python3 - "$scratch/killed/wal" <<'PY'
+import os, struct, sys, time
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        names = sorted(f for f in os.listdir(sys.argv[1]) if f.startswith("seg"))
+        if names:
+            path = os.path.join(sys.argv[1], names[0])
+            with open(path, "rb") as f:
+                head = f.read(44)
+            if len(head) == 44:
+                (length,) = struct.unpack_from("<I", head, 40)
+                if length > 0 and os.path.getsize(path) >= 40 + 24 + length + (1 << 20):
+                    break
+    except OSError:
+        pass
+    time.sleep(0.005)
+PY
 if kill -9 $loader 2>/dev/null; then
   wait $loader 2>/dev/null
   cp -a "$scratch/killed" "$scratch/killed-wal-lost"
