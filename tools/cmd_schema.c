@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "common/timeutil.h"
 #include "spanlab/catalog.h"
+#include "stream/stream.h"
+#include "trace/trace.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -17,7 +19,8 @@ static void usage(FILE *out) {
           "trace_index_rule_bindings.json in BanyanDB's protojson; default: the shipped\n"
           "schemas/stream-vs-trace (or $SPANLAB_SCHEMAS).\n\n"
           "  check   print one line per verified step and exit 0, or every problem as\n"
-          "          FILE:LINE:COL: JSON.PATH: message and exit 1\n"
+          "          FILE:LINE:COL: JSON.PATH: message and exit 1; then checks that every\n"
+          "          stream and trace fits the embedded engines' limits (docs/MODELS.md)\n"
           "  show    print groups, subjects, tags, index rules and bindings\n");
 }
 
@@ -34,6 +37,36 @@ static void print_problems(const sl_diag *problems) {
   for (size_t i = 0; i < sl_diag_count(problems); i++) {
     fprintf(stderr, "%s\n", sl_diag_message(problems, i));
   }
+}
+
+/* The engines' own checks (tag families, stored tags, sidx rules) on every subject of a loaded
+ * catalog, each problem on stderr; returns how many subjects failed. */
+static size_t check_engines(const sl_catalog *catalog, const char *dir) {
+  size_t failed = 0;
+  size_t streams = sl_catalog_stream_count(catalog);
+  size_t traces = sl_catalog_trace_count(catalog);
+  for (size_t i = 0; i < streams + traces; i++) {
+    bool stream = i < streams;
+    const char *group = stream ? sl_catalog_stream_at(catalog, i)->group : sl_catalog_trace_at(catalog, i - streams)->group;
+    const char *name = stream ? sl_catalog_stream_at(catalog, i)->name : sl_catalog_trace_at(catalog, i - streams)->name;
+    sl_engine_options options;
+    sl_engine_options_default(&options);
+    options.catalog = catalog;
+    options.group = group;
+    options.name = name;
+    sl_error err = {0};
+    sl_status status = stream ? sl_stream_engine_check(&options, &err) : sl_trace_engine_check(&options, &err);
+    if (status != SL_OK) {
+      fprintf(stderr, "%s: %s %s/%s: the %s engine cannot store it: %s\n", dir, stream ? "stream" : "trace", group,
+              name, stream ? "Stream" : "Trace", err.message);
+      failed++;
+    }
+  }
+  if (failed == 0) {
+    printf("engines: %zu stream%s and %zu trace%s fit the embedded engines' limits\n", streams,
+           streams == 1 ? "" : "s", traces, traces == 1 ? "" : "s");
+  }
+  return failed;
 }
 
 static void show_interval(const char *label, sl_interval interval) {
@@ -141,7 +174,14 @@ int cmd_schema(int argc, char **argv) {
             argv[1], dir, sl_diag_count(problems), sl_diag_count(problems) == 1 ? "" : "s");
     exit_code = CLI_EXIT_FAILED;
   } else if (check) {
-    printf("schema set %s: all 7 steps loaded and verified\n", dir);
+    size_t failed = check_engines(catalog, dir);
+    if (failed == 0) {
+      printf("schema set %s: all 7 steps loaded and verified\n", dir);
+    } else {
+      fprintf(stderr, "spanlab schema check: %s: all 7 steps loaded, but %zu subject%s do%s not fit the engines\n",
+              dir, failed, failed == 1 ? "" : "s", failed == 1 ? "es" : "");
+      exit_code = CLI_EXIT_FAILED;
+    }
   } else {
     show(catalog);
   }

@@ -329,6 +329,29 @@ static sl_status resolve(const sl_engine_options *options, const sl_stream_schem
                       options->name ? options->name : "");
 }
 
+/* What open does before it touches the disk: the stream, its group, its rules and its part layout
+ * (the engine's limits: tag families, stored tags, entity tags). */
+static sl_status prepare(const sl_engine_options *options, sl_stream_engine *engine, sl_error *err) {
+  engine->catalog = options->catalog;
+  SL_TRY(resolve(options, &engine->schema, err));
+  SL_TRY(sl_engine_find_group(options->catalog, "stream", engine->schema->name, engine->schema->group, &engine->group,
+                              err));
+  engine->rule_count = sl_engine_bound_rules(options->catalog, SL_CATALOG_STREAM, engine->schema->group,
+                                             engine->schema->name, engine->rules, SL_STREAM_MAX_RULES);
+  return build_layout(engine, err);
+}
+
+sl_status sl_stream_engine_check(const sl_engine_options *options, sl_error *err) {
+  assert(options != NULL && options->catalog != NULL);
+  sl_stream_engine *engine = calloc(1, sizeof *engine);
+  if (engine == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  sl_status status = prepare(options, engine, err);
+  free(engine);
+  return status;
+}
+
 sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engine **out, sl_error *err) {
   assert(options != NULL && options->catalog != NULL && out != NULL);
   *out = NULL;
@@ -339,17 +362,7 @@ sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engi
   if (engine == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
-  engine->catalog = options->catalog;
-  sl_status status = resolve(options, &engine->schema, err);
-  if (status == SL_OK) {
-    status = sl_engine_find_group(options->catalog, "stream", engine->schema->name, engine->schema->group,
-                                  &engine->group, err);
-  }
-  if (status == SL_OK) {
-    engine->rule_count = sl_engine_bound_rules(options->catalog, SL_CATALOG_STREAM, engine->schema->group,
-                                               engine->schema->name, engine->rules, SL_STREAM_MAX_RULES);
-    status = build_layout(engine, err);
-  }
+  sl_status status = prepare(options, engine, err);
   if (status == SL_OK) {
     status = sl_fileio_ensure_dir(options->directory, err);
   }

@@ -42,6 +42,10 @@ typedef struct sl_engine_stats {
                                   store.write_log_wait_ns: the memory parts and the WAL's wait) */
 } sl_engine_stats;
 
+/* What open checks before it touches options->directory (which may be NULL here): that the stream
+ * exists, its group too, and that it fits the engine's limits (tag families, stored tags, entity
+ * tags); `spanlab schema check` runs it for every stream of a catalog. */
+sl_status sl_stream_engine_check(const sl_engine_options *options, sl_error *err);
 /* Creates or reopens the store of the stream options->name (recovers it). */
 sl_status sl_stream_engine_open(const sl_engine_options *options, sl_stream_engine **out, sl_error *err);
 /* Flushes when asked (close(flush=true) is what a clean shutdown does). */

@@ -495,6 +495,28 @@ static sl_status resolve(const sl_engine_options *options, const sl_trace_schema
                       options->name ? options->name : "");
 }
 
+/* What open does before it touches the disk: the trace, its group, its part layouts (the engine's
+ * limits) and its bound rules. */
+static sl_status prepare(const sl_engine_options *options, sl_trace_engine *engine, sl_error *err) {
+  engine->catalog = options->catalog;
+  SL_TRY(resolve(options, &engine->schema, err));
+  SL_TRY(sl_engine_find_group(options->catalog, "trace", engine->schema->name, engine->schema->group, &engine->group,
+                              err));
+  SL_TRY(build_layouts(engine, err));
+  return bind_rules(engine, err);
+}
+
+sl_status sl_trace_engine_check(const sl_engine_options *options, sl_error *err) {
+  assert(options != NULL && options->catalog != NULL);
+  sl_trace_engine *engine = calloc(1, sizeof *engine);
+  if (engine == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  sl_status status = prepare(options, engine, err);
+  free(engine);
+  return status;
+}
+
 sl_status sl_trace_engine_open(const sl_engine_options *options, sl_trace_engine **out, sl_error *err) {
   assert(options != NULL && options->catalog != NULL && out != NULL);
   *out = NULL;
@@ -505,18 +527,7 @@ sl_status sl_trace_engine_open(const sl_engine_options *options, sl_trace_engine
   if (engine == NULL) {
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
-  engine->catalog = options->catalog;
-  sl_status status = resolve(options, &engine->schema, err);
-  if (status == SL_OK) {
-    status = sl_engine_find_group(options->catalog, "trace", engine->schema->name, engine->schema->group,
-                                  &engine->group, err);
-  }
-  if (status == SL_OK) {
-    status = build_layouts(engine, err);
-  }
-  if (status == SL_OK) {
-    status = bind_rules(engine, err);
-  }
+  sl_status status = prepare(options, engine, err);
   if (status == SL_OK) {
     status = sl_fileio_ensure_dir(options->directory, err);
   }

@@ -45,6 +45,10 @@ typedef struct sl_trace_stats {
   size_t sidx_count;
 } sl_trace_stats;
 
+/* What open checks before it touches options->directory (which may be NULL here): that the trace
+ * exists, its group too, that it fits the engine's limits (tags) and that its bound rules can be
+ * built (sidx); `spanlab schema check` runs it for every trace of a catalog. */
+sl_status sl_trace_engine_check(const sl_engine_options *options, sl_error *err);
 sl_status sl_trace_engine_open(const sl_engine_options *options, sl_trace_engine **out, sl_error *err);
 sl_status sl_trace_engine_close(sl_trace_engine *engine, bool flush, sl_error *err);
 

@@ -24,6 +24,39 @@ grep -qE "^$scratch/group\.json:[0-9]+:[0-9]+: \\\$\[0\]\.resource_opts\.shard_n
 grep -qE "^$scratch/stream_index_rules\.json:3:[0-9]+: \\\$\[1\]\.tags\[0\]: index rule tag \"traceIdX\"" <<<"$err" || fail "no rule tag problem: $err"
 grep -q '4 problems' <<<"$err" || fail "problem count missing: $err"
 
+# A set the loader accepts but the engines cannot store (too many tag families for the Stream
+# engine, too many tags for the Trace engine): schema check said "all 7 steps loaded and verified"
+# and only load refused it.
+mkdir -p "$scratch/wide"
+cp "$source_dir"/schemas/stream-vs-trace/*.json "$scratch/wide"/
+python3 - "$scratch/wide" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+path = os.path.join(d, "stream_schema.json")
+stream = json.load(open(path))
+first = stream[0] if isinstance(stream, list) else stream
+for i in range(60):
+    first["tag_families"].append({"name": "extra%d" % i, "tags": [{"name": "x%d" % i, "type": "TAG_TYPE_INT"}]})
+json.dump(stream, open(path, "w"), indent=1)
+path = os.path.join(d, "trace_schema.json")
+trace = json.load(open(path))
+first = trace[0] if isinstance(trace, list) else trace
+for i in range(60):
+    first["tags"].append({"name": "y%d" % i, "type": "TAG_TYPE_INT"})
+json.dump(trace, open(path, "w"), indent=1)
+PY
+out=$("$spanlab" schema check "$scratch/wide" 2>"$scratch/wide.err"); rc=$?
+err=$(cat "$scratch/wide.err")
+[[ $rc -eq 1 ]] || fail "a set too wide for the engines: exit $rc, expected 1: $out $err"
+grep -q "wide: stream stream_performance_test/segment_stream: the Stream engine cannot store it: stream segment_stream: more than [0-9]* tag families" <<<"$err" \
+  || fail "no tag-family problem: $err"
+grep -q "wide: trace trace_performance_test/segment_trace: the Trace engine cannot store it: trace segment_trace: more than [0-9]* tags" <<<"$err" \
+  || fail "no trace tag problem: $err"
+grep -q "all 7 steps loaded, but 2 subjects do not fit the engines" <<<"$err" || fail "no summary: $err"
+! grep -q "all 7 steps loaded and verified" <<<"$out" || fail "a set too wide said verified: $out"
+out=$("$spanlab" schema check "$source_dir/schemas/stream-vs-trace" 2>&1)
+grep -q "^engines: 1 stream and 1 trace fit the embedded engines' limits" <<<"$out" || fail "no engines line: $out"
+
 # Not a directory.
 "$spanlab" schema check "$scratch/nope" >/dev/null 2>&1; rc=$?
 [[ $rc -eq 1 ]] || fail "missing dir exited $rc"
