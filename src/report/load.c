@@ -373,6 +373,58 @@ static sl_status check_resources(report_run *run, sl_error *err) {
   return SL_OK;
 }
 
+/* An integer member that is 0 or more; *out gets its value (0 when absent). */
+static sl_status count_member(const report_run *run, json_t *object, const char *object_path, const char *key,
+                              bool required, json_int_t *out, sl_error *err) {
+  json_t *value;
+  SL_TRY(member(run, object, object_path, key, KIND_INTEGER, required, &value, err));
+  *out = value != NULL ? json_integer_value(value) : 0;
+  if (*out < 0) {
+    char path[PATH_BYTES];
+    snprintf(path, sizeof path, "%s", object_path);
+    sl_json_path_key(path, sizeof path, key);
+    return bad(run, path, err, "%lld is negative", (long long)*out);
+  }
+  return SL_OK;
+}
+
+/* consistency: {"checked", "mismatches", "interrupted"?, "stores"?: [{...}], "failures"?: [{...}]} */
+static sl_status check_consistency(report_run *run, sl_error *err) {
+  json_t *consistency, *stores, *failures;
+  SL_TRY(member(run, run->root, "$", "consistency", KIND_OBJECT, false, &consistency, err));
+  if (consistency == NULL) {
+    return SL_OK;
+  }
+  const char *path = "$.consistency";
+  json_int_t checked, mismatches;
+  SL_TRY(count_member(run, consistency, path, "checked", true, &checked, err));
+  SL_TRY(count_member(run, consistency, path, "mismatches", true, &mismatches, err));
+  if (mismatches > checked) {
+    return bad(run, "$.consistency.mismatches", err, "%lld mismatches of %lld answers checked", (long long)mismatches,
+               (long long)checked);
+  }
+  SL_TRY(member(run, consistency, path, "interrupted", KIND_BOOL, false, NULL, err));
+  SL_TRY(member(run, consistency, path, "stores", KIND_ARRAY, false, &stores, err));
+  SL_TRY(member(run, consistency, path, "failures", KIND_ARRAY, false, &failures, err));
+  SL_TRY(elements(run, failures, "$.consistency.failures", KIND_OBJECT, err));
+  size_t index;
+  json_t *entry;
+  json_array_foreach(stores, index, entry) {
+    char store_path[PATH_BYTES] = "$.consistency.stores";
+    sl_json_path_index(store_path, sizeof store_path, index);
+    if (!json_is_object(entry)) {
+      return bad(run, store_path, err, "expected a store object, found %s", kind_name(entry));
+    }
+    json_int_t count;
+    SL_TRY(member(run, entry, store_path, "backend", KIND_STRING, true, NULL, err));
+    SL_TRY(count_member(run, entry, store_path, "iteration", true, &count, err));
+    SL_TRY(count_member(run, entry, store_path, "spans_stored", true, &count, err));
+    SL_TRY(count_member(run, entry, store_path, "spans_expected", true, &count, err));
+    SL_TRY(member(run, entry, store_path, "matches_manifest", KIND_BOOL, true, NULL, err));
+  }
+  return SL_OK;
+}
+
 static sl_status check_document(report_run *run, sl_error *err) {
   if (!json_is_object(run->root)) {
     return bad(run, "$", err, "expected the results object (docs/RESULTS.md), found %s", kind_name(run->root));
@@ -392,6 +444,7 @@ static sl_status check_document(report_run *run, sl_error *err) {
   SL_TRY(check_comparisons(run, err));
   SL_TRY(check_storage(run, err));
   SL_TRY(check_resources(run, err));
+  SL_TRY(check_consistency(run, err));
   return SL_OK;
 }
 

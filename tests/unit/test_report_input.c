@@ -79,6 +79,31 @@ static void bad_entries_name_their_path(void **state) {
                "$.parameters.spans: -200 is negative");
 }
 
+/* A consistency member of the wrong shape was printed as "0 answers checked, 0 mismatches". */
+static void bad_consistency_names_its_path(void **state) {
+  (void)state;
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": \"all good\"}", SL_ERR_INVALID,
+               ":1:56: $.consistency: expected an object, found a string");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"mismatches\": 0}}", SL_ERR_INVALID,
+               "$.consistency.checked: missing");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 3, \"mismatches\": \"0\"}}",
+               SL_ERR_INVALID, "$.consistency.mismatches: expected an integer, found a string");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 3, \"mismatches\": 4}}",
+               SL_ERR_INVALID, "$.consistency.mismatches: 4 mismatches of 3 answers checked");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": -1, \"mismatches\": 0}}",
+               SL_ERR_INVALID, "$.consistency.checked: -1 is negative");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 0, \"mismatches\": 0, "
+               "\"stores\": [{\"backend\": \"trace\", \"iteration\": 0, \"spans_stored\": \"9\", \"spans_expected\": 9, "
+               "\"matches_manifest\": true}]}}",
+               SL_ERR_INVALID, "$.consistency.stores[0].spans_stored: expected an integer, found a string");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 0, \"mismatches\": 0, "
+               "\"stores\": [7]}}",
+               SL_ERR_INVALID, "$.consistency.stores[0]: expected a store object, found an integer");
+  expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 1, \"mismatches\": 1, "
+               "\"failures\": {}}}",
+               SL_ERR_INVALID, "$.consistency.failures: expected an array, found an object");
+}
+
 /* A results document with one figure per entry: {backend, mean, n, ci half width}. */
 static void write_run(const char *dir, const char *name, const char *started, double write_mean, int n,
                       double half_width, double latency_mean) {
@@ -246,6 +271,7 @@ int main(void) {
       cmocka_unit_test(invalid_json_names_line_and_column),
       cmocka_unit_test(wrong_schema_version_names_the_field),
       cmocka_unit_test(bad_entries_name_their_path),
+      cmocka_unit_test(bad_consistency_names_its_path),
       cmocka_unit_test(regression_rule_without_intervals_is_ten_percent),
       cmocka_unit_test(regression_rule_with_intervals_needs_no_overlap),
       cmocka_unit_test(dataset_size_falls_back_to_parameters),
