@@ -239,14 +239,6 @@ static uint64_t span_bytes(const sl_span *span) {
          span->operation_name.size_bytes + span->component.size_bytes + span->data_binary.size_bytes;
 }
 
-static uint64_t count_roots(const sl_span *spans, size_t count) {
-  uint64_t roots = 0;
-  for (size_t i = 0; i < count; i++) {
-    roots += spans[i].parent_span_id.size_bytes == 2 && memcmp(spans[i].parent_span_id.data, "-1", 2) == 0;
-  }
-  return roots;
-}
-
 static sl_bytes copy_bytes(sl_arena *arena, sl_bytes bytes) {
   char *copy = sl_arena_strndup(arena, bytes.data, bytes.size_bytes);
   return (sl_bytes){.data = copy != NULL ? copy : "", .size_bytes = copy != NULL ? bytes.size_bytes : 0};
@@ -446,7 +438,7 @@ static sl_status expect_dataset(run *state, sl_error *err) {
   SL_TRY(sl_gen_open(&state->profile, &gen, err));
   sl_span *spans = calloc(LOAD_BATCH_SPANS, sizeof(sl_span));
   sl_status status = spans != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "bench: out of memory");
-  uint64_t done = 0, traces = 0, bytes = 0, checksum = 0, data_binary_bytes = 0;
+  uint64_t done = 0, bytes = 0, checksum = 0, data_binary_bytes = 0;
   int64_t first_ms = INT64_MAX, last_ms = INT64_MIN;
   sl_trace_tally tally = {0};
   /* A pass over the whole data set before any load: minutes at medium scale, so it shows progress. */
@@ -468,7 +460,6 @@ static sl_status expect_dataset(run *state, sl_error *err) {
       last_ms = spans[i].start_time_ms > last_ms ? spans[i].start_time_ms : last_ms;
       status = sl_trace_tally_add(&tally, spans[i].trace_id, err);
     }
-    traces += count_roots(spans, count);
     done += count;
     if (!state->oracle_ready && (state->options->labels & SL_LABEL_QUERY)) {
       status = keep_for_oracle(state, spans, count, err);
@@ -481,8 +472,8 @@ static sl_status expect_dataset(run *state, sl_error *err) {
   state->expected_spans = done;
   state->expected_checksum = checksum;
   state->expected_raw_bytes = bytes;
-  state->expected_traces = traces;
   sl_trace_tally_finish(&tally);
+  state->expected_traces = tally.traces; /* the same count as dataset.traces_by_class */
   if (status == SL_OK && !interrupted) {
     record_dataset(state, data_binary_bytes, &tally, first_ms, last_ms);
   }
@@ -901,11 +892,16 @@ static sl_status sweep_once(run *state, const char *model, const char *benchmark
   size_t written = atomic_load(&shared->written);
   if (status == SL_OK && !interrupted) {
     uint64_t bytes = 0;
-    for (size_t i = 0; i < written; i++) {
+    sl_trace_tally tally = {0};
+    for (size_t i = 0; i < written && status == SL_OK; i++) {
       bytes += span_bytes(&state->sweep_spans[i]);
+      status = sl_trace_tally_add(&tally, state->sweep_spans[i].trace_id, err);
     }
-    status = record_write(state, benchmark, model, iteration, written,
-                          count_roots(state->sweep_spans, written), bytes, seconds, &shared->latency, err);
+    sl_trace_tally_finish(&tally); /* traces counted as dataset.traces is */
+    if (status == SL_OK) {
+      status = record_write(state, benchmark, model, iteration, written, tally.traces, bytes, seconds,
+                            &shared->latency, err);
+    }
     json_t *details = sl_results_details(state->results, benchmark, model, iteration);
     json_object_set_new(details, "writers", json_integer(writers));
     json_object_set_new(details, "batch_spans", json_integer((json_int_t)batch_spans));
