@@ -662,6 +662,26 @@ static sl_status check_or_with_trace_ids(parser *p, const sl_criteria *node, con
   return SL_OK;
 }
 
+/* timeRange.begin or .end: missing (BanyanDB's CheckTimeRange: "time is empty"), not a string, not
+ * RFC 3339, or outside int64 nanoseconds (timestamp.Check: "time is out of range"), each said so. */
+static sl_status parse_range_time(parser *p, const json_t *value, const char *path, const char *field,
+                                  int64_t *out_ns) {
+  if (value == NULL) {
+    return fail(p, path, "timeRange.%s is missing (BanyanDB: \"time is empty\")", field);
+  }
+  if (!json_is_string(value)) {
+    return fail(p, path, "timeRange.%s must be an RFC 3339 timestamp (a JSON string)", field);
+  }
+  sl_error time_error = {0};
+  if (sl_rfc3339_parse_ns(json_string_value(value), out_ns, &time_error) != SL_OK) {
+    if (strstr(time_error.message, "is outside") != NULL) {
+      return fail(p, path, "timeRange.%s %s (BanyanDB: \"time is out of range\")", field, time_error.message);
+    }
+    return fail(p, path, "timeRange.%s must be an RFC 3339 timestamp: %s", field, time_error.message);
+  }
+  return SL_OK;
+}
+
 sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const char *json,
                          size_t size_bytes, sl_query **out, sl_error *err) {
   assert(catalog != NULL && json != NULL && out != NULL);
@@ -732,10 +752,8 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
     static const char *const range_fields[] = {"begin", "end", NULL};
     note_ignored(&p, range, member_path, range_fields, NULL);
     json_t *begin = member(range, "begin", NULL, member_path, path);
-    sl_error time_error;
-    if (!json_is_string(begin) ||
-        sl_rfc3339_parse_ns(json_string_value(begin), &internal->public.begin_ns, &time_error) != SL_OK) {
-      status = fail(&p, begin != NULL ? path : member_path, "timeRange.begin must be an RFC 3339 timestamp");
+    if ((status = parse_range_time(&p, begin, begin != NULL ? path : member_path, "begin",
+                                   &internal->public.begin_ns)) != SL_OK) {
       goto done;
     }
     if (internal->public.begin_ns % 1000000 != 0) { /* BanyanDB's timestamp.Check */
@@ -744,9 +762,8 @@ sl_status sl_query_parse(const sl_catalog *catalog, sl_query_model model, const 
       goto done;
     }
     json_t *end = member(range, "end", NULL, member_path, path);
-    if (!json_is_string(end) ||
-        sl_rfc3339_parse_ns(json_string_value(end), &internal->public.end_ns, &time_error) != SL_OK) {
-      status = fail(&p, end != NULL ? path : member_path, "timeRange.end must be an RFC 3339 timestamp");
+    if ((status = parse_range_time(&p, end, end != NULL ? path : member_path, "end", &internal->public.end_ns)) !=
+        SL_OK) {
       goto done;
     }
     if (internal->public.end_ns % 1000000 != 0) {

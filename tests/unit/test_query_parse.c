@@ -121,6 +121,19 @@ static void bad_queries_name_their_problem(void **state) {
        "$.timeRange.begin: timeRange.begin must be an RFC 3339 timestamp"},
       {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-02T00:00:00Z\",\"end\":\"2025-01-01T00:00:00Z\"}}",
        "timeRange.begin is after timeRange.end"},
+      /* A well-formed time outside int64 nanoseconds was "must be an RFC 3339 timestamp", which it is:
+       * the message says why (BanyanDB's timestamp.Check: "time is out of range"). */
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"0001-01-01T00:00:00Z\",\"end\":\"2025-01-01T00:00:00Z\"}}",
+       "$.timeRange.begin: timeRange.begin \"0001-01-01T00:00:00Z\" is outside 1677-09-21..2262-04-11"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00Z\",\"end\":\"2262-04-11T23:47:16.855Z\"}}",
+       "$.timeRange.end: timeRange.end \"2262-04-11T23:47:16.855Z\" is outside 1677-09-21..2262-04-11"},
+      /* What is wrong with a malformed one, and a missing one said missing (BanyanDB: "time is empty"). */
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00\",\"end\":\"2025-01-01T00:00:00Z\"}}",
+       "$.timeRange.begin: timeRange.begin must be an RFC 3339 timestamp: \"2025-01-01T00:00:00\" has no time zone"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":\"2025-01-01T00:00:00Z\"}}",
+       "$.timeRange: timeRange.end is missing (BanyanDB: \"time is empty\")"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"timeRange\":{\"begin\":5,\"end\":\"2025-01-01T00:00:00Z\"}}",
+       "$.timeRange.begin: timeRange.begin must be an RFC 3339 timestamp (a JSON string)"},
       {SL_QUERY_STREAM, "{" STREAM ",\"limit\":-1}", "$.limit: expected an unsigned 32-bit integer"},
       {SL_QUERY_STREAM, "{" STREAM ",\"criteria\":{\"condition\":{\"name\":\"nope\",\"op\":\"BINARY_OP_EQ\",\"value\":{\"str\":{\"value\":\"x\"}}}}}",
        "$.criteria.condition.name: tag \"nope\" does not exist"},
