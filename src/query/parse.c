@@ -104,6 +104,21 @@ static json_t *member(const json_t *object, const char *camel, const char *snake
   return value;
 }
 
+/* "a string", "a number", ... for messages about a value of the wrong kind. */
+static const char *json_kind_name(const json_t *value) {
+  switch (json_typeof(value)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+  }
+  return "something else";
+}
+
 static char *copy_string(parser *p, const char *text, size_t size) {
   return sl_arena_strndup(p->query->arena, text, size);
 }
@@ -485,10 +500,15 @@ static sl_status parse_projection(parser *p, const json_t *root) {
     size_t kept = 0;
     for (size_t i = 0; specs != NULL && i < count; i++) {
       json_t *name = json_array_get(tags, i);
-      const sl_tag_spec *tag = json_is_string(name) ? find_tag(p->query, json_string_value(name)) : NULL;
+      char tag_path[PATH_BYTES];
+      snprintf(tag_path, sizeof tag_path, "%s", member_path);
+      sl_json_path_index(tag_path, sizeof tag_path, i);
+      if (!json_is_string(name)) {
+        return fail(p, tag_path, "expected a tag name (a string), found %s", json_kind_name(name));
+      }
+      const sl_tag_spec *tag = find_tag(p->query, json_string_value(name));
       if (tag == NULL) {
-        return fail(p, member_path, "projected tag %s does not exist in trace %s",
-                    json_is_string(name) ? json_string_value(name) : "(not a string)", query->name);
+        return fail(p, tag_path, "projected tag %s does not exist in trace %s", json_string_value(name), query->name);
       }
       /* A tag named twice is projected once, where first named (deduplicateStrings in BanyanDB's
        * trace_plan_tag_filter.go). */
@@ -525,10 +545,21 @@ static sl_status parse_projection(parser *p, const json_t *root) {
   sl_projection_family *out = sl_arena_alloc(p->query->arena, (count + 1) * sizeof *out);
   for (size_t f = 0; f < count; f++) {
     json_t *family = json_array_get(families, f);
-    json_t *name = json_object_get(family, "name");
-    json_t *tags = json_object_get(family, "tags");
-    if (!json_is_string(name) || (tags != NULL && !json_is_array(tags))) {
-      return fail(p, families_path, "family %zu needs a \"name\" and a \"tags\" array", f);
+    char family_path[PATH_BYTES], tags_path[PATH_BYTES];
+    snprintf(family_path, sizeof family_path, "%s", families_path);
+    sl_json_path_index(family_path, sizeof family_path, f);
+    if (!json_is_object(family)) {
+      return fail(p, family_path, "expected a tag family object {\"name\", \"tags\"}");
+    }
+    static const char *const family_fields[] = {"name", "tags", NULL};
+    note_ignored(p, family, family_path, family_fields, NULL);
+    json_t *name = member(family, "name", NULL, family_path, NULL);
+    json_t *tags = member(family, "tags", NULL, family_path, tags_path); /* null: the default, none */
+    if (!json_is_string(name)) {
+      return fail(p, family_path, "a tag family needs a \"name\" (a string)");
+    }
+    if (tags != NULL && !json_is_array(tags)) {
+      return fail(p, tags_path, "expected an array of tag names");
     }
     out[f].name = copy_string(p, json_string_value(name), json_string_length(name));
     size_t family_index = query->stream->family_count;
@@ -538,23 +569,27 @@ static sl_status parse_projection(parser *p, const json_t *root) {
       }
     }
     if (family_index == query->stream->family_count) {
-      return fail(p, families_path, "tag family \"%s\" does not exist in stream %s", out[f].name,
-                  query->name);
+      return fail(p, family_path, "tag family \"%s\" does not exist in stream %s", out[f].name, query->name);
     }
     size_t tag_count = tags != NULL ? json_array_size(tags) : 0;
     const sl_tag_spec **specs = sl_arena_alloc(p->query->arena, (tag_count + 1) * sizeof(const sl_tag_spec *));
     for (size_t i = 0; i < tag_count; i++) {
       json_t *tag_name = json_array_get(tags, i);
+      char tag_path[PATH_BYTES];
+      snprintf(tag_path, sizeof tag_path, "%s", tags_path);
+      sl_json_path_index(tag_path, sizeof tag_path, i);
+      if (!json_is_string(tag_name)) {
+        return fail(p, tag_path, "expected a tag name (a string), found %s", json_kind_name(tag_name));
+      }
       const sl_tag_spec *tag = NULL;
       const sl_tag_family_spec *spec = &query->stream->families[family_index];
-      for (size_t t = 0; json_is_string(tag_name) && t < spec->tag_count; t++) {
+      for (size_t t = 0; t < spec->tag_count; t++) {
         if (strcmp(spec->tags[t].name, json_string_value(tag_name)) == 0) {
           tag = &spec->tags[t];
         }
       }
       if (tag == NULL) {
-        return fail(p, families_path, "projected tag %s does not exist in family %s",
-                    json_is_string(tag_name) ? json_string_value(tag_name) : "(not a string)",
+        return fail(p, tag_path, "projected tag %s does not exist in family %s", json_string_value(tag_name),
                     out[f].name);
       }
       specs[i] = tag;

@@ -88,6 +88,11 @@ static void good_queries_bind(void **state) {
   sl_query_free(query);
 
   /* An empty projection, but a condition on a tag other than the entity's: BanyanDB projects that tag. */
+  /* A null "tags" is the field's default, no tags (it was refused as "needs a "tags" array"). */
+  const char *null_tags = "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":null}]},"
+                          "\"criteria\":" LATENCY_GT "}";
+  assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, null_tags, strlen(null_tags), &query, &err), SL_OK);
+  sl_query_free(query);
   const char *filtered = "{" STREAM ",\"projection\":{},\"criteria\":" LATENCY_GT "}";
   assert_int_equal(sl_query_parse(catalog, SL_QUERY_STREAM, filtered, strlen(filtered), &query, &err), SL_OK);
   sl_query_free(query);
@@ -166,10 +171,23 @@ static void bad_queries_name_their_problem(void **state) {
       {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":1.5}}", "$.orderBy.sort: expected SORT_ASC, SORT_DESC"},
       {SL_QUERY_STREAM, "{" STREAM ",\"orderBy\":{\"sort\":true}}", "$.orderBy.sort: expected SORT_ASC, SORT_DESC"},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"nope\"]}]}}",
-       "projected tag nope does not exist in family primary"},
+       "$.projection.tagFamilies[0].tags[0]: projected tag nope does not exist in family primary"},
+      /* Projection errors named only $.projection.tagFamilies, and a tag that is no string "(not a
+       * string) does not exist". */
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"latency\",7]}]}}",
+       "$.projection.tagFamilies[0].tags[1]: expected a tag name (a string), found a number"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"latency\"]},"
+       "{\"tags\":[\"latency\"]}]}}",
+       "$.projection.tagFamilies[1]: a tag family needs a \"name\" (a string)"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[\"primary\"]}}",
+       "$.projection.tagFamilies[0]: expected a tag family object {\"name\", \"tags\"}"},
+      {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":\"latency\"}]}}",
+       "$.projection.tagFamilies[0].tags: expected an array of tag names"},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"extra\",\"tags\":[]}]}}",
        "tag family \"extra\" does not exist"},
-      {SL_QUERY_TRACE, "{" TRACE ",\"tagProjection\":[\"nope\"]}", "projected tag nope does not exist in trace"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"tagProjection\":[\"latency\",\"nope\"]}",
+       "$.tagProjection[1]: projected tag nope does not exist in trace"},
+      {SL_QUERY_TRACE, "{" TRACE ",\"tagProjection\":[null]}", "$.tagProjection[0]: expected a tag name (a string), found null"},
       {SL_QUERY_TRACE, "{" TRACE "}", "a trace query needs a trace-id condition (EQ or IN on traceId) or an orderBy"},
       {SL_QUERY_TRACE, "{\"groups\":[\"trace_performance_test\",\"other\"],\"name\":\"segment_trace\"}",
        "spanlab queries one group at a time"},
