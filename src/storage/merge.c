@@ -585,7 +585,8 @@ static sl_status merge_index(merge_state *state, uint32_t index, sl_error *err) 
   roaring_bitmap_t **postings = calloc(n + 1, sizeof(roaring_bitmap_t *));
   uint32_t *positions = NULL;
   size_t positions_capacity = 0;
-  uint8_t *current = malloc(SL_PART_MAX_KEY_BYTES + 1);
+  /* Terms are index terms (up to SL_TERM_MAX_BYTES, what a write accepts), not block keys. */
+  uint8_t *current = malloc(SL_TERM_MAX_BYTES + 1);
   sl_status status = cursors != NULL && valid != NULL && terms != NULL && postings != NULL && current != NULL
                          ? SL_OK
                          : sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
@@ -606,8 +607,11 @@ static sl_status merge_index(merge_state *state, uint32_t index, sl_error *err) 
       break;
     }
     size_t term_bytes = terms[smallest].size_bytes;
-    if (term_bytes > SL_PART_MAX_KEY_BYTES) {
-      status = sl_error_set(err, SL_ERR_CORRUPT, "merge: a term of %zu bytes", term_bytes);
+    if (term_bytes > SL_TERM_MAX_BYTES) {
+      status = sl_error_set(err, SL_ERR_CORRUPT, "merge: index %s of part %016llx: a term of %zu bytes, over the %d-byte limit",
+                            state->layout->indexes[index].name,
+                            (unsigned long long)sl_part_info_of(state->inputs[smallest].part).id, term_bytes,
+                            SL_TERM_MAX_BYTES);
       break;
     }
     memcpy(current, terms[smallest].data, term_bytes);

@@ -1442,7 +1442,10 @@ static sl_status parse_series(sl_part *part, sl_read_context *context, const uin
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
     for (uint32_t v = 0; v < entry->value_count && r.status == SL_OK; v++) {
-      read_bytes(&r, &values[v], 1 << 20);
+      /* No bound of its own: the writer takes entity and leading tag values of any length (a
+       * serviceId of 1 MiB and more), and a smaller bound here failed every flush of such a span
+       * after it was acknowledged; the block's raw bytes bound it. */
+      read_bytes(&r, &values[v], SL_BLOCK_MAX_RAW_BYTES);
     }
     entry->values = values;
     if (r.status == SL_OK && s > 0 && sl_bytes_compare(part->series[s - 1].key, entry->key) >= 0) {
