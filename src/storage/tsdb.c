@@ -54,6 +54,7 @@ typedef struct segment {
   char name[32];
   char dir[PATH_BYTES];
   bool expired;
+  bool published; /* a table of it has published a snapshot: its directory holds rows; guarded by lock */
   table **tables; /* shard_count * kind_count; NULL until first used */
 } segment;
 
@@ -380,6 +381,7 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
    * no longer replays their batches). */
   pthread_mutex_lock(&db->lock);
   t->unpublished = status != SL_OK;
+  t->segment->published = t->segment->published || status == SL_OK;
   pthread_mutex_unlock(&db->lock);
   if (status != SL_OK) {
     return status;
@@ -411,8 +413,13 @@ static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error
   sl_snapshot snapshot = {0};
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
+  /* Only segments with a published table: a segment that has none yet (rows only in memory parts,
+   * or a write that failed) may rightly have no directory, and an open refuses a named segment
+   * that is missing (check_named_segments). */
   for (size_t s = 0; s < db->segment_count && status == SL_OK; s++) {
-    status = sl_snapshot_add_part(&snapshot, db->segments[s]->name, 0, err);
+    if (db->segments[s]->published) {
+      status = sl_snapshot_add_part(&snapshot, db->segments[s]->name, 0, err);
+    }
   }
   pthread_mutex_unlock(&db->lock);
   snapshot.epoch = ++db->epoch;
@@ -1555,7 +1562,12 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   table_dir(db, seg, shard, kind, dir, sizeof dir);
   struct stat info;
   if (stat(dir, &info) != 0) {
-    return SL_OK; /* never written */
+    if (errno == ENOENT) {
+      return SL_OK; /* never written */
+    }
+    /* A symlink loop or a directory that cannot be searched is not a table never written: opening
+     * without it served the store without its rows. */
+    return sl_fileio_errno_error(err, errno, "stat", dir);
   }
   table *t = NULL;
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
@@ -1570,6 +1582,7 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   }
   t->epoch = result.newest_epoch_seen;
   t->covered = result.found ? snapshot.wal_sequence : 0;
+  seg->published = seg->published || result.found;
   sl_status status = SL_OK;
   for (size_t p = 0; p < snapshot.part_count && status == SL_OK; p++) {
     const char *name = snapshot.parts[p].name;
@@ -1711,6 +1724,34 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
   return status;
 }
 
+/* Every segment the newest store snapshot names is open (from its directory or the WAL) unless
+ * retention has expired it: one whose directory was deleted or moved opened as a store without
+ * that segment's rows, and the next checkpoint wrote snapshots without it. */
+static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uint64_t epoch, sl_error *err) {
+  sl_status status = SL_OK;
+  pthread_mutex_lock(&db->lock);
+  for (size_t p = 0; p < named->part_count && status == SL_OK; p++) {
+    const char *name = named->parts[p].name;
+    int64_t start = 0;
+    if (!parse_segment_name(db, name, &start)) {
+      continue; /* not a segment of this interval: load_segments says so when its directory is there */
+    }
+    bool open = false;
+    for (size_t s = 0; s < db->segment_count && !open; s++) {
+      open = strcmp(db->segments[s]->name, name) == 0;
+    }
+    if (!open && !expired_locked(db, start)) {
+      status = sl_error_set(err, SL_ERR_CORRUPT,
+                            "segment %s/%s is missing: the store snapshot (epoch %llu) names it and it has not "
+                            "expired, so its spans would be lost (was the directory deleted or moved?); put it "
+                            "back to open the store",
+                            db->dir, name, (unsigned long long)epoch);
+    }
+  }
+  pthread_mutex_unlock(&db->lock);
+  return status;
+}
+
 sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *err) {
   assert(options != NULL && out != NULL);
   *out = NULL;
@@ -1772,7 +1813,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     wal_in_use = result.found && (store.flags & SL_SNAPSHOT_WAL_IN_USE) != 0;
     atomic_init(&db->wal_in_use, wal_in_use && db->options.wal_enabled);
   }
-  sl_snapshot_free(&store);
+  /* The segments the newest store snapshot names, checked once the WAL is replayed. */
+  sl_snapshot named = store;
+  store = (sl_snapshot){0};
   if (status == SL_OK) {
     status = load_segments(db, err);
   }
@@ -1825,6 +1868,10 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
       db->introduced = last > db->introduced ? last : db->introduced;
     }
   }
+  if (status == SL_OK) {
+    status = check_named_segments(db, &named, named.epoch, err);
+  }
+  sl_snapshot_free(&named);
   if (status == SL_OK && db->options.background) {
     if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0) {
       status = sl_error_set(err, SL_ERR_INTERNAL, "store: cannot start the flush thread");
