@@ -122,6 +122,19 @@ sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err) 
   if (profile->time_range_ms <= 0) {
     return sl_error_set(err, SL_ERR_INVALID, "time range must be positive");
   }
+  /* Every start time must be one a store takes: 1 ms after the epoch up to INT64_MAX ns (in 2262).
+   * A span starts before start + range + the latency cap (a child starts inside its parent). */
+  const int64_t last_ms = INT64_MAX / 1000000;
+  int64_t cap_ms = profile->latency_cap_ms > 0 ? profile->latency_cap_ms : 0;
+  if (profile->start_ms < 1 || profile->time_range_ms > last_ms || cap_ms > last_ms ||
+      profile->start_ms > last_ms - profile->time_range_ms - cap_ms) {
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "start times from %lld ms over a range of %lld ms (plus the %lld ms latency cap) fall outside "
+                        "1..%lld ms since the epoch (1970-01-01T00:00:00.001Z to 2262-04-11, the int64 nanoseconds "
+                        "the stores keep): choose a later --start or a shorter --time-range",
+                        (long long)profile->start_ms, (long long)profile->time_range_ms, (long long)cap_ms,
+                        (long long)last_ms);
+  }
   if (!(profile->error_rate >= 0 && profile->error_rate <= 1) ||
       !(profile->cross_service_share >= 0 && profile->cross_service_share <= 1)) {
     return sl_error_set(err, SL_ERR_INVALID, "error rate and cross-service share must be in [0, 1]");

@@ -94,5 +94,19 @@ err=$("$spanlab" load --model trace --model stream --data "$scratch/s" --input "
 err=$("$spanlab" bench --scale custom --spans 10 --focus --x --focus --y 2>&1); rc=$?
 [[ $rc -eq 2 ]] && grep -q -- "--focus is given twice" <<<"$err" || fail "a repeated --focus: $rc $err"
 
+# Start times a store cannot take (before 1970-01-01T00:00:00.001Z or past INT64_MAX ns, in 2262)
+# are refused before anything is written: --time-range 99999999999d and --start 1969-01-01 wrote
+# files, exit 0, that every load then refused at record 1.
+for bad in "--time-range 99999999999d" "--start 1969-01-01T00:00:00Z" "--start 1970-01-01T00:00:00Z" \
+           "--start 2262-04-11T23:00:00Z --time-range 1h"; do
+  rm -f "$scratch/range.bin"
+  # shellcheck disable=SC2086
+  err=$("$spanlab" generate --scale small --spans 100 $bad --format bin --out "$scratch/range.bin" --quiet 2>&1); rc=$?
+  [[ $rc -eq 2 ]] && grep -q "start times" <<<"$err" && [[ ! -e "$scratch/range.bin" ]] \
+    || fail "generate $bad: $rc $err"
+done
+"$spanlab" generate --scale small --spans 100 --start 2262-04-10T00:00:00Z --time-range 1h --format bin \
+  --out "$scratch/late.bin" --quiet >/dev/null 2>&1 || fail "generate a day before the end of int64 ns"
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
