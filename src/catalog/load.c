@@ -112,14 +112,27 @@ static bool check_file_name(loader *ld, const char *path, const char *name) {
     return true;
   }
   /* (An empty name has its own problem where it is read.) */
+  bool control = false;
+  for (const char *c = name; *c != '\0' && !control; c++) {
+    control = (unsigned char)*c < 0x20 || *c == 0x7f;
+  }
   const char *why = strchr(name, '/') != NULL                           ? "contains '/'"
                     : strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ? "is \".\" or \"..\""
                     : strlen(name) > NAME_MAX_BYTES                     ? "is over 200 bytes"
+                    : control                                           ? "contains a control character"
                                                                         : NULL;
   if (why != NULL) {
+    /* The name as a JSON string would write it: a control character printed raw garbles the line. */
+    char shown[64 * 6 + 1];
+    size_t at = 0;
+    for (const char *c = name; *c != '\0' && at < 64 * 6 - 6 && c - name < 64; c++) {
+      unsigned char byte = (unsigned char)*c;
+      at += (size_t)snprintf(shown + at, sizeof shown - at, byte < 0x20 || byte == 0x7f ? "\\u%04x" : "%c", byte);
+    }
+    shown[at] = '\0';
     char name_path[JSON_PATH_BYTES];
     json_problem(&ld->reader, path_join(path, "name", name_path),
-                 "name \"%.64s\" %s: stores keep files named after it", name, why);
+                 "name \"%s\" %s: stores keep files named after it", shown, why);
     return false;
   }
   return true;

@@ -82,5 +82,19 @@ for cmd in run schema generate load query bench report inspect; do
 done
 "$spanlab" --help | grep -q 'usage: spanlab COMMAND' || fail "top-level --help"
 
+# A tag name with a control character names a file (TAG.t) no store makes: refused where it is
+# written, with its position; it was reported only as 'part layout: file name "a<U+0001>b.t" is not
+# usable', with the raw byte and no file, line or path.
+mkdir -p "$scratch/ctrl" && cp "$source_dir"/schemas/stream-vs-trace/*.json "$scratch/ctrl/"
+python3 - "$scratch/ctrl/trace_schema.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["tags"].append({"name": "a\u0001b", "type": "TAG_TYPE_STRING"})
+json.dump(t, open(sys.argv[1], "w"))
+PY
+err=$("$spanlab" schema check "$scratch/ctrl" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q 'trace_schema.json:1:[0-9]*: \$.tags\[11\].name: .*control character' <<<"$err" \
+  || fail "a tag name with a control character: $rc $err"
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))
