@@ -772,7 +772,8 @@ typedef struct ordered_part {
   sl_part_term_cursor *cursor;
   bool valid;
   sl_bytes term;
-  uint8_t term_storage[SL_PART_MAX_KEY_BYTES];
+  uint8_t *term_storage; /* owned copy of term (terms are up to SL_TERM_MAX_BYTES), grown as needed */
+  size_t term_capacity;
   roaring_bitmap_t *postings;
   index_result candidates;
   bool *series_selected; /* per series entry */
@@ -796,16 +797,33 @@ static const sl_series_entry *series_of_key(sl_part *part, sl_bytes key, size_t 
   return NULL;
 }
 
+/* Grows *storage to hold size bytes (a term copy). */
+static sl_status keep_term(uint8_t **storage, size_t *capacity, size_t size, sl_error *err) {
+  if (size <= *capacity && *storage != NULL) {
+    return SL_OK;
+  }
+  size_t grown = size > 64 ? size : 64;
+  uint8_t *bigger = realloc(*storage, grown);
+  if (bigger == NULL) {
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  *storage = bigger;
+  *capacity = grown;
+  return SL_OK;
+}
+
 static sl_status ordered_advance(ordered_part *entry, sl_error *err) {
   sl_bitmap_free(entry->postings);
   entry->postings = NULL;
   sl_bytes term = {0};
   SL_TRY(sl_part_term_cursor_next(entry->cursor, &entry->valid, &term, &entry->postings, err));
   if (entry->valid) {
-    if (term.size_bytes > SL_PART_MAX_KEY_BYTES) {
-      return sl_error_set(err, SL_ERR_CORRUPT, "a term of %zu bytes in part %s", term.size_bytes,
+    if (term.size_bytes > SL_TERM_MAX_BYTES) {
+      return sl_error_set(err, SL_ERR_CORRUPT, "a term of %zu bytes, over the %d-byte limit, in part %s",
+                          term.size_bytes, SL_TERM_MAX_BYTES,
                           sl_part_dir(entry->part) != NULL ? sl_part_dir(entry->part) : "(memory)");
     }
+    SL_TRY(keep_term(&entry->term_storage, &entry->term_capacity, term.size_bytes, err));
     memcpy(entry->term_storage, term.data, term.size_bytes);
     entry->term = (sl_bytes){.data = (const char *)entry->term_storage, .size_bytes = term.size_bytes};
   }
@@ -969,6 +987,8 @@ static sl_status collect_by_index(query_state *state, uint32_t index, bool *comp
     }
   }
   /* The k-way merge of the parts' terms. */
+  uint8_t *current_storage = NULL; /* the term being read, copied: its parts advance past it */
+  size_t current_capacity = 0;
   while (status == SL_OK) {
     int best = -1;
     for (size_t i = 0; i < count; i++) {
@@ -998,8 +1018,11 @@ static sl_status collect_by_index(query_state *state, uint32_t index, bool *comp
       state->dropped = true; /* matches past the window were not read */
       break;
     }
-    uint8_t current_storage[SL_PART_MAX_KEY_BYTES];
     sl_bytes current = parts[best].term;
+    status = keep_term(&current_storage, &current_capacity, current.size_bytes, err);
+    if (status != SL_OK) {
+      break;
+    }
     memcpy(current_storage, current.data, current.size_bytes);
     current.data = (const char *)current_storage;
     for (size_t i = 0; i < count && status == SL_OK; i++) {
@@ -1018,7 +1041,9 @@ static sl_status collect_by_index(query_state *state, uint32_t index, bool *comp
     sl_bitmap_free(parts[i].postings);
     sl_bitmap_free(parts[i].candidates.rows);
     free(parts[i].series_selected);
+    free(parts[i].term_storage);
   }
+  free(current_storage);
   free(parts);
   return status;
 }

@@ -251,6 +251,13 @@ for c in stream:long-op stream:long-svc trace:long-svc; do
   rows=$("$spanlab" inspect --data "$scratch/store-$c" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])' 2>/dev/null)
   [[ "$rows" =~ ^[0-9]+$ && "$rows" -ge 2501 ]] || fail "$model: inspect of the store with a long tag ($input): $rows"
 done
+# ... and a query ordered by the long term's index reads it ("a term of 5000 bytes in part ...": the
+# index-ordered walk held terms in 4,096 bytes).
+printf '%s' '{"groups":["stream_performance_test"],"name":"segment_stream","timeRange":{"begin":"2024-12-31T00:00:00Z","end":"2025-01-02T00:00:00Z"},"orderBy":{"indexRuleName":"operation_name_index","sort":"SORT_DESC"},"limit":3,"projection":{"tagFamilies":[{"name":"primary","tags":["operationName"]}]}}' >"$scratch/by-op.json"
+out=$("$spanlab" query --model stream --data "$scratch/store-stream:long-op" "$scratch/by-op.json" 2>&1) \
+  || fail "a query ordered by the index of a long term: $out"
+python3 -c 'import json,sys; e=json.loads(sys.argv[1])["elements"]; assert len(e) == 3, e' "$out" 2>/dev/null \
+  || fail "a query ordered by the index of a long term answers: ${out:0:300}"
 
 # A day segment the store snapshot names, deleted or moved (or a symlink loop in its place): the
 # store is refused, naming it; it opened as a store without that day's spans, exit 0, and the next
