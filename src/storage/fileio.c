@@ -343,6 +343,9 @@ static sl_status read_open_file(int fd, const char *path, uint64_t max_bytes, ui
   if (fstat(fd, &info) != 0) {
     return sl_fileio_errno_error(err, errno, "stat", path);
   }
+  if (!S_ISREG(info.st_mode)) {
+    return sl_error_set(err, SL_ERR_CORRUPT, "%s: not a regular file", path);
+  }
   if ((uint64_t)info.st_size > max_bytes) {
     return sl_error_set(err, SL_ERR_CORRUPT, "%s: file is %lld bytes, more than the %llu allowed",
                         path, (long long)info.st_size, (unsigned long long)max_bytes);
@@ -381,7 +384,9 @@ sl_status sl_fileio_read_file(const char *path, uint64_t max_bytes, uint8_t **da
   assert(data_out != NULL && size_out != NULL);
   *data_out = NULL;
   *size_out = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO in a file's place opens at once (and is refused), instead of blocking until
+   * a writer comes; it changes nothing for a regular file. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return sl_fileio_errno_error(err, errno, "open", path);
   }

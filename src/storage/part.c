@@ -1172,7 +1172,7 @@ static sl_status open_checked(sl_part *part, const char *file, sl_part_file_kind
                               uint64_t *file_bytes, uint64_t *content_bytes, sl_error *err) {
   char path[4096];
   path_of(part, file, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO opens at once, and is refused */
   if (fd < 0) {
     return sl_fileio_errno_error(err, errno, "open", path);
   }
@@ -1181,6 +1181,10 @@ static sl_status open_checked(sl_part *part, const char *file, sl_part_file_kind
     sl_status status = sl_fileio_errno_error(err, errno, "stat", path);
     close(fd);
     return status;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    close(fd);
+    return sl_error_set(err, SL_ERR_CORRUPT, "%s: not a regular file", path);
   }
   uint8_t footer[SL_PART_FOOTER_BYTES] = {0};
   sl_buffer buffer = {0};

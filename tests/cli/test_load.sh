@@ -224,6 +224,26 @@ else
   echo "note: the load ended before it could be killed; the inspect-after-crash check did not run" >&2
 fi
 
+# A FIFO (or another special file) in place of a store file: an error naming it; opening it blocked
+# inspect and query for good.
+# (store-stream-bin lost a table snapshot above, on purpose: these damage an intact copy.)
+"$spanlab" load --model stream --data "$scratch/store-intact" --input "$scratch/s.bin" --quiet >/dev/null 2>&1 \
+  || fail "load store-intact"
+"$spanlab" inspect --data "$scratch/store-intact" >/dev/null 2>&1 || fail "inspect of the intact store"
+for victim in snapshot column; do
+  cp -a "$scratch/store-intact" "$scratch/fifo-$victim"
+  if [[ $victim == snapshot ]]; then
+    file=$(ls "$scratch/fifo-$victim"/*.snp | sort | tail -1)
+  else
+    file=$(find "$scratch/fifo-$victim" -path '*/parts/*' -name 'timestamps.bin' | head -1)
+  fi
+  rm -f "$file" && mkfifo "$file"
+  err=$(timeout 20 "$spanlab" inspect --data "$scratch/fifo-$victim" 2>&1 >/dev/null); rc=$?
+  # A newer snapshot that cannot be read is skipped for the one before it, as a damaged one is.
+  want_rc=$([[ $victim == snapshot ]] && echo 0 || echo 1)
+  [[ $rc -eq $want_rc ]] && grep -q "$(basename "$file"): not a regular file" <<<"$err" || fail "a FIFO as a store's $victim: $rc $err"
+done
+
 "$spanlab" load --model sqlite --data "$scratch/x" --input "$scratch/none.bin" >/dev/null 2>&1; [[ $? -eq 1 ]] || fail "missing input"
 "$spanlab" load --model sqlite --input "$scratch/s.bin" >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "missing --data"
 "$spanlab" load --model nosuch --data "$scratch/y" --input "$scratch/s.bin" 2>&1 | grep -q "unknown backend" || fail "unknown model"
@@ -263,7 +283,7 @@ python3 -c 'import json,sys; e=json.loads(sys.argv[1])["elements"]; assert len(e
 # store is refused, naming it; it opened as a store without that day's spans, exit 0, and the next
 # checkpoint wrote snapshots without it.
 for damage in deleted loop; do
-  cp -a "$scratch/store-stream-bin" "$scratch/seg-$damage"
+  cp -a "$scratch/store-intact" "$scratch/seg-$damage"
   seg=$(cd "$scratch/seg-$damage" && ls -d seg-* | head -1)
   rm -rf "$scratch/seg-$damage/$seg"
   [[ $damage == loop ]] && ln -s "$seg" "$scratch/seg-$damage/$seg"
@@ -273,7 +293,8 @@ for damage in deleted loop; do
     else
       err=$("$spanlab" load --model stream --data "$scratch/seg-$damage" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
     fi
-    [[ $rc -eq 1 ]] && grep -q "$seg" <<<"$err" || fail "$cmd of a store whose segment $seg is $damage: $rc $err"
+    [[ $rc -eq 1 ]] && grep -Eq "segment [^ ]*/$seg is missing|$seg[^ ]*: Too many levels of symbolic links" <<<"$err" \
+      || fail "$cmd of a store whose segment $seg is $damage: $rc $err"
   done
 done
 
