@@ -53,6 +53,7 @@ sl_status sl_gen_profile_init(sl_gen_profile *profile, const char *scale, sl_err
  * services and 1,000 operations). */
 #define SL_GEN_MAX_SERVICES 1000000u
 #define SL_GEN_MAX_OPERATIONS 1000000u
+#define SL_GEN_MAX_PAYLOAD_BYTES (16u << 20) /* --payload-bytes: the mean dataBinary size aimed at */
 
 /* Checks a (custom) profile: every count positive and within the bounds above, rates in [0, 1], ... */
 sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err);

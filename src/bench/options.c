@@ -270,7 +270,7 @@ sl_status sl_bench_options_parse(sl_bench_options *options, int argc, char **arg
     } else if (strcmp(option, "--operations") == 0) {
       SL_TRY(parse_int(option, value, 1, SL_GEN_MAX_OPERATIONS, &options->operations, err));
     } else if (strcmp(option, "--payload-bytes") == 0) {
-      SL_TRY(parse_int(option, value, 0, 64 << 20, &options->payload_bytes, err));
+      SL_TRY(parse_int(option, value, 0, SL_GEN_MAX_PAYLOAD_BYTES, &options->payload_bytes, err));
     } else if (strcmp(option, "--writers") == 0) {
       SL_TRY(parse_int_list(option, value, options->writers, &options->writer_count, 10000, err));
     } else if (strcmp(option, "--batch-sizes") == 0) {

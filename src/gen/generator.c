@@ -149,8 +149,9 @@ sl_status sl_gen_profile_validate(const sl_gen_profile *profile, sl_error *err) 
   if (!(profile->latency_mean_ms > 0) || profile->latency_cap_ms < 1) {
     return sl_error_set(err, SL_ERR_INVALID, "latency mean and cap must be positive");
   }
-  if (profile->payload_bytes > (16u << 20)) {
-    return sl_error_set(err, SL_ERR_INVALID, "payload bytes %u exceeds 16 MiB", profile->payload_bytes);
+  if (profile->payload_bytes > SL_GEN_MAX_PAYLOAD_BYTES) {
+    return sl_error_set(err, SL_ERR_INVALID, "payload bytes %u exceeds %u (16 MiB)", profile->payload_bytes,
+                        SL_GEN_MAX_PAYLOAD_BYTES);
   }
   return SL_OK;
 }

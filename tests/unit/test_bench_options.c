@@ -94,6 +94,8 @@ static void bad_values_name_the_option(void **state) {
       {"--writers 1,1,1", "--writers: 1 is named twice"},
       /* Counts whose tables the generator builds up front are bounded (1e8 services ran for minutes). */
       {"--services 100000000", "--services expects a whole number from 1 to 1000000"},
+      /* The option took up to 64 MiB, and the generator then refused more than 16 MiB. */
+      {"--payload-bytes 20000000", "--payload-bytes expects a whole number from 0 to 16777216"},
       {"--operations 2m", "--operations expects a whole number from 1 to 1000000"},
       {"--sync always", "--sync expects none, batch, interval or off, not \"always\""},
       {"--frobnicate 3", "--frobnicate: unknown option"},
