@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "common/path.h"
 #include "common/progress.h"
 #include "common/timeutil.h"
 #include "spanlab/backend.h"
@@ -41,6 +42,9 @@ static sl_status read_manifest(const char *input, bool *found, uint64_t *spans, 
   struct stat info;
   if (stat(path, &info) != 0 && errno == ENOENT) {
     return SL_OK;
+  }
+  if (sl_path_is_special(path)) { /* a FIFO would block the load for good */
+    return sl_error_set(err, SL_ERR_INVALID, "%s: not a regular file (move it away to load without the check)", path);
   }
   json_error_t error;
   json_t *manifest = json_load_file(path, 0, &error);

@@ -1,6 +1,7 @@
 /* engine.c: see engine.h. */
 #include "storage/engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -70,6 +71,29 @@ static bool differ(const json_t *a, const json_t *b, char *path, size_t path_byt
   return !json_equal((json_t *)a, (json_t *)b);
 }
 
+enum { STORE_META_MAX_BYTES = 1 << 20 };
+
+const char *sl_engine_store_files_held(const char *directory) {
+  static const char *const kinds[] = {"wal/", "a store snapshot (*.snp)", "a segment (seg-*)"};
+  DIR *handle = opendir(directory);
+  const char *held = NULL;
+  for (struct dirent *entry = handle != NULL ? readdir(handle) : NULL; entry != NULL && held == NULL;
+       entry = readdir(handle)) {
+    size_t length = strlen(entry->d_name);
+    if (strcmp(entry->d_name, "wal") == 0) {
+      held = kinds[0];
+    } else if (length > 4 && strcmp(entry->d_name + length - 4, ".snp") == 0) {
+      held = kinds[1];
+    } else if (strncmp(entry->d_name, "seg-", 4) == 0) {
+      held = kinds[2];
+    }
+  }
+  if (handle != NULL) {
+    closedir(handle);
+  }
+  return held;
+}
+
 sl_status sl_engine_store_meta(const char *directory, const char *description, sl_error *err) {
   char path[4096];
   if (!sl_fileio_path(path, sizeof path, "%s/store.json", directory)) {
@@ -82,7 +106,22 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
   }
   struct stat info;
   sl_status status = SL_OK;
-  if (stat(path, &info) != 0) {
+  int stat_result = stat(path, &info);
+  if (stat_result != 0 && errno != ENOENT) {
+    json_decref(wanted);
+    return sl_fileio_errno_error(err, errno, "stat", path);
+  }
+  if (stat_result != 0) {
+    /* store.json is written before anything else of a store, so files of a store without it mean
+     * it was deleted: writing one of this model would label a store of the other model. */
+    const char *held = sl_engine_store_files_held(directory);
+    if (held != NULL) {
+      json_decref(wanted);
+      return sl_error_set(err, SL_ERR_CORRUPT,
+                          "%s holds a store's files (%s) but no store.json, which says its model, group and subject "
+                          "(was it deleted?); put it back, or use a new --data directory",
+                          directory, held);
+    }
     char *text = json_dumps(wanted, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     status = text != NULL ? sl_fileio_write_file_atomic(path, text, strlen(text), err)
                           : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -90,7 +129,15 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
     json_decref(wanted);
     return status;
   }
-  json_t *found = json_load_file(path, 0, &parse_error);
+  uint8_t *data = NULL;
+  size_t size_bytes = 0;
+  status = sl_fileio_read_file(path, STORE_META_MAX_BYTES, &data, &size_bytes, err); /* a FIFO is refused */
+  if (status != SL_OK) {
+    json_decref(wanted);
+    return status;
+  }
+  json_t *found = json_loadb((const char *)data, size_bytes, 0, &parse_error);
+  free(data);
   if (found == NULL) {
     json_decref(wanted);
     return sl_error_set(err, SL_ERR_CORRUPT, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,

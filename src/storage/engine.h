@@ -59,6 +59,9 @@ void sl_query_stats_add_read(sl_query_stats *stats, const sl_read_stats *read);
  * description is the engine's JSON text of what it holds (model, group,
  * subject, shards, intervals, tags, rules). */
 sl_status sl_engine_store_meta(const char *directory, const char *description, sl_error *err);
+/* What shows directory holds an engine store's files ("wal/", a store snapshot, a segment), or NULL
+ * when it holds none: with no store.json beside them, store.json was lost (it is written first). */
+const char *sl_engine_store_files_held(const char *directory);
 /* The group of a subject (model "stream" or "trace", for the messages), if a store can hold it:
  * found, with 1..SL_TSDB_MAX_SHARDS shards and a segment interval. */
 sl_status sl_engine_find_group(const sl_catalog *catalog, const char *model, const char *subject, const char *group,

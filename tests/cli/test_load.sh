@@ -279,6 +279,25 @@ out=$("$spanlab" query --model stream --data "$scratch/store-stream:long-op" "$s
 python3 -c 'import json,sys; e=json.loads(sys.argv[1])["elements"]; assert len(e) == 3, e' "$out" 2>/dev/null \
   || fail "a query ordered by the index of a long term answers: ${out:0:300}"
 
+# A store whose store.json is gone: an error, and no new store.json (a load with the other model
+# wrote one of its own model and left the store mislabelled); a FIFO as store.json: an error, not a wait.
+cp -a "$scratch/store-intact" "$scratch/no-meta" && rm "$scratch/no-meta/store.json"
+err=$("$spanlab" load --model trace --data "$scratch/no-meta" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "no-meta holds a store's files (.*) but no store.json" <<<"$err" || fail "a store without store.json: $rc $err"
+[[ ! -e "$scratch/no-meta/store.json" ]] || fail "a store without store.json got one: $(cat "$scratch/no-meta/store.json")"
+err=$("$spanlab" inspect --data "$scratch/no-meta" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "no-meta holds a store's files (.*) but no store.json" <<<"$err" || fail "inspect of a store without store.json: $rc $err"
+cp -a "$scratch/store-intact" "$scratch/fifo-meta" && rm "$scratch/fifo-meta/store.json" && mkfifo "$scratch/fifo-meta/store.json"
+err=$(timeout 20 "$spanlab" load --model stream --data "$scratch/fifo-meta" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "store.json: not a regular file" <<<"$err" || fail "a FIFO as store.json: $rc $err"
+err=$(timeout 20 "$spanlab" inspect --data "$scratch/fifo-meta" 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "store.json: not a regular file" <<<"$err" || fail "inspect of a FIFO as store.json: $rc $err"
+
+# A FIFO as the span file's manifest: an error, not a wait.
+cp "$scratch/s.bin" "$scratch/fifo-manifest.bin" && mkfifo "$scratch/fifo-manifest.bin.manifest.json"
+err=$(timeout 20 "$spanlab" load --model stream --data "$scratch/store-fifo-manifest" --input "$scratch/fifo-manifest.bin" --quiet 2>&1); rc=$?
+[[ $rc -eq 1 ]] && grep -q "fifo-manifest.bin.manifest.json: not a regular file" <<<"$err" || fail "a FIFO as the manifest: $rc $err"
+
 # A day segment the store snapshot names, deleted or moved (or a symlink loop in its place): the
 # store is refused, naming it; it opened as a store without that day's spans, exit 0, and the next
 # checkpoint wrote snapshots without it.
