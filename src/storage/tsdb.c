@@ -55,6 +55,7 @@ typedef struct segment {
   char dir[PATH_BYTES];
   bool expired;
   bool published; /* a table of it has published a snapshot: its directory holds rows; guarded by lock */
+  bool on_disk;   /* its directory was found at open (load_segments) */
   table **tables; /* shard_count * kind_count; NULL until first used */
 } segment;
 
@@ -1673,6 +1674,9 @@ static sl_status load_segments(sl_tsdb *db, sl_error *err) {
     }
     segment *seg = NULL;
     status = add_segment(db, start, &seg, err);
+    if (status == SL_OK) {
+      seg->on_disk = true;
+    }
     for (uint32_t shard = 0; status == SL_OK && shard < db->options.shard_count; shard++) {
       for (uint32_t kind = 0; status == SL_OK && kind < db->options.kind_count; kind++) {
         status = load_table(db, seg, shard, kind, err);
@@ -1724,9 +1728,12 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
   return status;
 }
 
-/* Every segment the newest store snapshot names is open (from its directory or the WAL) unless
- * retention has expired it: one whose directory was deleted or moved opened as a store without
- * that segment's rows, and the next checkpoint wrote snapshots without it. */
+/* Every segment the newest store snapshot names has its directory (found by load_segments) unless
+ * retention has expired it: one whose directory was deleted or moved opened as a store without that
+ * segment's rows, and the next checkpoint wrote snapshots without it. The WAL does not stand in for
+ * the directory: a replay makes the segment again from the records after the checkpoint, not from
+ * the rows flushed before it. Runs after the replay (the data clock is then whole) and before the
+ * open's retention, which writes a store snapshot: a refused open changes nothing. */
 static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uint64_t epoch, sl_error *err) {
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
@@ -1738,7 +1745,7 @@ static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uin
     }
     bool open = false;
     for (size_t s = 0; s < db->segment_count && !open; s++) {
-      open = strcmp(db->segments[s]->name, name) == 0;
+      open = db->segments[s]->on_disk && strcmp(db->segments[s]->name, name) == 0;
     }
     if (!open && !expired_locked(db, start)) {
       status = sl_error_set(err, SL_ERR_CORRUPT,
@@ -1819,9 +1826,6 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
   if (status == SL_OK) {
     status = load_segments(db, err);
   }
-  if (status == SL_OK) {
-    status = sl_tsdb_apply_retention(db, err);
-  }
   if (status == SL_OK && db->options.wal_enabled) {
     if (db->options.replay == NULL) {
       status = sl_error_set(err, SL_ERR_INTERNAL, "store: a WAL needs a replay callback");
@@ -1872,6 +1876,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
     status = check_named_segments(db, &named, named.epoch, err);
   }
   sl_snapshot_free(&named);
+  if (status == SL_OK) {
+    status = sl_tsdb_apply_retention(db, err); /* after the check: it writes a store snapshot */
+  }
   if (status == SL_OK && db->options.background) {
     if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0) {
       status = sl_error_set(err, SL_ERR_INTERNAL, "store: cannot start the flush thread");

@@ -79,6 +79,22 @@ static void bad_entries_name_their_path(void **state) {
                "$.parameters.spans: -200 is negative");
 }
 
+/* A run that checked no answer but found a store that lost spans counts the store as a mismatch:
+ * the report takes it (a review found the shape check below refusing it). */
+static void a_store_mismatch_without_queries_is_reported(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("report-store-mismatch");
+  test_write_file(dir, "results.json",
+                  "{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 0, \"mismatches\": 1, "
+                  "\"stores\": [{\"backend\": \"stream\", \"iteration\": 0, \"spans_expected\": 3000, \"spans_stored\": 2999, "
+                  "\"checksum_expected\": \"00\", \"checksum_stored\": \"01\", \"matches_manifest\": false}]}}");
+  sl_error err;
+  sl_status status = report_of(dir, "results.json", &err);
+  if (status != SL_OK) {
+    fail_msg("refused: %s", err.message);
+  }
+}
+
 /* A consistency member of the wrong shape was printed as "0 answers checked, 0 mismatches". */
 static void bad_consistency_names_its_path(void **state) {
   (void)state;
@@ -89,7 +105,8 @@ static void bad_consistency_names_its_path(void **state) {
   expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 3, \"mismatches\": \"0\"}}",
                SL_ERR_INVALID, "$.consistency.mismatches: expected an integer, found a string");
   expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 3, \"mismatches\": 4}}",
-               SL_ERR_INVALID, "$.consistency.mismatches: 4 mismatches of 3 answers checked");
+               SL_ERR_INVALID, "$.consistency.mismatches: 4 mismatches, more than the 3 answers checked and 0 stores "
+                               "that differ from the manifest");
   expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": -1, \"mismatches\": 0}}",
                SL_ERR_INVALID, "$.consistency.checked: -1 is negative");
   expect_error("{\"schema_version\": 1, \"benchmarks\": [], \"consistency\": {\"checked\": 0, \"mismatches\": 0, "
@@ -272,6 +289,7 @@ int main(void) {
       cmocka_unit_test(wrong_schema_version_names_the_field),
       cmocka_unit_test(bad_entries_name_their_path),
       cmocka_unit_test(bad_consistency_names_its_path),
+      cmocka_unit_test(a_store_mismatch_without_queries_is_reported),
       cmocka_unit_test(regression_rule_without_intervals_is_ten_percent),
       cmocka_unit_test(regression_rule_with_intervals_needs_no_overlap),
       cmocka_unit_test(dataset_size_falls_back_to_parameters),

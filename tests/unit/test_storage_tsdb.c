@@ -410,6 +410,68 @@ static void a_deleted_wal_with_unflushed_records_is_an_error(void **state) {
   assert_int_equal(sl_tsdb_close(q.db, false, &err), SL_OK);
 }
 
+static void remove_segment(const char *dir, const char *name) {
+  char command[8400];
+  snprintf(command, sizeof command, "rm -rf '%s/%s'", dir, name);
+  assert_int_equal(system(command), 0);
+}
+
+/* A segment directory deleted after a flush, with more of its records in the WAL: the replay made the
+ * segment again from the WAL, so the open passed and the flushed rows were gone without a word. */
+static void a_deleted_segment_is_not_hidden_by_the_wal(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-segment-deleted-wal");
+  fixture f = {0};
+  open_store(&f, dir);
+  sl_error err;
+  int64_t stamps[4] = {1717200000000, 1717200000001, 1717200000002, 1717200000003};
+  assert_int_equal(write_batch(&f, stamps, 4, &err), SL_OK);
+  assert_int_equal(sl_tsdb_checkpoint(f.db, &err), SL_OK);
+  assert_int_equal(write_batch(&f, stamps, 4, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK); /* as a crash leaves it */
+  remove_segment(dir, "seg-20240601");
+  sl_tsdb_options options;
+  fixture g = {0};
+  default_options(&g, dir, &options);
+  sl_tsdb *db = NULL;
+  assert_int_equal(sl_tsdb_open(&options, &db, &err), SL_ERR_CORRUPT);
+  if (strstr(err.message, "seg-20240601 is missing") == NULL) {
+    fail_msg("message: %s", err.message);
+  }
+}
+
+/* A missing segment found at an open that also expires others: the open's retention wrote a store
+ * snapshot without the missing one before the check refused the open, so the next open passed. */
+static void a_refused_open_changes_nothing(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-segment-deleted-retention");
+  fixture f = {0};
+  sl_tsdb_options options;
+  default_options(&f, dir, &options);
+  options.ttl_ms = 0;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  int64_t first_day = 1717200000000; /* 2024-06-01 */
+  int64_t days[] = {0, 18, 20};
+  for (size_t d = 0; d < 3; d++) {
+    int64_t stamp = first_day + days[d] * DAY_MS;
+    assert_int_equal(write_batch(&f, &stamp, 1, &err), SL_OK);
+  }
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  remove_segment(dir, "seg-20240619"); /* day 18: within a 7-day TTL of day 20 */
+  for (int open = 0; open < 2; open++) {
+    fixture g = {0};
+    default_options(&g, dir, &options);
+    options.ttl_ms = 7LL * DAY_MS; /* day 0 expires at this open */
+    options.retention_clock = SL_RETENTION_DATA;
+    sl_tsdb *db = NULL;
+    assert_int_equal(sl_tsdb_open(&options, &db, &err), SL_ERR_CORRUPT);
+    if (strstr(err.message, "seg-20240619 is missing") == NULL) {
+      fail_msg("open %d: %s", open, err.message);
+    }
+  }
+}
+
 /* A store of 100 day segments reopened with a 7-day TTL: every expired segment goes at open (64
  * went per pass, so the other expired ones still answered and the answer shrank from one open to
  * the next). */
@@ -568,6 +630,8 @@ int main(void) {
       cmocka_unit_test(flushes_do_not_give_back_the_memory_the_next_batches_reuse),
       cmocka_unit_test(a_deleted_wal_with_unflushed_records_is_an_error),
       cmocka_unit_test(every_expired_segment_goes_at_once),
+      cmocka_unit_test(a_deleted_segment_is_not_hidden_by_the_wal),
+      cmocka_unit_test(a_refused_open_changes_nothing),
       cmocka_unit_test(retention_and_flushes_do_not_race_for_snapshots),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
