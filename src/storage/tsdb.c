@@ -48,6 +48,9 @@ typedef struct table {
   size_t left_old_count;
 } table;
 
+/* An expired segment's directory is renamed to this prefix + its name before its files go. */
+#define EXPIRED_PREFIX "expired-"
+
 typedef struct segment {
   int64_t start_ms;
   int64_t end_ms;
@@ -994,6 +997,13 @@ static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
   pthread_mutex_unlock(&db->lock);
   for (size_t v = 0; v < victim_count; v++) {
     segment *seg = victims[v];
+    /* The segment's parts leave its tables first (each under its maintenance lock, so no flush or
+     * merge is writing there afterwards), then the directory is renamed out of the store
+     * (EXPIRED_PREFIX, durable) and only then are the parts' files deleted: a crash between deleting
+     * parts and the directory left a segment whose table snapshots named deleted parts, and the
+     * store could not be opened. */
+    size_t held = 0, capacity = 0;
+    sl_part **parts = NULL;
     for (size_t k = 0; k < (size_t)db->options.shard_count * db->options.kind_count; k++) {
       table *t = seg->tables[k];
       if (t == NULL) {
@@ -1001,6 +1011,14 @@ static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
       }
       pthread_mutex_lock(&t->maintenance);
       pthread_mutex_lock(&db->lock);
+      if (held + t->part_count > capacity) {
+        size_t wanted = (held + t->part_count) * 2;
+        sl_part **bigger = realloc(parts, wanted * sizeof *parts);
+        if (bigger != NULL) {
+          parts = bigger;
+          capacity = wanted;
+        }
+      }
       for (size_t p = 0; p < t->part_count; p++) {
         sl_part_info info = sl_part_info_of(t->parts[p]);
         if (info.in_memory) {
@@ -1011,14 +1029,29 @@ static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
           atomic_fetch_add(&db->expired_rows, info.rows);
         }
         sl_part_mark_obsolete(t->parts[p]);
-        sl_part_unref(t->parts[p]);
+        if (held < capacity) {
+          parts[held++] = t->parts[p]; /* unref'd (its files deleted) once the directory is out */
+        } else {
+          sl_part_unref(t->parts[p]); /* out of memory to hold it: deleted now, as before */
+        }
       }
       t->part_count = 0;
       t->memory_part_count = 0;
       pthread_mutex_unlock(&db->lock);
       pthread_mutex_unlock(&t->maintenance);
     }
-    sl_fileio_remove_tree(seg->dir);
+    char tomb[PATH_BYTES];
+    bool moved = sl_fileio_path(tomb, sizeof tomb, "%s/" EXPIRED_PREFIX "%s", db->dir, seg->name) &&
+                 rename(seg->dir, tomb) == 0;
+    if (moved) {
+      sl_error ignored; /* a failed fsync: the files still go; the store snapshot below fsyncs again */
+      (void)sl_fileio_fsync_dir(db->dir, &ignored);
+    }
+    for (size_t p = 0; p < held; p++) {
+      sl_part_unref(parts[p]);
+    }
+    free(parts);
+    sl_fileio_remove_tree(moved ? tomb : seg->dir);
   }
   free(victims);
   if (victim_count > 0) {
@@ -1665,6 +1698,14 @@ static sl_status load_segments(sl_tsdb *db, sl_error *err) {
   sl_status status = SL_OK;
   for (struct dirent *entry = readdir(handle); entry != NULL && status == SL_OK; entry = readdir(handle)) {
     int64_t start = 0;
+    if (strncmp(entry->d_name, EXPIRED_PREFIX, strlen(EXPIRED_PREFIX)) == 0) {
+      /* An expired segment that a crash left half deleted (apply_retention_locked). */
+      char path[PATH_BYTES];
+      if (sl_fileio_path(path, sizeof path, "%s/%s", db->dir, entry->d_name)) {
+        sl_fileio_remove_tree(path);
+      }
+      continue;
+    }
     if (strncmp(entry->d_name, "seg-", 4) != 0) {
       continue;
     }

@@ -472,6 +472,49 @@ static void a_refused_open_changes_nothing(void **state) {
   }
 }
 
+/* Retention renames an expired segment out of the store before it deletes its files (a crash
+ * between deleting the parts and the directory left table snapshots naming deleted parts, and the
+ * store could not be opened): what a crash leaves, expired-seg-..., goes at the next open. */
+static void an_expired_segment_left_by_a_crash_goes_at_open(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-expired-tomb");
+  fixture f = {0};
+  sl_tsdb_options options;
+  default_options(&f, dir, &options);
+  options.ttl_ms = 0;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  int64_t first_day = 1717200000000; /* 2024-06-01 */
+  int64_t days[] = {0, 20};
+  for (size_t d = 0; d < 2; d++) {
+    int64_t stamp = first_day + days[d] * DAY_MS;
+    assert_int_equal(write_batch(&f, &stamp, 1, &err), SL_OK);
+  }
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  char from[4200], to[4200];
+  snprintf(from, sizeof from, "%s/seg-20240601", dir);
+  snprintf(to, sizeof to, "%s/expired-seg-20240601", dir);
+  assert_int_equal(rename(from, to), 0); /* renamed, its files not yet deleted: the crash */
+  fixture g = {0};
+  default_options(&g, dir, &options);
+  options.ttl_ms = 7LL * DAY_MS;
+  options.retention_clock = SL_RETENTION_DATA;
+  assert_int_equal(sl_tsdb_open(&options, &g.db, &err), SL_OK);
+  assert_int_equal(rows_visible(g.db), 1);
+  struct stat info;
+  assert_int_not_equal(stat(to, &info), 0); /* gone */
+  /* Retention while open leaves neither the segment nor its renamed directory. */
+  int64_t later = first_day + 40LL * DAY_MS;
+  assert_int_equal(write_batch(&g, &later, 1, &err), SL_OK);
+  assert_int_equal(sl_tsdb_checkpoint(g.db, &err), SL_OK);
+  assert_int_equal(rows_visible(g.db), 1);
+  snprintf(from, sizeof from, "%s/seg-20240621", dir);
+  snprintf(to, sizeof to, "%s/expired-seg-20240621", dir);
+  assert_int_not_equal(stat(from, &info), 0);
+  assert_int_not_equal(stat(to, &info), 0);
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
 /* A store of 100 day segments reopened with a 7-day TTL: every expired segment goes at open (64
  * went per pass, so the other expired ones still answered and the answer shrank from one open to
  * the next). */
@@ -632,6 +675,7 @@ int main(void) {
       cmocka_unit_test(every_expired_segment_goes_at_once),
       cmocka_unit_test(a_deleted_segment_is_not_hidden_by_the_wal),
       cmocka_unit_test(a_refused_open_changes_nothing),
+      cmocka_unit_test(an_expired_segment_left_by_a_crash_goes_at_open),
       cmocka_unit_test(retention_and_flushes_do_not_race_for_snapshots),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
