@@ -440,24 +440,32 @@ static void a_deleted_segment_is_not_hidden_by_the_wal(void **state) {
   }
 }
 
-/* A missing segment found at an open that also expires others: the open's retention wrote a store
- * snapshot without the missing one before the check refused the open, so the next open passed. */
-static void a_refused_open_changes_nothing(void **state) {
-  (void)state;
-  const char *dir = test_temp_dir("tsdb-segment-deleted-retention");
+#define FIRST_DAY_MS 1717200000000LL /* 2024-06-01, segment seg-20240601 */
+
+/* A store with no TTL and one row on each of days[] (days after FIRST_DAY_MS), closed cleanly. */
+static void store_of_days(const char *dir, const int *days, size_t count) {
   fixture f = {0};
   sl_tsdb_options options;
   default_options(&f, dir, &options);
   options.ttl_ms = 0;
   sl_error err;
   assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
-  int64_t first_day = 1717200000000; /* 2024-06-01 */
-  int64_t days[] = {0, 18, 20};
-  for (size_t d = 0; d < 3; d++) {
-    int64_t stamp = first_day + days[d] * DAY_MS;
+  for (size_t d = 0; d < count; d++) {
+    int64_t stamp = FIRST_DAY_MS + (int64_t)days[d] * DAY_MS;
     assert_int_equal(write_batch(&f, &stamp, 1, &err), SL_OK);
   }
   assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+}
+
+/* A missing segment found at an open that also expires others: the open's retention wrote a store
+ * snapshot without the missing one before the check refused the open, so the next open passed. */
+static void a_refused_open_changes_nothing(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-segment-deleted-retention");
+  static const int days[] = {0, 18, 20};
+  store_of_days(dir, days, 3);
+  sl_tsdb_options options;
+  sl_error err;
   remove_segment(dir, "seg-20240619"); /* day 18: within a 7-day TTL of day 20 */
   for (int open = 0; open < 2; open++) {
     fixture g = {0};
@@ -478,19 +486,11 @@ static void a_refused_open_changes_nothing(void **state) {
 static void an_expired_segment_left_by_a_crash_goes_at_open(void **state) {
   (void)state;
   const char *dir = test_temp_dir("tsdb-expired-tomb");
-  fixture f = {0};
+  static const int days[] = {0, 20};
+  store_of_days(dir, days, 2);
   sl_tsdb_options options;
-  default_options(&f, dir, &options);
-  options.ttl_ms = 0;
   sl_error err;
-  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
-  int64_t first_day = 1717200000000; /* 2024-06-01 */
-  int64_t days[] = {0, 20};
-  for (size_t d = 0; d < 2; d++) {
-    int64_t stamp = first_day + days[d] * DAY_MS;
-    assert_int_equal(write_batch(&f, &stamp, 1, &err), SL_OK);
-  }
-  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  int64_t first_day = FIRST_DAY_MS;
   char from[4200], to[4200];
   snprintf(from, sizeof from, "%s/seg-20240601", dir);
   snprintf(to, sizeof to, "%s/expired-seg-20240601", dir);
