@@ -1013,7 +1013,7 @@ static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
       pthread_mutex_lock(&db->lock);
       if (held + t->part_count > capacity) {
         size_t wanted = (held + t->part_count) * 2;
-        sl_part **bigger = realloc(parts, wanted * sizeof *parts);
+        sl_part **bigger = realloc(parts, wanted * sizeof(sl_part *));
         if (bigger != NULL) {
           parts = bigger;
           capacity = wanted;
