@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "storage/engine.h"
-#include "storage/fileio.h"
 #include "spanlab/backend.h"
 #include "spanlab/catalog.h"
 
@@ -110,33 +109,26 @@ int cmd_inspect(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/store.json", data);
   struct stat info;
   if (stat(path, &info) != 0) {
+    const char *held = NULL;
     if (stat(data, &info) != 0) {
       fprintf(stderr, "spanlab inspect: %s: %s\n", data, strerror(errno));
     } else if (sl_backend_holds_sqlite_store(data)) {
       fprintf(stderr, "spanlab inspect: %s holds the SQLite baseline's store; inspect breaks down the embedded "
                       "engines' stores (bench's storage label breaks SQLite down from its dbstat table)\n", data);
-    } else if (sl_engine_store_files_held(data) != NULL) {
+    } else if ((held = sl_engine_store_files_held(data)) != NULL) {
       fprintf(stderr, "spanlab inspect: %s holds a store's files (%s) but no store.json, which says its model, group "
                       "and subject (was it deleted?); put it back to inspect the store\n",
-              data, sl_engine_store_files_held(data));
+              data, held);
     } else {
       fprintf(stderr, "spanlab inspect: %s holds no store.json: not a store of the embedded engines\n", data);
     }
     return CLI_EXIT_FAILED;
   }
-  json_error_t problem = {0};
-  uint8_t *meta_text = NULL;
-  size_t meta_bytes = 0;
+  json_t *meta = NULL;
   sl_error read_error;
-  if (sl_fileio_read_file(path, 1 << 20, &meta_text, &meta_bytes, &read_error) != SL_OK) { /* a FIFO is refused */
-    fprintf(stderr, "spanlab inspect: %s\n", read_error.message);
-    return CLI_EXIT_FAILED;
-  }
-  json_t *meta = json_loadb((const char *)meta_text, meta_bytes, 0, &problem);
-  free(meta_text);
-  if (meta == NULL) {
-    fprintf(stderr, "spanlab inspect: %s holds no readable store.json (%s:%d:%d: %s); is it a store of the embedded engines?\n",
-            data, path, problem.line, problem.column, problem.text);
+  if (sl_engine_read_store_meta(path, &meta, &read_error) != SL_OK) { /* a FIFO, an I/O error, bad JSON */
+    fprintf(stderr, "spanlab inspect: %s holds no readable store.json (%s); is it a store of the embedded engines?\n",
+            data, read_error.message);
     return CLI_EXIT_FAILED;
   }
   const char *model = json_string_value(json_object_get(meta, "model"));

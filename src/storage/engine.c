@@ -94,6 +94,21 @@ const char *sl_engine_store_files_held(const char *directory) {
   return held;
 }
 
+sl_status sl_engine_read_store_meta(const char *path, json_t **out, sl_error *err) {
+  *out = NULL;
+  uint8_t *data = NULL;
+  size_t size_bytes = 0;
+  SL_TRY(sl_fileio_read_file(path, STORE_META_MAX_BYTES, &data, &size_bytes, err)); /* a FIFO is refused */
+  json_error_t parse_error;
+  *out = json_loadb((const char *)data, size_bytes, 0, &parse_error);
+  free(data);
+  if (*out == NULL) {
+    return sl_error_set(err, SL_ERR_CORRUPT, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
+                        parse_error.text);
+  }
+  return SL_OK;
+}
+
 sl_status sl_engine_store_meta(const char *directory, const char *description, sl_error *err) {
   char path[4096];
   if (!sl_fileio_path(path, sizeof path, "%s/store.json", directory)) {
@@ -129,19 +144,11 @@ sl_status sl_engine_store_meta(const char *directory, const char *description, s
     json_decref(wanted);
     return status;
   }
-  uint8_t *data = NULL;
-  size_t size_bytes = 0;
-  status = sl_fileio_read_file(path, STORE_META_MAX_BYTES, &data, &size_bytes, err); /* a FIFO is refused */
+  json_t *found = NULL;
+  status = sl_engine_read_store_meta(path, &found, err);
   if (status != SL_OK) {
     json_decref(wanted);
     return status;
-  }
-  json_t *found = json_loadb((const char *)data, size_bytes, 0, &parse_error);
-  free(data);
-  if (found == NULL) {
-    json_decref(wanted);
-    return sl_error_set(err, SL_ERR_CORRUPT, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
-                        parse_error.text);
   }
   char where[512] = "";
   const char *wanted_model = json_string_value(json_object_get(wanted, "model"));

@@ -6,6 +6,7 @@
 #ifndef SPANLAB_STORAGE_ENGINE_H
 #define SPANLAB_STORAGE_ENGINE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,9 @@ void sl_query_stats_add_read(sl_query_stats *stats, const sl_read_stats *read);
  * description is the engine's JSON text of what it holds (model, group,
  * subject, shards, intervals, tags, rules). */
 sl_status sl_engine_store_meta(const char *directory, const char *description, sl_error *err);
+/* Reads the store.json at path (a regular file of at most 1 MiB) into *out (the caller's); a
+ * parse error names path:LINE:COL. */
+sl_status sl_engine_read_store_meta(const char *path, json_t **out, sl_error *err);
 /* What shows directory holds an engine store's files ("wal/", a store snapshot, a segment), or NULL
  * when it holds none: with no store.json beside them, store.json was lost (it is written first). */
 const char *sl_engine_store_files_held(const char *directory);

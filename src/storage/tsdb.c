@@ -958,10 +958,9 @@ sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err) {
 /* ------------------------------------------------------------------ retention */
 
 
+/* Caller holds flush_lock and has a TTL (sl_tsdb_apply_retention). */
 static sl_status apply_retention_locked(sl_tsdb *db, sl_error *err) {
-  if (db->options.ttl_ms <= 0) {
-    return SL_OK;
-  }
+  assert(db->options.ttl_ms > 0);
   /* Every expired segment goes in one pass (at most 64 went, so the rest answered queries and the
    * answer shrank from one open to the next). */
   pthread_mutex_lock(&db->lock);
