@@ -99,26 +99,12 @@ json_t *json_field(const json_t *object, const char *path, const char *field,
   return NULL;
 }
 
-static const char *json_kind_name(const json_t *value) {
-  switch (json_typeof(value)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-  }
-  return "a value";
-}
-
 bool json_check_object(json_reader *reader, const json_t *value, const char *path,
                        const char *message_name, const field_spec *fields, size_t field_count) {
   assert(fields != NULL || field_count == 0);
   if (!json_is_object(value)) {
     json_problem(reader, path, "expected a %s object, found %s", message_name,
-                 json_kind_name(value));
+                 sl_json_kind_name(value));
     return false;
   }
   bool seen[32] = {false};
@@ -182,7 +168,7 @@ bool json_get_string(json_reader *reader, const json_t *object, const char *path
     return absent(reader, path, field, required);
   }
   if (!json_is_string(value)) {
-    json_problem(reader, member_path, "expected a string, found %s", json_kind_name(value));
+    json_problem(reader, member_path, "expected a string, found %s", sl_json_kind_name(value));
     return false;
   }
   if (required && json_string_length(value) == 0) {
@@ -221,7 +207,7 @@ bool json_get_uint32(json_reader *reader, const json_t *object, const char *path
     }
   } else {
     json_problem(reader, member_path, "expected an unsigned 32-bit integer, found %s",
-                 json_kind_name(value));
+                 sl_json_kind_name(value));
     return false;
   }
   if (number < 0 || number > (long long)UINT32_MAX) {
@@ -240,7 +226,7 @@ bool json_get_bool(json_reader *reader, const json_t *object, const char *path,
     return true;
   }
   if (!json_is_boolean(value)) {
-    json_problem(reader, member_path, "expected true or false, found %s", json_kind_name(value));
+    json_problem(reader, member_path, "expected true or false, found %s", sl_json_kind_name(value));
     return false;
   }
   *out = json_is_true(value);
@@ -284,7 +270,7 @@ bool json_get_enum(json_reader *reader, const json_t *object, const char *path,
     return false;
   }
   json_problem(reader, member_path, "expected an enum name (one of: %s), found %s", expected,
-               json_kind_name(value));
+               sl_json_kind_name(value));
   return false;
 }
 
@@ -298,7 +284,7 @@ bool json_get_timestamp(json_reader *reader, const json_t *object, const char *p
   if (!json_is_string(value)) {
     json_problem(reader, member_path,
                  "expected an RFC 3339 timestamp string such as \"2024-01-01T00:00:00Z\", found %s",
-                 json_kind_name(value));
+                 sl_json_kind_name(value));
     return false;
   }
   sl_error err;
@@ -319,7 +305,7 @@ bool json_get_string_list(json_reader *reader, const json_t *object, const char 
   }
   if (!json_is_array(value)) {
     json_problem(reader, member_path, "expected an array of strings, found %s",
-                 json_kind_name(value));
+                 sl_json_kind_name(value));
     return false;
   }
   size_t count = json_array_size(value);
@@ -340,7 +326,7 @@ bool json_get_string_list(json_reader *reader, const json_t *object, const char 
     json_t *item = json_array_get(value, i);
     if (!json_is_string(item) || json_string_length(item) == 0) {
       json_problem(reader, item_path, "expected a non-empty string, found %s",
-                   json_is_string(item) ? "\"\"" : json_kind_name(item));
+                   json_is_string(item) ? "\"\"" : sl_json_kind_name(item));
       ok = false;
       items[i] = "";
       continue;

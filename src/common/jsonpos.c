@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,4 +323,18 @@ void sl_json_path_index(char *path, size_t path_bytes, size_t index) {
     return;
   }
   snprintf(path + length, path_bytes - length, "[%zu]", index);
+}
+
+const char *sl_json_kind_name(const json_t *value) {
+  switch (json_typeof(value)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+  }
+  return "a value";
 }

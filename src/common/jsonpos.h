@@ -40,4 +40,9 @@ bool sl_json_positions_find_key(const sl_json_positions *positions, const char *
 void sl_json_path_key(char *path, size_t path_bytes, const char *key);
 void sl_json_path_index(char *path, size_t path_bytes, size_t index);
 
+/* What a parsed value is, for "expected ..., found ..." messages: "an object", "an array", "a
+ * string", "an integer", "a number with a fraction", "a boolean" or "null". */
+struct json_t;
+const char *sl_json_kind_name(const struct json_t *value);
+
 #endif

@@ -104,21 +104,6 @@ static json_t *member(const json_t *object, const char *camel, const char *snake
   return value;
 }
 
-/* "a string", "a number", ... for messages about a value of the wrong kind. */
-static const char *json_kind_name(const json_t *value) {
-  switch (json_typeof(value)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-  }
-  return "something else";
-}
-
 static char *copy_string(parser *p, const char *text, size_t size) {
   return sl_arena_strndup(p->query->arena, text, size);
 }
@@ -504,7 +489,7 @@ static sl_status parse_projection(parser *p, const json_t *root) {
       snprintf(tag_path, sizeof tag_path, "%s", member_path);
       sl_json_path_index(tag_path, sizeof tag_path, i);
       if (!json_is_string(name)) {
-        return fail(p, tag_path, "expected a tag name (a string), found %s", json_kind_name(name));
+        return fail(p, tag_path, "expected a tag name (a string), found %s", sl_json_kind_name(name));
       }
       const sl_tag_spec *tag = find_tag(p->query, json_string_value(name));
       if (tag == NULL) {
@@ -579,7 +564,7 @@ static sl_status parse_projection(parser *p, const json_t *root) {
       snprintf(tag_path, sizeof tag_path, "%s", tags_path);
       sl_json_path_index(tag_path, sizeof tag_path, i);
       if (!json_is_string(tag_name)) {
-        return fail(p, tag_path, "expected a tag name (a string), found %s", json_kind_name(tag_name));
+        return fail(p, tag_path, "expected a tag name (a string), found %s", sl_json_kind_name(tag_name));
       }
       const sl_tag_spec *tag = NULL;
       const sl_tag_family_spec *spec = &query->stream->families[family_index];

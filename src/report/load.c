@@ -39,20 +39,6 @@ static sl_status bad(const report_run *run, const char *path, sl_error *err, con
   return sl_error_set(err, SL_ERR_INVALID, "%s:%d:%d: %s: %s", run->path, line, column, path, what);
 }
 
-static const char *kind_name(const json_t *value) {
-  switch (json_typeof(value)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-  }
-  return "something else";
-}
-
 static bool has_kind(const json_t *value, unsigned kinds) {
   return ((kinds & KIND_OBJECT) && json_is_object(value)) || ((kinds & KIND_ARRAY) && json_is_array(value)) ||
          ((kinds & KIND_STRING) && json_is_string(value)) || ((kinds & KIND_INTEGER) && json_is_integer(value)) ||
@@ -96,7 +82,7 @@ static sl_status member(const report_run *run, json_t *object, const char *objec
   if (!has_kind(value, kinds)) {
     char expected[128];
     expected_names(kinds, expected, sizeof expected);
-    return bad(run, path, err, "expected %s, found %s", expected, kind_name(value));
+    return bad(run, path, err, "expected %s, found %s", expected, sl_json_kind_name(value));
   }
   if (out != NULL) {
     *out = value;
@@ -114,7 +100,7 @@ static sl_status elements(const report_run *run, json_t *array, const char *path
       snprintf(element_path, sizeof element_path, "%s", path);
       sl_json_path_index(element_path, sizeof element_path, index);
       expected_names(kinds, expected, sizeof expected);
-      return bad(run, element_path, err, "expected %s, found %s", expected, kind_name(value));
+      return bad(run, element_path, err, "expected %s, found %s", expected, sl_json_kind_name(value));
     }
   }
   return SL_OK;
@@ -138,7 +124,7 @@ static sl_status check_entry(report_run *run, json_t *entry, size_t index, repor
   char path[PATH_BYTES] = "$.benchmarks";
   sl_json_path_index(path, sizeof path, index);
   if (!json_is_object(entry)) {
-    return bad(run, path, err, "expected a benchmark object, found %s", kind_name(entry));
+    return bad(run, path, err, "expected a benchmark object, found %s", sl_json_kind_name(entry));
   }
   json_t *name, *label, *backend, *unsupported, *reason, *metric, *unit, *higher, *values, *n, *mean, *stdev, *ci;
   SL_TRY(member(run, entry, path, "name", KIND_STRING, true, &name, err));
@@ -237,7 +223,7 @@ static sl_status check_comparisons(report_run *run, sl_error *err) {
     char path[PATH_BYTES] = "$.comparisons";
     sl_json_path_index(path, sizeof path, index);
     if (!json_is_object(entry)) {
-      return bad(run, path, err, "expected a comparison object, found %s", kind_name(entry));
+      return bad(run, path, err, "expected a comparison object, found %s", sl_json_kind_name(entry));
     }
     static const char *const keys[] = {"benchmark", "metric", "a", "b"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -318,7 +304,7 @@ static sl_status check_storage(report_run *run, sl_error *err) {
       snprintf(tag_path, sizeof tag_path, "%s", tags_path);
       sl_json_path_key(tag_path, sizeof tag_path, key);
       if (!json_is_object(value)) {
-        return bad(run, tag_path, err, "expected {\"stored_bytes\", \"raw_bytes\"}, found %s", kind_name(value));
+        return bad(run, tag_path, err, "expected {\"stored_bytes\", \"raw_bytes\"}, found %s", sl_json_kind_name(value));
       }
       SL_TRY(member(run, value, tag_path, "stored_bytes", KIND_NUMBER, true, NULL, err));
       SL_TRY(member(run, value, tag_path, "raw_bytes", KIND_NUMBER, false, NULL, err));
@@ -330,7 +316,7 @@ static sl_status check_storage(report_run *run, sl_error *err) {
       if (json_is_object(value)) {
         SL_TRY(member(run, value, kind_path, "bytes", KIND_NUMBER, true, NULL, err));
       } else if (!json_is_number(value)) {
-        return bad(run, kind_path, err, "expected a byte count or {\"bytes\"}, found %s", kind_name(value));
+        return bad(run, kind_path, err, "expected a byte count or {\"bytes\"}, found %s", sl_json_kind_name(value));
       }
     }
   }
@@ -348,7 +334,7 @@ static sl_status check_resources(report_run *run, sl_error *err) {
     char path[PATH_BYTES] = "$.resources.samples";
     sl_json_path_index(path, sizeof path, index);
     if (!json_is_object(entry)) {
-      return bad(run, path, err, "expected a sample object, found %s", kind_name(entry));
+      return bad(run, path, err, "expected a sample object, found %s", sl_json_kind_name(entry));
     }
     SL_TRY(member(run, entry, path, "t_ms", KIND_NUMBER, true, NULL, err));
     SL_TRY(member(run, entry, path, "phase", KIND_STRING, false, NULL, err));
@@ -364,7 +350,7 @@ static sl_status check_resources(report_run *run, sl_error *err) {
     char path[PATH_BYTES] = "$.resources.phases";
     sl_json_path_index(path, sizeof path, index);
     if (!json_is_object(entry)) {
-      return bad(run, path, err, "expected a phase object, found %s", kind_name(entry));
+      return bad(run, path, err, "expected a phase object, found %s", sl_json_kind_name(entry));
     }
     SL_TRY(member(run, entry, path, "name", KIND_STRING, true, NULL, err));
     SL_TRY(member(run, entry, path, "start_ms", KIND_NUMBER, true, NULL, err));
@@ -410,7 +396,7 @@ static sl_status check_consistency(report_run *run, sl_error *err) {
     char store_path[PATH_BYTES] = "$.consistency.stores";
     sl_json_path_index(store_path, sizeof store_path, index);
     if (!json_is_object(entry)) {
-      return bad(run, store_path, err, "expected a store object, found %s", kind_name(entry));
+      return bad(run, store_path, err, "expected a store object, found %s", sl_json_kind_name(entry));
     }
     json_int_t count;
     SL_TRY(member(run, entry, store_path, "backend", KIND_STRING, true, NULL, err));
@@ -433,7 +419,7 @@ static sl_status check_consistency(report_run *run, sl_error *err) {
 
 static sl_status check_document(report_run *run, sl_error *err) {
   if (!json_is_object(run->root)) {
-    return bad(run, "$", err, "expected the results object (docs/RESULTS.md), found %s", kind_name(run->root));
+    return bad(run, "$", err, "expected the results object (docs/RESULTS.md), found %s", sl_json_kind_name(run->root));
   }
   json_t *version, *value;
   SL_TRY(member(run, run->root, "$", "schema_version", KIND_INTEGER, true, &version, err));

@@ -175,7 +175,7 @@ static void bad_queries_name_their_problem(void **state) {
       /* Projection errors named only $.projection.tagFamilies, and a tag that is no string "(not a
        * string) does not exist". */
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"latency\",7]}]}}",
-       "$.projection.tagFamilies[0].tags[1]: expected a tag name (a string), found a number"},
+       "$.projection.tagFamilies[0].tags[1]: expected a tag name (a string), found an integer"},
       {SL_QUERY_STREAM, "{" STREAM ",\"projection\":{\"tagFamilies\":[{\"name\":\"primary\",\"tags\":[\"latency\"]},"
        "{\"tags\":[\"latency\"]}]}}",
        "$.projection.tagFamilies[1]: a tag family needs a \"name\" (a string)"},
