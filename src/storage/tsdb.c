@@ -35,6 +35,8 @@ typedef struct table {
   size_t part_capacity;
   size_t memory_part_count;
   bool unpublished; /* holds file parts its last snapshot may not name (a snapshot write failed) */
+  bool published;   /* a snapshot of it was written, or found at open: its directory holds rows */
+  bool found_at_open; /* load_table found its directory with a snapshot (a replay does not set it) */
   /* maintenance: flushes, memory compactions, snapshot writes and the leaving lists, one at a
    * time; a merge of file parts holds merge_lock while it reads and writes (long) and takes
    * maintenance only to swap its parts in, so a flush never waits for a merge to finish. */
@@ -385,6 +387,7 @@ static sl_status write_table_snapshot(sl_tsdb *db, table *t, sl_error *err) {
    * no longer replays their batches). */
   pthread_mutex_lock(&db->lock);
   t->unpublished = status != SL_OK;
+  t->published = t->published || status == SL_OK;
   t->segment->published = t->segment->published || status == SL_OK;
   pthread_mutex_unlock(&db->lock);
   if (status != SL_OK) {
@@ -413,6 +416,20 @@ static sl_status note_left(table *t, sl_part *part, sl_error *err) {
   return SL_OK;
 }
 
+/* A store snapshot's segment entry carries, in its size field, which of the segment's tables have
+ * published a snapshot: bit (shard * kind_count + kind), for the first 64 (docs/FORMAT.md "Store
+ * directory"). Caller holds db->lock. */
+static uint64_t published_tables(const sl_tsdb *db, const segment *seg) {
+  uint64_t bits = 0;
+  size_t slots = (size_t)db->options.shard_count * db->options.kind_count;
+  for (size_t k = 0; seg->tables != NULL && k < slots && k < 64; k++) {
+    if (seg->tables[k] != NULL && seg->tables[k]->published) {
+      bits |= 1ULL << k;
+    }
+  }
+  return bits;
+}
+
 static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error *err) {
   sl_snapshot snapshot = {0};
   sl_status status = SL_OK;
@@ -422,7 +439,7 @@ static sl_status write_store_snapshot(sl_tsdb *db, uint64_t checkpoint, sl_error
    * that is missing (check_named_segments). */
   for (size_t s = 0; s < db->segment_count && status == SL_OK; s++) {
     if (db->segments[s]->published) {
-      status = sl_snapshot_add_part(&snapshot, db->segments[s]->name, 0, err);
+      status = sl_snapshot_add_part(&snapshot, db->segments[s]->name, published_tables(db, db->segments[s]), err);
     }
   }
   pthread_mutex_unlock(&db->lock);
@@ -1615,6 +1632,8 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   }
   t->epoch = result.newest_epoch_seen;
   t->covered = result.found ? snapshot.wal_sequence : 0;
+  t->found_at_open = result.found;
+  t->published = result.found;
   seg->published = seg->published || result.found;
   sl_status status = SL_OK;
   for (size_t p = 0; p < snapshot.part_count && status == SL_OK; p++) {
@@ -1774,6 +1793,40 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
  * the directory: a replay makes the segment again from the records after the checkpoint, not from
  * the rows flushed before it. Runs after the replay (the data clock is then whole) and before the
  * open's retention, which writes a store snapshot: a refused open changes nothing. */
+/* Every table the store snapshot says published rows (bits: published_tables) was found at open
+ * with a snapshot: a table directory deleted inside a segment (one shard, or one index's sidx), or
+ * its snapshots deleted, opened as a store without that table's rows. Caller holds db->lock. */
+static sl_status check_named_tables(const sl_tsdb *db, const segment *seg, uint64_t bits, uint64_t epoch,
+                                    sl_error *err) {
+  size_t slots = (size_t)db->options.shard_count * db->options.kind_count;
+  for (size_t k = 0; k < 64; k++) {
+    if ((bits >> k & 1) == 0) {
+      continue;
+    }
+    if (k >= slots) {
+      return sl_error_set(err, SL_ERR_CORRUPT,
+                          "the store snapshot (epoch %llu) of %s says table %zu of segment %s published rows, but "
+                          "the store has %zu tables per segment (%u shards of %u kinds)",
+                          (unsigned long long)epoch, db->dir, k, seg->name, slots, db->options.shard_count,
+                          db->options.kind_count);
+    }
+    const table *t = seg->tables != NULL ? seg->tables[k] : NULL;
+    if (t == NULL || !t->found_at_open) {
+      char dir[PATH_BYTES];
+      table_dir(db, seg, (uint32_t)(k / db->options.kind_count), (uint32_t)(k % db->options.kind_count), dir,
+                sizeof dir);
+      struct stat info;
+      bool there = stat(dir, &info) == 0;
+      return sl_error_set(err, SL_ERR_CORRUPT,
+                          "table %s %s: the store snapshot (epoch %llu) says it published rows and its segment "
+                          "has not expired, so they would be lost (was it deleted or moved?); put it back to "
+                          "open the store",
+                          dir, there ? "holds no snapshot" : "is missing", (unsigned long long)epoch);
+    }
+  }
+  return SL_OK;
+}
+
 static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uint64_t epoch, sl_error *err) {
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
@@ -1783,17 +1836,22 @@ static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uin
     if (!parse_segment_name(db, name, &start)) {
       continue; /* not a segment of this interval: load_segments says so when its directory is there */
     }
-    bool open = false;
-    for (size_t s = 0; s < db->segment_count && !open; s++) {
-      open = db->segments[s]->on_disk && strcmp(db->segments[s]->name, name) == 0;
+    const segment *seg = NULL;
+    for (size_t s = 0; s < db->segment_count && seg == NULL; s++) {
+      seg = db->segments[s]->on_disk && strcmp(db->segments[s]->name, name) == 0 ? db->segments[s] : NULL;
     }
-    if (!open && !expired_locked(db, start)) {
+    if (expired_locked(db, start)) {
+      continue;
+    }
+    if (seg == NULL) {
       status = sl_error_set(err, SL_ERR_CORRUPT,
                             "segment %s/%s is missing: the store snapshot (epoch %llu) names it and it has not "
                             "expired, so its spans would be lost (was the directory deleted or moved?); put it "
                             "back to open the store",
                             db->dir, name, (unsigned long long)epoch);
+      break;
     }
+    status = check_named_tables(db, seg, named->parts[p].size_bytes, epoch, err);
   }
   pthread_mutex_unlock(&db->lock);
   return status;

@@ -317,5 +317,31 @@ for damage in deleted loop; do
   done
 done
 
+# One table of a segment deleted, the segment kept: a trace store's secondary index of one shard
+# (queries ordered by that rule then missed its traces), or a whole shard. The store is refused,
+# naming the table; it opened without the table's rows, exit 0.
+"$spanlab" load --model trace --data "$scratch/trace-intact" --input "$scratch/s.bin" --quiet >/dev/null 2>&1 \
+  || fail "load trace-intact"
+for victim in sidx shard; do
+  cp -a "$scratch/trace-intact" "$scratch/table-$victim"
+  seg=$(cd "$scratch/table-$victim" && ls -d seg-* | head -1)
+  if [[ $victim == sidx ]]; then
+    table=$(cd "$scratch/table-$victim" && ls -d "$seg"/shard-0/sidx-* | head -1)
+  else
+    table=$(cd "$scratch/table-$victim" && ls -d "$seg"/shard-* | tail -1)
+  fi
+  [[ -n $table ]] || fail "trace-intact has no $victim table"
+  rm -rf "${scratch:?}/table-$victim/$table"
+  for cmd in inspect load; do
+    if [[ $cmd == inspect ]]; then
+      err=$("$spanlab" inspect --data "$scratch/table-$victim" 2>&1 >/dev/null); rc=$?
+    else
+      err=$("$spanlab" load --model trace --data "$scratch/table-$victim" --input "$scratch/s.bin" --quiet 2>&1); rc=$?
+    fi
+    [[ $rc -eq 1 ]] && grep -q "table [^ ]*/$table is missing" <<<"$err" \
+      || fail "$cmd of a trace store without its table $table: $rc $err"
+  done
+done
+
 echo "$((failures == 0 ? 1 : 0)) passed, $failures failed"
 exit $((failures > 0))

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "storage/snapshot.h"
 #include "storage/tsdb.h"
 #include "test_support.h"
 
@@ -40,6 +41,7 @@ typedef struct fixture {
   int fail_builds; /* builds to fail from now on */
   int builds;
   uint64_t acknowledged_before_build; /* batches the store had acknowledged when the last build began */
+  uint32_t shards; /* make_targets writes every batch to each of this many shards (0: one) */
 } fixture;
 
 /* One memory part of the timestamps (ms) in payload. */
@@ -52,15 +54,21 @@ static sl_status make_targets(fixture *f, sl_tsdb *db, const int64_t *stamps, si
     values[i] = sl_value_int(stamps[i] * 1000000);
     rows[i] = (sl_row_input){.key = {.data = (const char *)key, .size_bytes = 8}, .values = &values[i]};
   }
-  sl_part *part = NULL;
-  sl_status status = sl_part_build_memory(&f->layout, rows, count, sl_tsdb_next_part_id(db), 0, &part, err);
+  uint32_t shards = f->shards > 0 ? f->shards : 1;
+  *targets = calloc(shards, sizeof **targets);
+  sl_status status = *targets != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "test: out of memory");
+  *target_count = 0;
+  for (uint32_t shard = 0; shard < shards && status == SL_OK; shard++) {
+    sl_part *part = NULL;
+    status = sl_part_build_memory(&f->layout, rows, count, sl_tsdb_next_part_id(db), 0, &part, err);
+    if (status == SL_OK) {
+      (*targets)[(*target_count)++] =
+          (sl_tsdb_target){.segment_start_ms = sl_tsdb_segment_start(db, stamps[0]), .shard = shard, .part = part};
+    }
+  }
   free(values);
   free(rows);
-  SL_TRY(status);
-  *targets = calloc(1, sizeof **targets);
-  (*targets)[0] = (sl_tsdb_target){.segment_start_ms = sl_tsdb_segment_start(db, stamps[0]), .part = part};
-  *target_count = 1;
-  return SL_OK;
+  return status;
 }
 
 typedef struct batch {
@@ -440,6 +448,86 @@ static void a_deleted_segment_is_not_hidden_by_the_wal(void **state) {
   }
 }
 
+/* A store of two shards, flushed: each shard's table has published a snapshot. */
+static void store_of_two_shards(const char *dir) {
+  fixture f = {.shards = 2};
+  sl_tsdb_options options;
+  default_options(&f, dir, &options);
+  options.shard_count = 2;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  int64_t stamps[4] = {1717200000000, 1717200000001, 1717200000002, 1717200000003};
+  assert_int_equal(write_batch(&f, stamps, 4, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+}
+
+static sl_status open_two_shards(const char *dir, sl_tsdb **db, sl_error *err) {
+  fixture g = {.shards = 2};
+  sl_tsdb_options options;
+  default_options(&g, dir, &options);
+  options.shard_count = 2;
+  return sl_tsdb_open(&options, db, err);
+}
+
+/* One table of a segment deleted (a shard's directory, or only its snapshots), the segment kept:
+ * the open served the store without that table's rows, exit 0. */
+static void a_deleted_table_inside_a_segment_is_an_error(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-table-deleted");
+  store_of_two_shards(dir);
+  sl_tsdb *db = NULL;
+  sl_error err;
+  assert_int_equal(open_two_shards(dir, &db, &err), SL_OK);
+  assert_int_equal(rows_visible(db), 8);
+  assert_int_equal(sl_tsdb_close(db, false, &err), SL_OK);
+  remove_segment(dir, "seg-20240601/shard-1");
+  for (int open = 0; open < 2; open++) { /* a refused open changes nothing */
+    assert_int_equal(open_two_shards(dir, &db, &err), SL_ERR_CORRUPT);
+    assert_null(db);
+    if (strstr(err.message, "seg-20240601/shard-1 is missing") == NULL) {
+      fail_msg("open %d: %s", open, err.message);
+    }
+  }
+
+  const char *snapshots = test_temp_dir("tsdb-table-snapshots-deleted");
+  store_of_two_shards(snapshots);
+  char command[8400];
+  /* Its snapshots and parts gone, the directory left (snapshots alone gone: check_unnamed_part says so). */
+  snprintf(command, sizeof command, "rm -rf '%s'/seg-20240601/shard-0/*.snp '%s'/seg-20240601/shard-0/parts",
+           snapshots, snapshots);
+  assert_int_equal(system(command), 0);
+  assert_int_equal(open_two_shards(snapshots, &db, &err), SL_ERR_CORRUPT);
+  if (strstr(err.message, "seg-20240601/shard-0 holds no snapshot") == NULL) {
+    fail_msg("message: %s", err.message);
+  }
+}
+
+/* Store snapshots written before they named tables (every segment entry's size field 0) open as
+ * before, and an intact store of two shards opens. */
+static void store_snapshots_without_tables_open(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-table-bits-absent");
+  store_of_two_shards(dir);
+  sl_snapshot snapshot = {0};
+  sl_snapshot_load_result result = {0};
+  sl_error err;
+  assert_int_equal(sl_snapshot_load_latest(dir, false, &snapshot, &result, &err), SL_OK);
+  assert_true(result.found);
+  assert_int_equal(snapshot.part_count, 1);
+  assert_int_equal(snapshot.parts[0].size_bytes, 3); /* tables of shard 0 and 1 (kind 0) */
+  for (int i = 0; i < 2; i++) { /* both kept snapshots */
+    snapshot.parts[0].size_bytes = 0;
+    snapshot.epoch = result.newest_epoch_seen + 1 + (uint64_t)i;
+    assert_int_equal(sl_snapshot_write(dir, &snapshot, 2, &err), SL_OK);
+  }
+  sl_snapshot_free(&snapshot);
+  remove_segment(dir, "seg-20240601/shard-1");
+  sl_tsdb *db = NULL;
+  assert_int_equal(open_two_shards(dir, &db, &err), SL_OK);
+  assert_int_equal(rows_visible(db), 4); /* what such a store could not tell */
+  assert_int_equal(sl_tsdb_close(db, false, &err), SL_OK);
+}
+
 #define FIRST_DAY_MS 1717200000000LL /* 2024-06-01, segment seg-20240601 */
 
 /* A store with no TTL and one row on each of days[] (days after FIRST_DAY_MS), closed cleanly. */
@@ -675,6 +763,8 @@ int main(void) {
       cmocka_unit_test(every_expired_segment_goes_at_once),
       cmocka_unit_test(a_deleted_segment_is_not_hidden_by_the_wal),
       cmocka_unit_test(a_refused_open_changes_nothing),
+      cmocka_unit_test(a_deleted_table_inside_a_segment_is_an_error),
+      cmocka_unit_test(store_snapshots_without_tables_open),
       cmocka_unit_test(an_expired_segment_left_by_a_crash_goes_at_open),
       cmocka_unit_test(retention_and_flushes_do_not_race_for_snapshots),
   };
