@@ -75,6 +75,8 @@ struct sl_tsdb {
   segment **segments;     /* sorted by start */
   size_t segment_count;
   size_t segment_capacity;
+  char **unnamed_parts; /* found by load_table, removed once the open's checks pass (a refused open deletes nothing) */
+  size_t unnamed_part_count;
   segment **dead;         /* expired: kept until close (threads may hold their tables) */
   size_t dead_count;
   uint64_t introduced;
@@ -1620,6 +1622,32 @@ static sl_status listed_parts(const char *dir, char ***names, size_t *count, sl_
   return status;
 }
 
+/* An interrupted flush's or merge's part, to be removed when the open succeeds (remove_unnamed_parts):
+ * an open refused after load_table (a missing table, segment or WAL) must leave the store as it
+ * was, for a user told to put something back. */
+static sl_status note_unnamed_part(sl_tsdb *db, const char *path, sl_error *err) {
+  char **grown = realloc(db->unnamed_parts, (db->unnamed_part_count + 1) * sizeof(char *));
+  char *copy = strdup(path);
+  if (grown == NULL || copy == NULL) {
+    free(copy);
+    db->unnamed_parts = grown != NULL ? grown : db->unnamed_parts;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  db->unnamed_parts = grown;
+  db->unnamed_parts[db->unnamed_part_count++] = copy;
+  return SL_OK;
+}
+
+static void remove_unnamed_parts(sl_tsdb *db) {
+  for (size_t i = 0; i < db->unnamed_part_count; i++) {
+    sl_fileio_remove_tree(db->unnamed_parts[i]);
+    free(db->unnamed_parts[i]);
+  }
+  free(db->unnamed_parts);
+  db->unnamed_parts = NULL;
+  db->unnamed_part_count = 0;
+}
+
 static void free_names(char **names, size_t count) {
   for (size_t i = 0; i < count; i++) {
     free(names[i]);
@@ -1740,10 +1768,12 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
       char path[PATH_BYTES];
       sl_fileio_path(path, sizeof path, "%s/%s", t->parts_dir, entry->d_name);
       status = check_unnamed_part(db, t, kind, path, id, err);
+      if (status == SL_OK) {
+        status = note_unnamed_part(db, path, err);
+      }
       if (status != SL_OK) {
         break;
       }
-      sl_fileio_remove_tree(path);
     }
   }
   if (handle != NULL) {
@@ -1832,12 +1862,6 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
   return status;
 }
 
-/* Every segment the newest store snapshot names has its directory (found by load_segments) unless
- * retention has expired it: one whose directory was deleted or moved opened as a store without that
- * segment's rows, and the next checkpoint wrote snapshots without it. The WAL does not stand in for
- * the directory: a replay makes the segment again from the records after the checkpoint, not from
- * the rows flushed before it. Runs after the replay (the data clock is then whole) and before the
- * open's retention, which writes a store snapshot: a refused open changes nothing. */
 /* Every table the store snapshot says published rows (bits: published_tables) was found at open
  * with a snapshot: a table directory deleted inside a segment (one shard, or one index's sidx), or
  * its snapshots deleted, opened as a store without that table's rows. Caller holds db->lock. */
@@ -1872,6 +1896,14 @@ static sl_status check_named_tables(const sl_tsdb *db, const segment *seg, uint6
   return SL_OK;
 }
 
+/* Every segment the newest store snapshot names has its directory (found by load_segments) unless
+ * retention has expired it: one whose directory was deleted or moved opened as a store without that
+ * segment's rows, and the next checkpoint wrote snapshots without it. The WAL does not stand in for
+ * the directory: a replay makes the segment again from the records after the checkpoint, not from
+ * the rows flushed before it. Runs after the replay (the data clock is then whole) and before the
+ * open's retention, which writes a store snapshot, and before the parts no snapshot names are removed
+ * (remove_unnamed_parts): a refused open changes nothing. Each named segment's tables are checked
+ * too (check_named_tables). */
 static sl_status check_named_segments(sl_tsdb *db, const sl_snapshot *named, uint64_t epoch, sl_error *err) {
   sl_status status = SL_OK;
   pthread_mutex_lock(&db->lock);
@@ -2020,6 +2052,9 @@ sl_status sl_tsdb_open(const sl_tsdb_options *options, sl_tsdb **out, sl_error *
   }
   sl_snapshot_free(&named);
   if (status == SL_OK) {
+    remove_unnamed_parts(db);
+  }
+  if (status == SL_OK) {
     status = sl_tsdb_apply_retention(db, err); /* after the check: it writes a store snapshot */
   }
   if (status == SL_OK && db->options.background) {
@@ -2088,6 +2123,10 @@ sl_status sl_tsdb_close(sl_tsdb *db, bool flush, sl_error *err) {
     free(db->dead[s]);
   }
   free(db->segments);
+  for (size_t i = 0; i < db->unnamed_part_count; i++) {
+    free(db->unnamed_parts[i]); /* a refused open: left on disk */
+  }
+  free(db->unnamed_parts);
   free(db->dead);
   pthread_mutex_destroy(&db->lock);
   pthread_mutex_destroy(&db->flush_lock);

@@ -528,6 +528,85 @@ static void store_snapshots_without_tables_open(void **state) {
   assert_int_equal(sl_tsdb_close(db, false, &err), SL_OK);
 }
 
+/* The list of every path under dir (sorted), for comparing a store before and after an open. */
+static char *tree_listing(const char *dir) {
+  char command[8400];
+  snprintf(command, sizeof command, "cd '%s' && find . | LC_ALL=C sort", dir);
+  FILE *pipe = popen(command, "r");
+  assert_non_null(pipe);
+  size_t capacity = 1 << 16, used = 0;
+  char *text = malloc(capacity);
+  assert_non_null(text);
+  size_t got;
+  while ((got = fread(text + used, 1, capacity - used - 1, pipe)) > 0) {
+    used += got;
+    if (capacity - used < 2) {
+      capacity *= 2;
+      text = realloc(text, capacity);
+      assert_non_null(text);
+    }
+  }
+  text[used] = '\0';
+  pclose(pipe);
+  return text;
+}
+
+/* A table whose snapshots were lost while its newest part is past the store checkpoint (a crash
+ * after a flush and a merge wrote the table's snapshots, before the store snapshot), then opened:
+ * the open is refused ("holds no snapshot: put it back"), but it had already deleted the part as
+ * an interrupted flush's, so with the snapshots put back the store still did not open. A refused
+ * open deletes nothing. (Found by a review.) */
+static void a_refused_open_deletes_no_part(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-refused-deletes-nothing");
+  store_of_two_shards(dir); /* batch 1 flushed: store checkpoint 1, both tables published */
+  char command[8400];
+  snprintf(command, sizeof command, "rm -rf '%s.keep' && mkdir '%s.keep' && cp '%s'/*.snp '%s.keep'/", dir, dir, dir, dir);
+  assert_int_equal(system(command), 0);
+  fixture f = {.shards = 2};
+  sl_tsdb_options options;
+  default_options(&f, dir, &options);
+  options.shard_count = 2;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
+  int64_t stamps[2] = {1717200000010, 1717200000011};
+  assert_int_equal(write_batch(&f, stamps, 2, &err), SL_OK);
+  assert_int_equal(sl_tsdb_flush(f.db, &err), SL_OK);
+  snprintf(command, sizeof command, "rm -rf '%s.wal' && cp -a '%s'/wal '%s.wal'", dir, dir, dir);
+  assert_int_equal(system(command), 0);
+  assert_int_equal(sl_tsdb_merge_all(f.db, true, &err), SL_OK);
+  assert_int_equal(sl_tsdb_checkpoint(f.db, &err), SL_OK); /* the merge's inputs go */
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK);
+  /* The crash: the store snapshots of checkpoint 1, the WAL still holding batch 2. */
+  snprintf(command, sizeof command,
+           "rm -f '%s'/*.snp && cp '%s.keep'/*.snp '%s'/ && rm -rf '%s'/wal && cp -a '%s.wal' '%s'/wal", dir, dir,
+           dir, dir, dir, dir);
+  assert_int_equal(system(command), 0);
+  /* The damage: shard 0's table snapshots moved aside. */
+  snprintf(command, sizeof command, "rm -rf '%s.t' && mkdir '%s.t' && mv '%s'/seg-20240601/shard-0/*.snp '%s.t'/",
+           dir, dir, dir, dir);
+  assert_int_equal(system(command), 0);
+  char *before = tree_listing(dir);
+  sl_tsdb *db = NULL;
+  assert_int_equal(open_two_shards(dir, &db, &err), SL_ERR_CORRUPT);
+  if (strstr(err.message, "shard-0 holds no snapshot") == NULL) {
+    fail_msg("message: %s", err.message);
+  }
+  char *after = tree_listing(dir);
+  if (strcmp(before, after) != 0) {
+    fail_msg("the refused open changed the store:\nbefore:\n%s\nafter:\n%s", before, after);
+  }
+  free(before);
+  free(after);
+  snprintf(command, sizeof command, "cp '%s.t'/*.snp '%s'/seg-20240601/shard-0/", dir, dir);
+  assert_int_equal(system(command), 0);
+  if (open_two_shards(dir, &db, &err) != SL_OK) {
+    fail_msg("the snapshots put back, the open still fails: %s", err.message);
+  }
+  assert_int_equal(rows_visible(db), 12); /* 4 + 2 per shard */
+  assert_int_equal(sl_tsdb_close(db, false, &err), SL_OK);
+}
+
 #define FIRST_DAY_MS 1717200000000LL /* 2024-06-01, segment seg-20240601 */
 
 /* A store with no TTL and one row on each of days[] (days after FIRST_DAY_MS), closed cleanly. */
@@ -765,6 +844,7 @@ int main(void) {
       cmocka_unit_test(a_refused_open_changes_nothing),
       cmocka_unit_test(a_deleted_table_inside_a_segment_is_an_error),
       cmocka_unit_test(store_snapshots_without_tables_open),
+      cmocka_unit_test(a_refused_open_deletes_no_part),
       cmocka_unit_test(an_expired_segment_left_by_a_crash_goes_at_open),
       cmocka_unit_test(retention_and_flushes_do_not_race_for_snapshots),
   };
