@@ -302,6 +302,23 @@ sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err) {
   return SL_OK;
 }
 
+sl_status sl_fileio_ensure_dir_synced(const char *dir_path, sl_error *err) {
+  assert(dir_path != NULL);
+  if (mkdir(dir_path, 0755) != 0 && errno != EEXIST) {
+    return sl_fileio_errno_error(err, errno, "create directory", dir_path);
+  }
+  struct stat info;
+  if (stat(dir_path, &info) != 0) {
+    return sl_fileio_errno_error(err, errno, "stat", dir_path);
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return sl_error_set(err, SL_ERR_INVALID, "%s: exists and is not a directory", dir_path);
+  }
+  char parent[PATH_BYTES];
+  sl_fileio_parent_dir(dir_path, parent, sizeof parent);
+  return sl_fileio_fsync_dir(parent, err);
+}
+
 static sl_status write_and_sync_new_file(const char *path, const void *data, size_t size_bytes,
                                          sl_error *err) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

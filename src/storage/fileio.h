@@ -85,6 +85,11 @@ sl_status sl_fileio_remove_durable(const char *path, sl_error *err);
 /* Creates the directory if missing (one level) and fsyncs its parent when it was created. */
 sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err);
 
+/* As sl_fileio_ensure_dir, and the parent is fsynced whether or not this call created the
+ * directory: another thread's mkdir, or a process killed between its mkdir and that fsync, leaves
+ * an entry a power loss can take. */
+sl_status sl_fileio_ensure_dir_synced(const char *dir_path, sl_error *err);
+
 /* Writes a whole file atomically: PATH.tmp created, written, fsynced, closed, renamed to PATH,
  * directory fsynced. On failure PATH is unchanged and PATH.tmp removed. */
 sl_status sl_fileio_write_file_atomic(const char *path, const void *data, size_t size_bytes,

@@ -37,6 +37,7 @@ typedef struct table {
   bool unpublished; /* holds file parts its last snapshot may not name (a snapshot write failed) */
   bool published;   /* a snapshot of it was written, or found at open: its directory holds rows */
   bool found_at_open; /* load_table found its directory with a snapshot (a replay does not set it) */
+  atomic_bool dirs_synced; /* ensure_dirs fsynced the parents of its directories in this process */
   /* maintenance: flushes, memory compactions, snapshot writes and the leaving lists, one at a
    * time; a merge of file parts holds merge_lock while it reads and writes (long) and takes
    * maintenance only to swap its parts in, so a flush never waits for a merge to finish. */
@@ -243,15 +244,23 @@ static void table_free(table *t) {
   free(t);
 }
 
-static sl_status ensure_dirs(const table *t, const sl_tsdb *db, sl_error *err) {
-  SL_TRY(sl_fileio_ensure_dir(t->segment->dir, err));
+/* The table's directories, made if missing. The first call for a table in a process fsyncs each
+ * one's parent even when it was there (made by another table's thread still on its way to that
+ * fsync, or by a process killed before it), so that no part is published under an entry a power
+ * loss can take; later calls only check. */
+static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
+  sl_status (*ensure)(const char *, sl_error *) =
+      atomic_load(&t->dirs_synced) ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced;
+  SL_TRY(ensure(t->segment->dir, err));
   char shard_dir[PATH_BYTES];
   sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", t->segment->dir, t->shard);
-  SL_TRY(sl_fileio_ensure_dir(shard_dir, err));
+  SL_TRY(ensure(shard_dir, err));
   if (db->options.kind_dirs[t->kind][0] != '\0') {
-    SL_TRY(sl_fileio_ensure_dir(t->dir, err));
+    SL_TRY(ensure(t->dir, err));
   }
-  return sl_fileio_ensure_dir(t->parts_dir, err);
+  SL_TRY(ensure(t->parts_dir, err));
+  atomic_store(&t->dirs_synced, true);
+  return SL_OK;
 }
 
 /* Caller holds db->lock. */

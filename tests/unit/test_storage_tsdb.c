@@ -8,6 +8,7 @@
  * why, and the batch it could not apply comes back when the store is reopened (WAL replay);
  * concurrent writers' batches all arrive. */
 #include <dirent.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "storage/fileio.h"
 #include "storage/snapshot.h"
 #include "storage/tsdb.h"
 #include "test_support.h"
@@ -607,6 +609,79 @@ static void a_refused_open_deletes_no_part(void **state) {
   assert_int_equal(sl_tsdb_close(db, false, &err), SL_OK);
 }
 
+/* The directories fsynced while a hook is set (readlink of the fd), for the test below. */
+static pthread_mutex_t fsynced_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fsynced_paths[512][512];
+static size_t fsynced_count;
+
+static int recording_fsync(int fd) {
+  char link[64], target[512];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t length = readlink(link, target, sizeof target - 1);
+  struct stat info;
+  if (length > 0 && fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    target[length] = '\0';
+    pthread_mutex_lock(&fsynced_lock);
+    if (fsynced_count < 512) {
+      snprintf(fsynced_paths[fsynced_count++], sizeof fsynced_paths[0], "%s", target);
+    }
+    pthread_mutex_unlock(&fsynced_lock);
+  }
+  return fsync(fd);
+}
+
+static bool was_fsynced(const char *path) {
+  char real[PATH_MAX];
+  if (realpath(path, real) == NULL) {
+    return false;
+  }
+  for (size_t i = 0; i < fsynced_count; i++) {
+    if (strcmp(fsynced_paths[i], real) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* A crash between creating a segment's or shard's directory and fsyncing its parent leaves an entry
+ * that a power loss can take; the next process found the directory there and never fsynced the
+ * parent, so the table published rows under an entry that was not durable. The first use of a
+ * table's directories in a process (its load at open, or its first flush) makes their entries
+ * durable, whoever created them. (Found by a review.) */
+static void a_table_s_directories_are_made_durable_once_per_open(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-dirs-durable");
+  fixture f = {0};
+  open_store(&f, dir);
+  sl_error err;
+  int64_t stamps[2] = {1717200000000, 1717200000001};
+  assert_int_equal(write_batch(&f, stamps, 2, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(f.db, true, &err), SL_OK);
+  /* The directories now exist: a new process opens the store and flushes into them. */
+  fsynced_count = 0;
+  sl_fileio_hooks hooks = {NULL, recording_fsync, NULL};
+  sl_fileio_set_hooks(&hooks);
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(write_batch(&g, stamps, 2, &err), SL_OK);
+  sl_status flushed = sl_tsdb_flush(g.db, &err);
+  sl_fileio_set_hooks(NULL);
+  assert_int_equal(flushed, SL_OK);
+  char segment[4200];
+  snprintf(segment, sizeof segment, "%s/seg-20240601", dir);
+  assert_true(was_fsynced(dir));     /* the segment's entry */
+  assert_true(was_fsynced(segment)); /* the shard's */
+  /* Once per table and open: a later flush does not fsync them again. */
+  assert_int_equal(write_batch(&g, stamps, 2, &err), SL_OK);
+  fsynced_count = 0;
+  sl_fileio_set_hooks(&hooks);
+  flushed = sl_tsdb_flush(g.db, &err);
+  sl_fileio_set_hooks(NULL);
+  assert_int_equal(flushed, SL_OK);
+  assert_false(was_fsynced(segment));
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
 #define FIRST_DAY_MS 1717200000000LL /* 2024-06-01, segment seg-20240601 */
 
 /* A store with no TTL and one row on each of days[] (days after FIRST_DAY_MS), closed cleanly. */
@@ -845,6 +920,7 @@ int main(void) {
       cmocka_unit_test(a_deleted_table_inside_a_segment_is_an_error),
       cmocka_unit_test(store_snapshots_without_tables_open),
       cmocka_unit_test(a_refused_open_deletes_no_part),
+      cmocka_unit_test(a_table_s_directories_are_made_durable_once_per_open),
       cmocka_unit_test(an_expired_segment_left_by_a_crash_goes_at_open),
       cmocka_unit_test(retention_and_flushes_do_not_race_for_snapshots),
   };
