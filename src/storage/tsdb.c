@@ -244,13 +244,10 @@ static void table_free(table *t) {
   free(t);
 }
 
-/* The table's directories, made if missing. The first call for a table in a process fsyncs each
- * one's parent even when it was there (made by another table's thread still on its way to that
- * fsync, or by a process killed before it), so that no part is published under an entry a power
- * loss can take; later calls only check. */
-static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
-  sl_status (*ensure)(const char *, sl_error *) =
-      atomic_load(&t->dirs_synced) ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced;
+/* The table's directories, made if missing; with synced, each one's parent is fsynced even when it
+ * was there. */
+static sl_status make_dirs(const table *t, const sl_tsdb *db, bool synced, sl_error *err) {
+  sl_status (*ensure)(const char *, sl_error *) = synced ? sl_fileio_ensure_dir_synced : sl_fileio_ensure_dir;
   SL_TRY(ensure(t->segment->dir, err));
   char shard_dir[PATH_BYTES];
   sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", t->segment->dir, t->shard);
@@ -258,8 +255,19 @@ static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
   if (db->options.kind_dirs[t->kind][0] != '\0') {
     SL_TRY(ensure(t->dir, err));
   }
-  SL_TRY(ensure(t->parts_dir, err));
-  atomic_store(&t->dirs_synced, true);
+  return ensure(t->parts_dir, err);
+}
+
+/* Before a table writes a part or a snapshot. Its first write in a process fsyncs the parents of its
+ * directories even when they were there (made by another table's thread still on its way to that
+ * fsync, or by a process killed before it), so that no part is published under an entry a power
+ * loss can take; later calls only check. An open that only reads fsyncs nothing (load_table). */
+static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
+  bool first = !atomic_load(&t->dirs_synced);
+  SL_TRY(make_dirs(t, db, first, err));
+  if (first) {
+    atomic_store(&t->dirs_synced, true);
+  }
   return SL_OK;
 }
 
@@ -1705,7 +1713,7 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
   seg->tables[table_slot(db, shard, kind)] = t;
   /* A crash between creating the table directory and its parts/ leaves no parts/: flushes need it. */
-  SL_TRY(ensure_dirs(t, db, err));
+  SL_TRY(make_dirs(t, db, false, err));
   sl_snapshot snapshot = {0};
   sl_snapshot_load_result result = {0};
   SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
