@@ -62,6 +62,10 @@ typedef struct segment {
   bool expired;
   bool published; /* a table of it has published a snapshot: its directory holds rows; guarded by lock */
   bool on_disk;   /* its directory was found at open (load_segments) */
+  /* Its directory's and its shards' entries made durable in this process (ensure_dirs), so that the
+   * tables sharing them fsync each parent once, not once per table. */
+  atomic_bool dir_synced;
+  atomic_bool shard_dir_synced[SL_TSDB_MAX_SHARDS];
   table **tables; /* shard_count * kind_count; NULL until first used */
 } segment;
 
@@ -263,11 +267,22 @@ static sl_status make_dirs(const table *t, const sl_tsdb *db, bool synced, sl_er
  * fsync, or by a process killed before it), so that no part is published under an entry a power
  * loss can take; later calls only check. An open that only reads fsyncs nothing (load_table). */
 static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
-  bool first = !atomic_load(&t->dirs_synced);
-  SL_TRY(make_dirs(t, db, first, err));
-  if (first) {
-    atomic_store(&t->dirs_synced, true);
+  if (atomic_load(&t->dirs_synced)) {
+    return make_dirs(t, db, false, err);
   }
+  segment *seg = t->segment;
+  bool segment_synced = atomic_load(&seg->dir_synced), shard_synced = atomic_load(&seg->shard_dir_synced[t->shard]);
+  SL_TRY((segment_synced ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced)(seg->dir, err));
+  atomic_store(&seg->dir_synced, true);
+  char shard_dir[PATH_BYTES];
+  sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", seg->dir, t->shard);
+  SL_TRY((shard_synced ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced)(shard_dir, err));
+  atomic_store(&seg->shard_dir_synced[t->shard], true);
+  if (db->options.kind_dirs[t->kind][0] != '\0') {
+    SL_TRY(sl_fileio_ensure_dir_synced(t->dir, err));
+  }
+  SL_TRY(sl_fileio_ensure_dir_synced(t->parts_dir, err));
+  atomic_store(&t->dirs_synced, true);
   return SL_OK;
 }
 
