@@ -282,42 +282,33 @@ sl_status sl_fileio_remove_durable(const char *path, sl_error *err) {
   return sl_fileio_fsync_dir(parent, err);
 }
 
-sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err) {
+/* Makes dir_path if missing, and fsyncs its parent when it made it or when always_sync is set. */
+static sl_status ensure_dir(const char *dir_path, bool always_sync, sl_error *err) {
   assert(dir_path != NULL);
-  if (mkdir(dir_path, 0755) == 0) {
-    char parent[PATH_BYTES];
-    sl_fileio_parent_dir(dir_path, parent, sizeof parent);
-    return sl_fileio_fsync_dir(parent, err);
+  bool made = mkdir(dir_path, 0755) == 0;
+  if (!made) {
+    if (errno != EEXIST) {
+      return sl_fileio_errno_error(err, errno, "create directory", dir_path);
+    }
+    struct stat info;
+    if (stat(dir_path, &info) != 0) {
+      return sl_fileio_errno_error(err, errno, "stat", dir_path);
+    }
+    if (!S_ISDIR(info.st_mode)) {
+      return sl_error_set(err, SL_ERR_INVALID, "%s: exists and is not a directory", dir_path);
+    }
   }
-  if (errno != EEXIST) {
-    return sl_fileio_errno_error(err, errno, "create directory", dir_path);
-  }
-  struct stat info;
-  if (stat(dir_path, &info) != 0) {
-    return sl_fileio_errno_error(err, errno, "stat", dir_path);
-  }
-  if (!S_ISDIR(info.st_mode)) {
-    return sl_error_set(err, SL_ERR_INVALID, "%s: exists and is not a directory", dir_path);
-  }
-  return SL_OK;
-}
-
-sl_status sl_fileio_ensure_dir_synced(const char *dir_path, sl_error *err) {
-  assert(dir_path != NULL);
-  if (mkdir(dir_path, 0755) != 0 && errno != EEXIST) {
-    return sl_fileio_errno_error(err, errno, "create directory", dir_path);
-  }
-  struct stat info;
-  if (stat(dir_path, &info) != 0) {
-    return sl_fileio_errno_error(err, errno, "stat", dir_path);
-  }
-  if (!S_ISDIR(info.st_mode)) {
-    return sl_error_set(err, SL_ERR_INVALID, "%s: exists and is not a directory", dir_path);
+  if (!made && !always_sync) {
+    return SL_OK;
   }
   char parent[PATH_BYTES];
   sl_fileio_parent_dir(dir_path, parent, sizeof parent);
   return sl_fileio_fsync_dir(parent, err);
 }
+
+sl_status sl_fileio_ensure_dir(const char *dir_path, sl_error *err) { return ensure_dir(dir_path, false, err); }
+
+sl_status sl_fileio_ensure_dir_synced(const char *dir_path, sl_error *err) { return ensure_dir(dir_path, true, err); }
 
 static sl_status write_and_sync_new_file(const char *path, const void *data, size_t size_bytes,
                                          sl_error *err) {
