@@ -36,7 +36,6 @@ typedef struct table {
   size_t memory_part_count;
   bool unpublished; /* holds file parts its last snapshot may not name (a snapshot write failed) */
   bool published;   /* a snapshot of it was written, or found at open: its directory holds rows */
-  bool found_at_open; /* load_table found its directory with a snapshot (a replay does not set it) */
   atomic_bool dirs_synced; /* ensure_dirs fsynced the parents of its directories in this process */
   /* maintenance: flushes, memory compactions, snapshot writes and the leaving lists, one at a
    * time; a merge of file parts holds merge_lock while it reads and writes (long) and takes
@@ -248,18 +247,20 @@ static void table_free(table *t) {
   free(t);
 }
 
-/* The table's directories, made if missing; with synced, each one's parent is fsynced even when it
- * was there. */
-static sl_status make_dirs(const table *t, const sl_tsdb *db, bool synced, sl_error *err) {
-  sl_status (*ensure)(const char *, sl_error *) = synced ? sl_fileio_ensure_dir_synced : sl_fileio_ensure_dir;
-  SL_TRY(ensure(t->segment->dir, err));
+/* The table's directories, made if missing: its segment's, its shard's, then its own (its kind's
+ * directory, if any, and parts/). Where a flag is set, those directories' parents are fsynced even
+ * when they were there. */
+static sl_status make_dirs(const table *t, const sl_tsdb *db, bool sync_segment, bool sync_shard, bool sync_own,
+                           sl_error *err) {
+  SL_TRY((sync_segment ? sl_fileio_ensure_dir_synced : sl_fileio_ensure_dir)(t->segment->dir, err));
   char shard_dir[PATH_BYTES];
   sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", t->segment->dir, t->shard);
-  SL_TRY(ensure(shard_dir, err));
+  SL_TRY((sync_shard ? sl_fileio_ensure_dir_synced : sl_fileio_ensure_dir)(shard_dir, err));
+  sl_status (*own)(const char *, sl_error *) = sync_own ? sl_fileio_ensure_dir_synced : sl_fileio_ensure_dir;
   if (db->options.kind_dirs[t->kind][0] != '\0') {
-    SL_TRY(ensure(t->dir, err));
+    SL_TRY(own(t->dir, err));
   }
-  return ensure(t->parts_dir, err);
+  return own(t->parts_dir, err);
 }
 
 /* Before a table writes a part or a snapshot. Its first write in a process fsyncs the parents of its
@@ -268,20 +269,12 @@ static sl_status make_dirs(const table *t, const sl_tsdb *db, bool synced, sl_er
  * loss can take; later calls only check. An open that only reads fsyncs nothing (load_table). */
 static sl_status ensure_dirs(table *t, const sl_tsdb *db, sl_error *err) {
   if (atomic_load(&t->dirs_synced)) {
-    return make_dirs(t, db, false, err);
+    return make_dirs(t, db, false, false, false, err);
   }
   segment *seg = t->segment;
-  bool segment_synced = atomic_load(&seg->dir_synced), shard_synced = atomic_load(&seg->shard_dir_synced[t->shard]);
-  SL_TRY((segment_synced ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced)(seg->dir, err));
+  SL_TRY(make_dirs(t, db, !atomic_load(&seg->dir_synced), !atomic_load(&seg->shard_dir_synced[t->shard]), true, err));
   atomic_store(&seg->dir_synced, true);
-  char shard_dir[PATH_BYTES];
-  sl_fileio_path(shard_dir, sizeof shard_dir, "%s/shard-%u", seg->dir, t->shard);
-  SL_TRY((shard_synced ? sl_fileio_ensure_dir : sl_fileio_ensure_dir_synced)(shard_dir, err));
   atomic_store(&seg->shard_dir_synced[t->shard], true);
-  if (db->options.kind_dirs[t->kind][0] != '\0') {
-    SL_TRY(sl_fileio_ensure_dir_synced(t->dir, err));
-  }
-  SL_TRY(sl_fileio_ensure_dir_synced(t->parts_dir, err));
   atomic_store(&t->dirs_synced, true);
   return SL_OK;
 }
@@ -1728,7 +1721,7 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   SL_TRY(table_new(db, seg, shard, kind, &t, err));
   seg->tables[table_slot(db, shard, kind)] = t;
   /* A crash between creating the table directory and its parts/ leaves no parts/: flushes need it. */
-  SL_TRY(make_dirs(t, db, false, err));
+  SL_TRY(make_dirs(t, db, false, false, false, err));
   sl_snapshot snapshot = {0};
   sl_snapshot_load_result result = {0};
   SL_TRY(sl_snapshot_load_latest(dir, true, &snapshot, &result, err));
@@ -1737,7 +1730,6 @@ static sl_status load_table(sl_tsdb *db, segment *seg, uint32_t shard, uint32_t 
   }
   t->epoch = result.newest_epoch_seen;
   t->covered = result.found ? snapshot.wal_sequence : 0;
-  t->found_at_open = result.found;
   t->published = result.found;
   seg->published = seg->published || result.found;
   sl_status status = SL_OK;
@@ -1896,7 +1888,9 @@ static sl_status replay_record(void *opaque, uint64_t sequence, const uint8_t *p
 
 /* Every table the store snapshot says published rows (bits: published_tables) was found at open
  * with a snapshot: a table directory deleted inside a segment (one shard, or one index's sidx), or
- * its snapshots deleted, opened as a store without that table's rows. Caller holds db->lock. */
+ * its snapshots deleted, opened as a store without that table's rows. Runs before the open writes
+ * any table snapshot, so a table's published flag is still what load_table found (a table the
+ * replay made has none). Caller holds db->lock. */
 static sl_status check_named_tables(const sl_tsdb *db, const segment *seg, uint64_t bits, uint64_t epoch,
                                     sl_error *err) {
   size_t slots = (size_t)db->options.shard_count * db->options.kind_count;
@@ -1912,7 +1906,7 @@ static sl_status check_named_tables(const sl_tsdb *db, const segment *seg, uint6
                           db->options.kind_count);
     }
     const table *t = seg->tables != NULL ? seg->tables[k] : NULL;
-    if (t == NULL || !t->found_at_open) {
+    if (t == NULL || !t->published) {
       char dir[PATH_BYTES];
       table_dir(db, seg, (uint32_t)(k / db->options.kind_count), (uint32_t)(k % db->options.kind_count), dir,
                 sizeof dir);
