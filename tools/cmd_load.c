@@ -238,6 +238,14 @@ int cmd_load(int argc, char **argv) {
   }
   sl_progress_finish(&progress);
   double seconds = (double)(sl_monotonic_ns() - started_ns) / 1e9;
+  if (status == SL_OK) {
+    /* The store's size below is what it keeps. A WAL file left behind holds no record (the load
+     * stands): said, not failed. */
+    sl_error settle_err;
+    if (sl_backend_settle(backend, &settle_err) != SL_OK) {
+      fprintf(stderr, "spanlab load: warning: %s\n", settle_err.message);
+    }
+  }
   int exit_code = CLI_EXIT_OK;
   if (status != SL_OK) {
     fprintf(stderr, "spanlab load: %s (%llu spans were loaded and acknowledged before it)\n", err.message,

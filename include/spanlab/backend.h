@@ -141,7 +141,12 @@ sl_status sl_backend_drop_caches(sl_backend *backend, sl_error *err);
  * the caller frees.  SL_ERR_UNSUPPORTED when the backend cannot tell. */
 sl_status sl_backend_storage_json(sl_backend *backend, char **json_out, sl_error *err);
 
-/* Bytes on disk under the backend's directory. */
+/* Waits for the store's background work on its files, so that what is on disk is what it keeps
+ * (the engines delete the WAL segments a flush gave up on a thread of their own). SL_OK at once
+ * for a backend without such work. */
+sl_status sl_backend_settle(sl_backend *backend, sl_error *err);
+
+/* Bytes on disk under the backend's directory (after sl_backend_settle, what the store keeps). */
 uint64_t sl_backend_disk_bytes(const sl_backend *backend);
 /* Whether directory holds the SQLite baseline's store (for messages to a user who gave it where an
  * engine's store is wanted). */

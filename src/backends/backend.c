@@ -237,6 +237,11 @@ uint64_t sl_backend_expired_spans(const sl_backend *backend) {
   return backend->vtable->expired_spans != NULL ? backend->vtable->expired_spans(backend->state) : 0;
 }
 
+sl_status sl_backend_settle(sl_backend *backend, sl_error *err) {
+  assert(backend != NULL);
+  return backend->vtable->settle != NULL ? backend->vtable->settle(backend->state, err) : SL_OK;
+}
+
 uint64_t sl_backend_disk_bytes(const sl_backend *backend) {
   return directory_bytes(backend->directory, 0);
 }

@@ -14,6 +14,7 @@ typedef struct sl_backend_vtable {
   sl_status (*query)(void *state, const struct sl_query *query, sl_backend_answer *answer, sl_error *err);
   sl_status (*drop_caches)(void *state, sl_error *err); /* may be NULL */
   sl_status (*compact)(void *state, sl_error *err); /* may be NULL */
+  sl_status (*settle)(void *state, sl_error *err); /* may be NULL: no background work on files */
   sl_status (*storage_json)(void *state, char **json_out, sl_error *err); /* may be NULL */
   sl_status (*print_query)(void *state, const struct sl_query *query, FILE *out, sl_error *err); /* may be NULL */
   uint64_t (*expired_spans)(void *state); /* may be NULL: the backend keeps no TTL */

@@ -163,6 +163,12 @@ static sl_status engine_flush(void *opaque, sl_error *err) {
   return state->stream ? sl_stream_engine_flush(state->stream_engine, err) : sl_trace_engine_flush(state->trace_engine, err);
 }
 
+static sl_status engine_settle(void *opaque, sl_error *err) {
+  engine_state *state = opaque;
+  return state->stream ? sl_stream_engine_settle(state->stream_engine, err)
+                       : sl_trace_engine_settle(state->trace_engine, err);
+}
+
 static sl_status engine_compact(void *opaque, sl_error *err) {
   engine_state *state = opaque;
   return state->stream ? sl_stream_engine_compact(state->stream_engine, err)
@@ -351,6 +357,7 @@ const sl_backend_vtable sl_stream_backend = {
     .drop_caches = engine_drop_caches,
     .print_query = engine_print_query,
     .compact = engine_compact,
+    .settle = engine_settle,
     .storage_json = engine_storage_json,
     .expired_spans = engine_expired_spans,
     .close = engine_close,
@@ -367,6 +374,7 @@ const sl_backend_vtable sl_trace_backend = {
     .drop_caches = engine_drop_caches,
     .print_query = engine_print_query,
     .compact = engine_compact,
+    .settle = engine_settle,
     .storage_json = engine_storage_json,
     .expired_spans = engine_expired_spans,
     .close = engine_close,

@@ -158,6 +158,10 @@ sl_status sl_tsdb_flush(sl_tsdb *db, sl_error *err);
 /* Flushes, then (nothing left in memory) seals the WAL segment and publishes
  * store snapshots covering everything, so the WAL holds no redundant record. */
 sl_status sl_tsdb_checkpoint(sl_tsdb *db, sl_error *err);
+/* Waits for the store's background deletion of files it no longer needs (the WAL segments a
+ * checkpoint gave up: sl_wal_release_recycled), so that its disk holds what it keeps; the first
+ * failure to delete one is returned. */
+sl_status sl_tsdb_settle(sl_tsdb *db, sl_error *err);
 /* Merges until the policy chooses nothing (synchronously). */
 sl_status sl_tsdb_merge_all(sl_tsdb *db, bool everything, sl_error *err);
 /* Applies TTL now. */

@@ -556,6 +556,14 @@ struct sl_wal {
   pthread_t interval_thread;
   bool writer_thread_started;
   pthread_t writer_thread;
+  /* Recycled segments given up by sl_wal_release_recycled, deleted by the remover thread. */
+  segment_list doomed;
+  pthread_cond_t removal;        /* doomed grew, the remover finished a round, or stop */
+  bool remover_started;
+  bool remover_busy;             /* the remover holds a round of files taken from doomed */
+  pthread_t remover_thread;
+  sl_status removal_status;      /* the first failure since sl_wal_settle last reported one */
+  sl_error removal_error;
   sl_wal_stats stats;
   /* Owner only. */
   char segment_path[PATH_BYTES];
@@ -1500,17 +1508,111 @@ static sl_status remove_pool(sl_wal *wal, sl_error *err) {
   return status;
 }
 
+/* The remover thread: deletes the files sl_wal_release_recycled gave up, a round at a time (every
+ * file given so far, then one fsync of the directory), until stop finds nothing left to delete. */
+static void *remover_main(void *argument) {
+  pthread_setname_np(pthread_self(), "wal-remove");
+  sl_wal *wal = argument;
+  segment_list round = {0};
+  lock(wal);
+  for (;;) {
+    while (wal->doomed.count == 0 && !wal->stopping) {
+      pthread_cond_wait(&wal->removal, &wal->mutex);
+    }
+    if (wal->doomed.count == 0) {
+      break;
+    }
+    segment_list taken = round;
+    round = wal->doomed;
+    wal->doomed = taken;
+    wal->doomed.count = 0;
+    wal->remover_busy = true;
+    unlock(wal);
+    sl_status status = SL_OK;
+    sl_error error;
+    sl_error_clear(&error);
+    size_t removed = 0;
+    char pooled[PATH_BYTES];
+    for (size_t i = 0; i < round.count; i++) {
+      pool_path(wal->dir, round.first_sequences[i], pooled, sizeof pooled);
+      if (unlink(pooled) == 0 || errno == ENOENT) {
+        removed++;
+      } else if (status == SL_OK) {
+        status = sl_fileio_errno_error(&error, errno, "remove recycled WAL segment", pooled);
+      }
+    }
+    if (removed > 0) {
+      sl_status synced = sl_fileio_fsync_dir(wal->dir, status == SL_OK ? &error : NULL);
+      status = status == SL_OK ? synced : status;
+    }
+    lock(wal);
+    wal->stats.segments_deleted += removed;
+    wal->stats.fsyncs += removed > 0;
+    if (status != SL_OK && wal->removal_status == SL_OK) {
+      sl_error_prefix(&error, "WAL %s: deleting the recycled segments it gave up", wal->dir);
+      size_t used = strlen(error.message);
+      snprintf(error.message + used, sizeof error.message - used,
+               " (no record is affected: the next open deletes what is left)");
+      wal->removal_status = status;
+      wal->removal_error = error;
+    }
+    wal->remover_busy = false;
+    pthread_cond_broadcast(&wal->removal);
+  }
+  unlock(wal);
+  segment_list_free(&round);
+  return NULL;
+}
+
+/* With the mutex held and the file owned: moves the pool's files to the remover, starting it the
+ * first time. Without memory or a thread for that it deletes them itself (false: not handed over). */
+static bool hand_pool_to_remover(sl_wal *wal) {
+  if (!wal->remover_started) {
+    if (pthread_create(&wal->remover_thread, NULL, remover_main, wal) != 0) {
+      return false;
+    }
+    wal->remover_started = true;
+  }
+  size_t moved = 0;
+  while (moved < wal->pool.count && segment_list_push(&wal->doomed, wal->pool.first_sequences[moved])) {
+    moved++;
+  }
+  memmove(wal->pool.first_sequences, wal->pool.first_sequences + moved,
+          (wal->pool.count - moved) * sizeof *wal->pool.first_sequences);
+  wal->pool.count -= moved;
+  pthread_cond_broadcast(&wal->removal);
+  return wal->pool.count == 0;
+}
+
 sl_status sl_wal_release_recycled(sl_wal *wal, sl_error *err) {
   assert(wal != NULL);
   lock(wal);
   acquire_io(wal);
-  unlock(wal);
-  size_t before = wal->pool.count;
-  sl_status status = remove_pool(wal, err);
-  lock(wal);
-  wal->stats.segments_deleted += before - wal->pool.count;
-  wal->stats.fsyncs += before > wal->pool.count;
+  sl_status status = SL_OK;
+  if (wal->pool.count > 0 && !hand_pool_to_remover(wal)) {
+    unlock(wal);
+    size_t before = wal->pool.count;
+    status = remove_pool(wal, err);
+    lock(wal);
+    wal->stats.segments_deleted += before - wal->pool.count;
+    wal->stats.fsyncs += before > wal->pool.count;
+  }
   release_io(wal);
+  unlock(wal);
+  return status;
+}
+
+sl_status sl_wal_settle(sl_wal *wal, sl_error *err) {
+  assert(wal != NULL);
+  lock(wal);
+  while (wal->doomed.count > 0 || wal->remover_busy) {
+    pthread_cond_wait(&wal->removal, &wal->mutex);
+  }
+  sl_status status = wal->removal_status;
+  if (status != SL_OK && err != NULL) {
+    *err = wal->removal_error;
+  }
+  wal->removal_status = SL_OK;
   unlock(wal);
   return status;
 }
@@ -1622,6 +1724,7 @@ static sl_status init_sync_objects(sl_wal *wal, sl_error *err) {
   failures += pthread_cond_init(&wal->changed, NULL) != 0;
   failures += pthread_cond_init(&wal->interval_wake, &attributes) != 0;
   failures += pthread_cond_init(&wal->work, NULL) != 0;
+  failures += pthread_cond_init(&wal->removal, NULL) != 0;
   failures += pthread_mutex_init(&wal->chunks.mutex, NULL) != 0;
   failures += pthread_cond_init(&wal->chunks.changed, NULL) != 0;
   wal->chunks.status = SL_OK;
@@ -1724,11 +1827,13 @@ static void free_wal(sl_wal *wal) {
   pthread_cond_destroy(&wal->interval_wake);
   pthread_cond_destroy(&wal->work);
   pthread_cond_destroy(&wal->changed);
+  pthread_cond_destroy(&wal->removal);
   pthread_mutex_destroy(&wal->mutex);
   pthread_cond_destroy(&wal->chunks.changed);
   pthread_mutex_destroy(&wal->chunks.mutex);
   segment_list_free(&wal->segments);
   segment_list_free(&wal->pool);
+  segment_list_free(&wal->doomed);
   free(wal->encode_buffer);
   free(wal->direct_chunk);
   free(wal->direct_tail);
@@ -1740,7 +1845,12 @@ static void stop_threads(sl_wal *wal) {
   wal->stopping = true;
   pthread_cond_broadcast(&wal->interval_wake);
   pthread_cond_broadcast(&wal->work);
+  pthread_cond_broadcast(&wal->removal);
   unlock(wal);
+  if (wal->remover_started) { /* it deletes what it was given before it stops */
+    pthread_join(wal->remover_thread, NULL);
+    wal->remover_started = false;
+  }
   if (wal->interval_thread_started) {
     pthread_join(wal->interval_thread, NULL);
     wal->interval_thread_started = false;
@@ -1829,7 +1939,12 @@ sl_status sl_wal_close(sl_wal *wal, sl_error *err) {
       status = sl_fileio_fdatasync(wal->segment_fd, wal->segment_path, err);
     }
   }
-  /* A closed WAL keeps no recycled segment: the store's disk holds its data only. */
+  /* A closed WAL keeps no recycled segment: the store's disk holds its data only (stop_threads
+   * waited for the remover). A released file the remover could not delete holds no record
+   * anyone needs, so it does not fail the close, whose errors are about records; it is said. */
+  if (wal->removal_status != SL_OK) {
+    fprintf(stderr, "spanlab: %s\n", wal->removal_error.message);
+  }
   sl_status removed = remove_pool(wal, status == SL_OK ? err : NULL);
   status = status == SL_OK ? removed : status;
   release_io(wal);

@@ -464,6 +464,7 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
 /* Everything written goes to file parts, and the WAL keeps nothing they cover (as SQLite's
  * checkpoint after a load): the store's on-disk size is then its data. */
 sl_status sl_stream_engine_flush(sl_stream_engine *engine, sl_error *err) { return sl_tsdb_checkpoint(engine->db, err); }
+sl_status sl_stream_engine_settle(sl_stream_engine *engine, sl_error *err) { return sl_tsdb_settle(engine->db, err); }
 
 sl_status sl_stream_engine_compact(sl_stream_engine *engine, sl_error *err) {
   SL_TRY(sl_tsdb_flush(engine->db, err));

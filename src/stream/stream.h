@@ -62,6 +62,8 @@ sl_status sl_stream_engine_write(sl_stream_engine *engine, const sl_element *ele
 sl_status sl_stream_engine_flush(sl_stream_engine *engine, sl_error *err);
 /* Merges every table's parts into one (the storage benchmark's "final merge"). */
 sl_status sl_stream_engine_compact(sl_stream_engine *engine, sl_error *err);
+/* sl_tsdb_settle: waits for the store's background file deletions. */
+sl_status sl_stream_engine_settle(sl_stream_engine *engine, sl_error *err);
 void sl_stream_engine_drop_caches(sl_stream_engine *engine);
 
 /* Answers a stream QueryRequest bound to this engine's stream.  Rows carry

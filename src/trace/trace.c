@@ -625,6 +625,7 @@ sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans
 
 /* As the Stream engine's: file parts, and a WAL holding nothing they cover. */
 sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err) { return sl_tsdb_checkpoint(engine->db, err); }
+sl_status sl_trace_engine_settle(sl_trace_engine *engine, sl_error *err) { return sl_tsdb_settle(engine->db, err); }
 
 /* The final merge: one part per table, then a checkpoint (the WAL emptied, merged-away parts deleted). */
 sl_status sl_trace_engine_compact(sl_trace_engine *engine, sl_error *err) {

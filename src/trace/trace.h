@@ -62,6 +62,8 @@ const sl_trace_schema *sl_trace_engine_schema(const sl_trace_engine *engine);
 sl_status sl_trace_engine_write(sl_trace_engine *engine, const sl_element *spans, size_t count, sl_error *err);
 sl_status sl_trace_engine_flush(sl_trace_engine *engine, sl_error *err);
 sl_status sl_trace_engine_compact(sl_trace_engine *engine, sl_error *err);
+/* sl_tsdb_settle: waits for the store's background file deletions. */
+sl_status sl_trace_engine_settle(sl_trace_engine *engine, sl_error *err);
 void sl_trace_engine_drop_caches(sl_trace_engine *engine);
 
 /* Answers a trace QueryRequest: whole traces, as the evaluator returns them. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timeutil.h"
 #include "storage/fileio.h"
 #include "storage/wal.h"
 #include "test_support.h"
@@ -1222,6 +1224,7 @@ static void recycled_segments_replay_only_their_new_records(void **state) {
   assert_int_equal(sl_wal_truncate_before(wal, 330, &err), SL_OK);
   assert_true(count_files(dir, "free") >= 1);
   assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+  assert_int_equal(sl_wal_settle(wal, &err), SL_OK);
   assert_int_equal(count_files(dir, "free"), 0);
   assert_int_equal(sl_wal_truncate_before(wal, 370, &err), SL_OK);
   close_wal(wal);
@@ -1230,6 +1233,104 @@ static void recycled_segments_replay_only_their_new_records(void **state) {
   assert_int_equal(replayed.count, 11);
   assert_int_equal(replayed.sequences[10], 380);
   assert_int_equal(replayed.keys[10], 380);
+}
+
+/* A WAL holding a pool of `recycle` files (appended through small segments, then truncated). */
+static sl_wal *wal_with_pool(const char *dir, uint32_t recycle) {
+  sl_wal *wal = open_recycling_wal(dir, 4096, recycle);
+  append_records(wal, 1, 80, 400, NULL);
+  sl_error err;
+  assert_int_equal(sl_wal_truncate_before(wal, 81, &err), SL_OK);
+  assert_int_equal(count_files(dir, "free"), recycle);
+  return wal;
+}
+
+/* The remover's fsync of the directory waits for the test to open the gate (at most 10 s). */
+static atomic_int removal_gate_open;
+static atomic_int removal_fsyncs_waiting;
+
+static int gated_fsync(int fd) {
+  atomic_fetch_add(&removal_fsyncs_waiting, 1);
+  for (int waited_ms = 0; !atomic_load(&removal_gate_open) && waited_ms < 10000; waited_ms++) {
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+  }
+  return fsync(fd);
+}
+
+/* sl_wal_release_recycled returns before the files are gone (a 64 MiB unlink takes 10-17 ms on
+ * these disks, and a checkpoint made the load wait for it); sl_wal_settle waits for them, and
+ * rotation never takes a released file. */
+static void released_segments_are_deleted_behind_the_caller(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-release-async");
+  sl_wal *wal = wal_with_pool(dir, 3);
+  atomic_store(&removal_gate_open, 0);
+  atomic_store(&removal_fsyncs_waiting, 0);
+  sl_fileio_hooks hooks = {NULL, gated_fsync, NULL};
+  sl_fileio_set_hooks(&hooks);
+  sl_error err;
+  int64_t started = sl_monotonic_ns();
+  assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+  int64_t took_ns = sl_monotonic_ns() - started;
+  assert_true(took_ns < 5000000000LL); /* the gate holds the remover up to 10 s */
+  sl_wal_stats stats;
+  sl_wal_stats_get(wal, &stats);
+  uint64_t deleted_before = stats.segments_deleted;
+  /* A rotation now starts a new file: the released ones are out of the pool. */
+  append_records(wal, 81, 30, 400, NULL);
+  sl_wal_stats_get(wal, &stats);
+  assert_int_equal(stats.segments_recycled, 0);
+  atomic_store(&removal_gate_open, 1);
+  assert_int_equal(sl_wal_settle(wal, &err), SL_OK);
+  sl_fileio_set_hooks(NULL);
+  assert_true(atomic_load(&removal_fsyncs_waiting) >= 1);
+  sl_wal_stats_get(wal, &stats);
+  assert_int_equal(stats.segments_deleted - deleted_before, 3);
+  assert_int_equal(count_files(dir, "free"), 0);
+  close_wal(wal);
+  assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 30);
+}
+
+static int failing_fsync(int fd) {
+  (void)fd;
+  errno = EIO;
+  return -1;
+}
+
+/* A failure to delete released files is sl_wal_settle's to return, once, naming the directory and
+ * saying that no record is affected; a close does not fail for it (its errors are about records). */
+static void a_failed_removal_is_reported_by_settle_not_close(void **state) {
+  (void)state;
+  for (int by_close = 0; by_close < 2; by_close++) {
+    const char *dir = test_temp_dir(by_close ? "wal-release-fail-close" : "wal-release-fail-settle");
+    sl_wal *wal = wal_with_pool(dir, 2);
+    sl_fileio_hooks hooks = {NULL, failing_fsync, NULL};
+    sl_fileio_set_hooks(&hooks);
+    sl_error err;
+    assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+    sl_status status = by_close ? sl_wal_close(wal, &err) : sl_wal_settle(wal, &err);
+    sl_fileio_set_hooks(NULL);
+    if (by_close) {
+      assert_int_equal(status, SL_OK);
+    } else {
+      assert_int_equal(status, SL_ERR_IO);
+      assert_non_null(strstr(err.message, "fsync"));
+      assert_non_null(strstr(err.message, dir));
+      assert_non_null(strstr(err.message, "no record is affected"));
+      assert_int_equal(sl_wal_settle(wal, &err), SL_OK); /* said once */
+      close_wal(wal);
+    }
+    /* The WAL still reads, and reopens with what the failed round left. */
+    assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
+    assert_int_equal(replayed.count, 0);
+    sl_wal *again = open_recycling_wal(dir, 4096, 2);
+    append_records(again, 81, 5, 400, NULL);
+    close_wal(again);
+    assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
+    assert_int_equal(replayed.count, 5);
+  }
 }
 
 static void pool_beyond_the_limit_is_deleted_at_open(void **state) {
@@ -1356,6 +1457,8 @@ int main(void) {
       cmocka_unit_test(decoder_stops_at_records_of_a_recycled_files_earlier_life),
       cmocka_unit_test(recycled_segments_replay_only_their_new_records),
       cmocka_unit_test(pool_beyond_the_limit_is_deleted_at_open),
+      cmocka_unit_test(released_segments_are_deleted_behind_the_caller),
+      cmocka_unit_test(a_failed_removal_is_reported_by_settle_not_close),
       cmocka_unit_test(appends_after_reopen_and_crash_keep_earlier_records),
       cmocka_unit_test(records_larger_than_the_staging_buffer_round_trip),
       cmocka_unit_test(a_record_submitted_in_pieces_replays_joined),
