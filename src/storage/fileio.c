@@ -165,21 +165,109 @@ sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err) {
   return SL_OK;
 }
 
-/* The files of one sl_fileio_fsync_all, shared by its threads. */
+/* The files of one sl_fileio_fsync_all, shared by its caller and the pool's workers. A worker
+ * claims a file (next) only under pool.lock while the batch is queued, and the caller returns only
+ * once every claimed file is finished, so a batch on the caller's stack outlives every use. */
 typedef struct fsync_batch {
   const int *fds;
-  const char *const *paths;
   size_t count;
   atomic_size_t next;
-  int *errors; /* errno per file, 0 when its fsync succeeded */
+  size_t finished;        /* under pool.lock */
+  int *errors;            /* errno per file, 0 when its fsync succeeded */
+  bool queued;            /* under pool.lock: in the pool's list */
+  struct fsync_batch *later;
 } fsync_batch;
 
-static void *fsync_some(void *opaque) {
-  fsync_batch *batch = opaque;
-  for (size_t i = atomic_fetch_add(&batch->next, 1); i < batch->count; i = atomic_fetch_add(&batch->next, 1)) {
-    batch->errors[i] = active_hooks.fsync_fn(batch->fds[i]) != 0 ? (errno != 0 ? errno : EIO) : 0;
+/* The process's fsync workers (SL_FILEIO_FSYNC_THREADS - 1, started by the first batch): creating
+ * and joining a thread cost 140-160 us on these VMs, and a load's part flushes made ~860 of them
+ * (docs/FORMAT.md "Part names and merges"). A forked child has none of its parent's workers: the
+ * fork handlers hold the lock across fork() and the child starts afresh. */
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t work;     /* a batch was queued */
+  pthread_cond_t finished; /* a file of some batch finished */
+  fsync_batch *first;      /* queued batches, oldest first */
+  fsync_batch *last;
+  size_t workers;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+
+static pthread_once_t pool_fork_handlers = PTHREAD_ONCE_INIT;
+
+static void pool_before_fork(void) { pthread_mutex_lock(&pool.lock); }
+static void pool_after_fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
+static void pool_after_fork_child(void) {
+  /* Only the forking thread lives on: no worker, and a queued batch is the parent's. */
+  pool.first = pool.last = NULL;
+  pool.workers = 0;
+  pthread_mutex_unlock(&pool.lock);
+}
+static void install_fork_handlers(void) {
+  (void)pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork_child);
+}
+
+/* Under pool.lock. */
+static void dequeue(fsync_batch *batch) {
+  if (!batch->queued) {
+    return;
+  }
+  fsync_batch **link = &pool.first;
+  fsync_batch *previous = NULL;
+  while (*link != batch) {
+    previous = *link;
+    link = &(*link)->later;
+  }
+  *link = batch->later;
+  if (pool.last == batch) {
+    pool.last = previous;
+  }
+  batch->queued = false;
+}
+
+/* Under pool.lock: fsyncs file i of batch with the lock released, then counts it. */
+static void sync_claimed(fsync_batch *batch, size_t i) {
+  pthread_mutex_unlock(&pool.lock);
+  int error = active_hooks.fsync_fn(batch->fds[i]) != 0 ? (errno != 0 ? errno : EIO) : 0;
+  pthread_mutex_lock(&pool.lock);
+  batch->errors[i] = error;
+  batch->finished++;
+  if (batch->finished == batch->count) {
+    pthread_cond_broadcast(&pool.finished);
+  }
+}
+
+static void *fsync_worker(void *unused) {
+  (void)unused;
+  pthread_setname_np(pthread_self(), "fsync");
+  pthread_mutex_lock(&pool.lock);
+  for (;;) {
+    while (pool.first == NULL) {
+      pthread_cond_wait(&pool.work, &pool.lock);
+    }
+    fsync_batch *batch = pool.first;
+    size_t i = atomic_fetch_add(&batch->next, 1);
+    if (i >= batch->count) {
+      dequeue(batch); /* every file claimed: the caller waits for those still running */
+      continue;
+    }
+    sync_claimed(batch, i);
   }
   return NULL;
+}
+
+/* Under pool.lock: starts the workers a batch can use, as far as threads can be made. */
+static void start_workers(size_t wanted) {
+  while (pool.workers < wanted) {
+    pthread_attr_t attributes;
+    pthread_t thread;
+    bool started = pthread_attr_init(&attributes) == 0;
+    started = started && pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED) == 0 &&
+              pthread_create(&thread, &attributes, fsync_worker, NULL) == 0;
+    pthread_attr_destroy(&attributes);
+    if (!started) {
+      return; /* the caller and the workers there are sync every file */
+    }
+    pool.workers++;
+  }
 }
 
 sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t count, sl_error *err) {
@@ -196,18 +284,27 @@ sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t c
     }
     return status;
   }
-  fsync_batch batch = {.fds = fds, .paths = paths, .count = count, .errors = errors};
+  pthread_once(&pool_fork_handlers, install_fork_handlers);
+  fsync_batch batch = {.fds = fds, .count = count, .errors = errors, .queued = true};
   atomic_init(&batch.next, 0);
-  pthread_t threads[SL_FILEIO_FSYNC_THREADS];
-  size_t started = 0;
-  while (started + 1 < SL_FILEIO_FSYNC_THREADS && started + 1 < count &&
-         pthread_create(&threads[started], NULL, fsync_some, &batch) == 0) {
-    started++;
+  pthread_mutex_lock(&pool.lock);
+  start_workers(SL_FILEIO_FSYNC_THREADS - 1);
+  if (pool.last != NULL) {
+    pool.last->later = &batch;
+  } else {
+    pool.first = &batch;
   }
-  fsync_some(&batch);
-  for (size_t t = 0; t < started; t++) {
-    pthread_join(threads[t], NULL);
+  pool.last = &batch;
+  pthread_cond_broadcast(&pool.work);
+  /* The caller syncs files too: with no worker (none could start) it syncs them all. */
+  for (size_t i = atomic_fetch_add(&batch.next, 1); i < count; i = atomic_fetch_add(&batch.next, 1)) {
+    sync_claimed(&batch, i);
   }
+  dequeue(&batch);
+  while (batch.finished < count) {
+    pthread_cond_wait(&pool.finished, &pool.lock);
+  }
+  pthread_mutex_unlock(&pool.lock);
   sl_status status = SL_OK;
   for (size_t i = 0; i < count && status == SL_OK; i++) {
     if (errors[i] != 0) {

@@ -63,10 +63,11 @@ sl_status sl_fileio_pwrite_all_direct(int fd, const void *data, size_t size_byte
 sl_status sl_fileio_fsync(int fd, const char *path, sl_error *err);
 sl_status sl_fileio_fdatasync(int fd, const char *path, sl_error *err);
 
-/* fsyncs fds[0..count) at once, on up to SL_FILEIO_FSYNC_THREADS threads (the caller's among
- * them): the device then flushes its cache for several files together instead of once per file.
- * Every file is fsynced even when one fails; the error names the first failing file in array
- * order.  paths[i] names fds[i] in errors. */
+/* fsyncs fds[0..count) at once, on up to SL_FILEIO_FSYNC_THREADS threads (the caller's and the
+ * process's fsync workers, started by the first call and kept): the device then flushes its cache
+ * for several files together instead of once per file. Concurrent calls share the workers. Every
+ * file is fsynced even when one fails; the error names the first failing file in array order.
+ * paths[i] names fds[i] in errors. */
 enum { SL_FILEIO_FSYNC_THREADS = 8 };
 sl_status sl_fileio_fsync_all(const int *fds, const char *const *paths, size_t count, sl_error *err);
 
