@@ -131,6 +131,12 @@ typedef struct merge_state {
   size_t *source_input;  /* per pending row */
   uint64_t *source_row;
   size_t *order;
+  /* the pending rows gathered in order for the part writer, kept across groups (a trace group is
+   * one flush_pending: allocating these per group cost two mallocs per column per trace) */
+  size_t gathered_capacity;
+  int64_t *gathered_ints[SL_PART_MAX_COLUMNS];
+  sl_bytes *gathered_bytes[SL_PART_MAX_COLUMNS];
+  uint8_t *gathered_nulls[SL_PART_MAX_COLUMNS];
   sl_bytes pending_key;
   uint8_t key_storage[SL_PART_MAX_KEY_BYTES];
 } merge_state;
@@ -291,6 +297,39 @@ static uint64_t pending_row_bytes(const merge_state *state, size_t row) {
   return bytes;
 }
 
+/* Makes the gather buffers hold rows values per column (an int64 or an sl_bytes, and a null flag). */
+static sl_status reserve_gathered(merge_state *state, size_t rows, sl_error *err) {
+  if (rows <= state->gathered_capacity) {
+    return SL_OK;
+  }
+  size_t capacity = state->gathered_capacity == 0 ? 256 : state->gathered_capacity;
+  while (capacity < rows) {
+    capacity *= 2;
+  }
+  for (uint32_t c = 0; c < state->layout->column_count; c++) {
+    uint8_t *nulls = realloc(state->gathered_nulls[c], capacity);
+    if (nulls == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+    }
+    state->gathered_nulls[c] = nulls;
+    if (is_int(state->layout->columns[c].type)) {
+      int64_t *ints = realloc(state->gathered_ints[c], capacity * sizeof *ints);
+      if (ints == NULL) {
+        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+      }
+      state->gathered_ints[c] = ints;
+    } else {
+      sl_bytes *bytes = realloc(state->gathered_bytes[c], capacity * sizeof *bytes);
+      if (bytes == NULL) {
+        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+      }
+      state->gathered_bytes[c] = bytes;
+    }
+  }
+  state->gathered_capacity = capacity;
+  return SL_OK;
+}
+
 /* Writes the pending rows (sorted when they may interleave) as blocks. */
 static sl_status flush_pending(merge_state *state, bool sort_rows, sl_error *err) {
   size_t rows = state->pending_rows;
@@ -306,24 +345,11 @@ static sl_status flush_pending(merge_state *state, bool sort_rows, sl_error *err
     qsort_r(state->order, rows, sizeof *state->order, compare_pending, &context);
   }
   /* Gather the rows in order into column views, block by block. */
-  int64_t *ints = malloc((rows + 1) * sizeof *ints);
-  sl_bytes *bytes = malloc((rows + 1) * sizeof *bytes);
-  uint8_t *nulls = malloc(rows + 1);
-  int64_t *all_ints[SL_PART_MAX_COLUMNS] = {0};
-  sl_bytes *all_bytes[SL_PART_MAX_COLUMNS] = {0};
-  uint8_t *all_nulls[SL_PART_MAX_COLUMNS] = {0};
-  sl_status status = ints != NULL && bytes != NULL && nulls != NULL ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+  sl_status status = reserve_gathered(state, rows, err);
+  int64_t *const *all_ints = state->gathered_ints;
+  sl_bytes *const *all_bytes = state->gathered_bytes;
+  uint8_t *const *all_nulls = state->gathered_nulls;
   for (uint32_t c = 0; status == SL_OK && c < layout->column_count; c++) {
-    all_nulls[c] = malloc(rows + 1);
-    if (is_int(layout->columns[c].type)) {
-      all_ints[c] = malloc((rows + 1) * sizeof(int64_t));
-    } else {
-      all_bytes[c] = malloc((rows + 1) * sizeof(sl_bytes));
-    }
-    if (all_nulls[c] == NULL || (all_ints[c] == NULL && all_bytes[c] == NULL)) {
-      status = sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-      break;
-    }
     for (size_t i = 0; i < rows; i++) {
       size_t from = state->order[i];
       all_nulls[c][i] = state->nulls[c][from];
@@ -367,14 +393,6 @@ static sl_status flush_pending(merge_state *state, bool sort_rows, sl_error *err
     }
     start = end;
   }
-  for (uint32_t c = 0; c < layout->column_count; c++) {
-    free(all_ints[c]);
-    free(all_bytes[c]);
-    free(all_nulls[c]);
-  }
-  free(ints);
-  free(bytes);
-  free(nulls);
   state->pending_rows = 0;
   sl_read_context_reset(&state->context);
   return status;
@@ -686,6 +704,9 @@ static void state_free(merge_state *state) {
     free(state->ints[c]);
     free(state->bytes[c]);
     free(state->nulls[c]);
+    free(state->gathered_ints[c]);
+    free(state->gathered_bytes[c]);
+    free(state->gathered_nulls[c]);
   }
   free(state->source_input);
   free(state->source_row);
