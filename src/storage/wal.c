@@ -544,26 +544,26 @@ struct sl_wal {
   /* Under mutex. */
   wal_request *queue_head;
   wal_request *queue_tail;
-  bool io_busy;                  /* one thread owns the fields marked "owner" below */
   uint64_t next_sequence;
   uint64_t written_sequence;     /* last acknowledged sequence */
   uint64_t synced_sequence;      /* last sequence known durable */
-  int segment_fd;                /* changed by the owner under mutex (read by the interval thread) */
-  bool failed;                   /* sticky failure: every append is refused */
-  sl_error failure;
-  bool stopping;
-  bool interval_thread_started;
   pthread_t interval_thread;
-  bool writer_thread_started;
   pthread_t writer_thread;
+  pthread_t remover_thread;
   /* Recycled segments given up by sl_wal_release_recycled, deleted by the remover thread. */
   segment_list doomed;
   pthread_cond_t removal;        /* doomed grew, the remover finished a round, or stop */
+  int segment_fd;                /* changed by the owner under mutex (read by the interval thread) */
+  sl_status removal_status;      /* the remover's first failure since sl_wal_settle last reported one */
+  bool io_busy;                  /* one thread owns the fields marked "owner" below */
+  bool failed;                   /* sticky failure: every append is refused */
+  bool stopping;
+  bool interval_thread_started;
+  bool writer_thread_started;
   bool remover_started;
   bool remover_busy;             /* the remover holds a round of files taken from doomed */
-  pthread_t remover_thread;
-  sl_status removal_status;      /* the first failure since sl_wal_settle last reported one */
-  sl_error removal_error;
+  sl_error failure;
+  sl_error removal_error;        /* with removal_status */
   sl_wal_stats stats;
   /* Owner only. */
   char segment_path[PATH_BYTES];
