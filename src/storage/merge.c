@@ -158,6 +158,33 @@ static sl_status cursor_load(merge_state *state, input_cursor *cursor, sl_error 
 
 static bool is_int(sl_column_type type) { return type == SL_COLUMN_INT64 || type == SL_COLUMN_TIMESTAMP; }
 
+/* Grows one set of per-column arrays to capacity values: ints for int columns, bytes for the
+ * others, and a null flag each (an array a failed realloc leaves stays valid and owned). */
+static sl_status grow_columns(const sl_part_layout *layout, int64_t **ints, sl_bytes **bytes, uint8_t **nulls,
+                              size_t capacity, sl_error *err) {
+  for (uint32_t c = 0; c < layout->column_count; c++) {
+    if (is_int(layout->columns[c].type)) {
+      int64_t *grown = realloc(ints[c], capacity * sizeof *grown);
+      if (grown == NULL) {
+        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+      }
+      ints[c] = grown;
+    } else {
+      sl_bytes *grown = realloc(bytes[c], capacity * sizeof *grown);
+      if (grown == NULL) {
+        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+      }
+      bytes[c] = grown;
+    }
+    uint8_t *grown_nulls = realloc(nulls[c], capacity);
+    if (grown_nulls == NULL) {
+      return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
+    }
+    nulls[c] = grown_nulls;
+  }
+  return SL_OK;
+}
+
 static sl_status reserve_pending(merge_state *state, size_t more, sl_error *err) {
   if (state->pending_rows + more <= state->pending_capacity) {
     return SL_OK;
@@ -166,26 +193,7 @@ static sl_status reserve_pending(merge_state *state, size_t more, sl_error *err)
   while (capacity < state->pending_rows + more) {
     capacity *= 2;
   }
-  for (uint32_t c = 0; c < state->layout->column_count; c++) {
-    if (is_int(state->layout->columns[c].type)) {
-      int64_t *grown = realloc(state->ints[c], capacity * sizeof *grown);
-      if (grown == NULL) {
-        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-      }
-      state->ints[c] = grown;
-    } else {
-      sl_bytes *grown = realloc(state->bytes[c], capacity * sizeof *grown);
-      if (grown == NULL) {
-        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-      }
-      state->bytes[c] = grown;
-    }
-    uint8_t *nulls = realloc(state->nulls[c], capacity);
-    if (nulls == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-    }
-    state->nulls[c] = nulls;
-  }
+  SL_TRY(grow_columns(state->layout, state->ints, state->bytes, state->nulls, capacity, err));
   size_t *inputs = realloc(state->source_input, capacity * sizeof *inputs);
   uint64_t *rows = inputs != NULL ? realloc(state->source_row, capacity * sizeof *rows) : NULL;
   size_t *order = rows != NULL ? realloc(state->order, capacity * sizeof *order) : NULL;
@@ -306,26 +314,8 @@ static sl_status reserve_gathered(merge_state *state, size_t rows, sl_error *err
   while (capacity < rows) {
     capacity *= 2;
   }
-  for (uint32_t c = 0; c < state->layout->column_count; c++) {
-    uint8_t *nulls = realloc(state->gathered_nulls[c], capacity);
-    if (nulls == NULL) {
-      return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-    }
-    state->gathered_nulls[c] = nulls;
-    if (is_int(state->layout->columns[c].type)) {
-      int64_t *ints = realloc(state->gathered_ints[c], capacity * sizeof *ints);
-      if (ints == NULL) {
-        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-      }
-      state->gathered_ints[c] = ints;
-    } else {
-      sl_bytes *bytes = realloc(state->gathered_bytes[c], capacity * sizeof *bytes);
-      if (bytes == NULL) {
-        return sl_error_set(err, SL_ERR_NOMEM, "merge: out of memory");
-      }
-      state->gathered_bytes[c] = bytes;
-    }
-  }
+  SL_TRY(grow_columns(state->layout, state->gathered_ints, state->gathered_bytes, state->gathered_nulls, capacity,
+                      err));
   state->gathered_capacity = capacity;
   return SL_OK;
 }
