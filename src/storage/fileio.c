@@ -196,10 +196,15 @@ static pthread_once_t pool_fork_handlers = PTHREAD_ONCE_INIT;
 static void pool_before_fork(void) { pthread_mutex_lock(&pool.lock); }
 static void pool_after_fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
 static void pool_after_fork_child(void) {
-  /* Only the forking thread lives on: no worker, and a queued batch is the parent's. */
+  /* Only the forking thread lives on: no worker, and a queued batch is the parent's. The parent's
+   * workers were waiting on the condition variables, which the child inherits with waiters that do
+   * not exist there (its next broadcast waited for them): every synchronisation object starts
+   * afresh, the lock too, which the child holds from pool_before_fork. */
   pool.first = pool.last = NULL;
   pool.workers = 0;
-  pthread_mutex_unlock(&pool.lock);
+  pthread_mutex_init(&pool.lock, NULL);
+  pthread_cond_init(&pool.work, NULL);
+  pthread_cond_init(&pool.finished, NULL);
 }
 static void install_fork_handlers(void) {
   (void)pthread_atfork(pool_before_fork, pool_after_fork_parent, pool_after_fork_child);
@@ -266,6 +271,8 @@ static void start_workers(size_t wanted) {
     if (!started) {
       return; /* the caller and the workers there are sync every file */
     }
+    /* Named here as well as by the worker itself, so that it has its name once this returns. */
+    pthread_setname_np(thread, "fsync");
     pool.workers++;
   }
 }

@@ -635,6 +635,46 @@ static void fsync_all_keeps_its_workers_and_works_after_fork(void **state) {
   }
 }
 
+/* Regression (review of stop 25): a forked child's second batch waited for ever. The parent's
+ * workers were waiting on the pool's condition variables when the child was forked, and the child
+ * inherited those variables with waiters that do not exist there. */
+static void fsync_all_works_for_several_batches_after_fork(void **state) {
+  (void)state;
+  const char *base = test_temp_dir("fsync-all-fork-batches");
+  enum { FILES = 5 };
+  char paths[FILES][4200];
+  const char *names[FILES];
+  int fds[FILES];
+  for (int i = 0; i < FILES; i++) {
+    make_path(paths[i], sizeof paths[i], "%s/file-%d", base, i);
+    names[i] = paths[i];
+    fds[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fds[i] >= 0);
+  }
+  sl_error err;
+  assert_int_equal(sl_fileio_fsync_all(fds, names, FILES, &err), SL_OK);
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+  nanosleep(&pause, NULL); /* the parent's workers are back waiting for work */
+  pid_t child = fork();
+  if (child == 0) {
+    alarm(20); /* a deadlock in the child ends it instead of the test run */
+    int ok = 1;
+    for (int round = 0; round < 5 && ok; round++) {
+      ok = sl_fileio_fsync_all(fds, names, FILES, &err) == SL_OK;
+    }
+    _exit(ok ? 0 : 1);
+  }
+  assert_true(child > 0);
+  int child_status = 0;
+  assert_int_equal(waitpid(child, &child_status, 0), child);
+  assert_true(WIFEXITED(child_status));
+  assert_int_equal(WEXITSTATUS(child_status), 0);
+  assert_int_equal(sl_fileio_fsync_all(fds, names, FILES, &err), SL_OK);
+  for (int i = 0; i < FILES; i++) {
+    close(fds[i]);
+  }
+}
+
 /* Regression (fuzz_storage_part, its first inputs): the first column read with a fresh read
  * context, before any block was decompressed, did pointer arithmetic on the context's NULL
  * decompression buffer (clang's UBSan: "applying zero offset to null pointer"; GCC's build does
@@ -969,6 +1009,7 @@ int main(void) {
       cmocka_unit_test(a_failed_fsync_fails_the_part_and_leaves_nothing),
       cmocka_unit_test(fsync_all_syncs_every_file_and_names_the_first_failure),
       cmocka_unit_test(fsync_all_keeps_its_workers_and_works_after_fork),
+      cmocka_unit_test(fsync_all_works_for_several_batches_after_fork),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
