@@ -1541,18 +1541,33 @@ static void *remover_main(void *argument) {
         status = sl_fileio_errno_error(&error, errno, "remove recycled WAL segment", pooled);
       }
     }
+    /* A file left behind is only a warning: it holds no record, and the next open takes it into
+     * its pool or deletes it. A failed fsync of the directory is not: the directory's state on disk
+     * is then unknown, segments created in it since included, so the WAL refuses appends from then
+     * on, as for every other failed sync (docs/FORMAT.md "Recycled segments"). */
+    sl_status synced = SL_OK;
+    sl_error sync_error;
+    sl_error_clear(&sync_error);
     if (removed > 0) {
-      sl_status synced = sl_fileio_fsync_dir(wal->dir, status == SL_OK ? &error : NULL);
-      status = status == SL_OK ? synced : status;
+      synced = sl_fileio_fsync_dir(wal->dir, &sync_error);
     }
     lock(wal);
     wal->stats.segments_deleted += removed;
     wal->stats.fsyncs += removed > 0;
+    if (synced != SL_OK) {
+      fail_sticky(wal, &sync_error);
+    }
+    if (status == SL_OK && synced != SL_OK) {
+      status = synced;
+      error = sync_error;
+    }
     if (status != SL_OK && wal->removal_status == SL_OK) {
       sl_error_prefix(&error, "WAL %s: deleting the recycled segments it gave up", wal->dir);
       size_t used = strlen(error.message);
-      snprintf(error.message + used, sizeof error.message - used,
-               " (no record is affected: the next open deletes what is left)");
+      snprintf(error.message + used, sizeof error.message - used, "%s",
+               synced != SL_OK ? " (no record written so far is affected; the WAL refuses appends from now on)"
+                               : " (no record is affected: the next open reuses what is left as recycled"
+                                 " segments, up to its pool's limit, and deletes the rest)");
       wal->removal_status = status;
       wal->removal_error = error;
     }

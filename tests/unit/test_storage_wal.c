@@ -1329,38 +1329,69 @@ static int failing_fsync(int fd) {
   return -1;
 }
 
-/* A failure to delete released files is sl_wal_settle's to return, once, naming the directory and
- * saying that no record is affected; a close does not fail for it (its errors are about records). */
-static void a_failed_removal_is_reported_by_settle_not_close(void **state) {
-  (void)state;
-  for (int by_close = 0; by_close < 2; by_close++) {
-    const char *dir = test_temp_dir(by_close ? "wal-release-fail-close" : "wal-release-fail-settle");
-    sl_wal *wal = wal_with_pool(dir, 2);
-    sl_fileio_hooks hooks = {NULL, failing_fsync, NULL};
-    sl_fileio_set_hooks(&hooks);
-    sl_error err;
-    assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
-    sl_status status = by_close ? sl_wal_close(wal, &err) : sl_wal_settle(wal, &err);
-    sl_fileio_set_hooks(NULL);
-    if (by_close) {
-      assert_int_equal(status, SL_OK);
-    } else {
-      assert_int_equal(status, SL_ERR_IO);
-      assert_non_null(strstr(err.message, "fsync"));
-      assert_non_null(strstr(err.message, dir));
-      assert_non_null(strstr(err.message, "no record is affected"));
-      assert_int_equal(sl_wal_settle(wal, &err), SL_OK); /* said once */
-      close_wal(wal);
+/* The path of the first pool file in dir ("free" + 16 hex digits + ".wal"). */
+static void first_pool_file(const char *dir, char *out, size_t out_bytes) {
+  DIR *listing = opendir(dir);
+  assert_non_null(listing);
+  out[0] = '\0';
+  for (struct dirent *entry; (entry = readdir(listing)) != NULL;) {
+    if (strncmp(entry->d_name, "free", 4) == 0) {
+      snprintf(out, out_bytes, "%s/%s", dir, entry->d_name);
+      break;
     }
-    /* The WAL still reads, and reopens with what the failed round left. */
-    assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
-    assert_int_equal(replayed.count, 0);
-    sl_wal *again = open_recycling_wal(dir, 4096, 2);
-    append_records(again, 81, 5, 400, NULL);
-    close_wal(again);
-    assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
-    assert_int_equal(replayed.count, 5);
   }
+  closedir(listing);
+  assert_true(out[0] != '\0');
+}
+
+/* A released file that cannot be deleted is a warning: sl_wal_settle returns it once, naming the
+ * file and saying that no record is affected; appends go on and the close does not fail for it. */
+static void a_file_left_behind_is_reported_by_settle_not_close(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-release-left");
+  sl_wal *wal = wal_with_pool(dir, 2);
+  /* A directory in a pool file's place: unlink(2) refuses it (EISDIR). */
+  char stuck[1024];
+  first_pool_file(dir, stuck, sizeof stuck);
+  assert_int_equal(unlink(stuck), 0);
+  assert_int_equal(mkdir(stuck, 0755), 0);
+  sl_error err;
+  assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+  assert_int_equal(sl_wal_settle(wal, &err), SL_ERR_IO);
+  assert_non_null(strstr(err.message, stuck));
+  assert_non_null(strstr(err.message, "no record is affected"));
+  assert_int_equal(sl_wal_settle(wal, &err), SL_OK); /* said once */
+  append_records(wal, 81, 5, 400, NULL);
+  assert_int_equal(sl_wal_close(wal, &err), SL_OK);
+  assert_int_equal(rmdir(stuck), 0);
+  assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 5);
+}
+
+/* A failed fsync of the directory after a removal leaves the directory's state on disk unknown: the
+ * WAL refuses appends from then on, and the close says so; what was written before still replays. */
+static void a_failed_directory_fsync_after_removal_is_sticky(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("wal-release-fsync");
+  sl_wal *wal = wal_with_pool(dir, 2);
+  append_records(wal, 81, 5, 400, NULL);
+  sl_error err;
+  assert_int_equal(sl_wal_sync(wal, &err), SL_OK);
+  sl_fileio_hooks hooks = {NULL, failing_fsync, NULL};
+  sl_fileio_set_hooks(&hooks);
+  assert_int_equal(sl_wal_release_recycled(wal, &err), SL_OK);
+  sl_status settled = sl_wal_settle(wal, &err);
+  sl_fileio_set_hooks(NULL);
+  assert_int_equal(settled, SL_ERR_IO);
+  assert_non_null(strstr(err.message, "fsync"));
+  assert_non_null(strstr(err.message, dir));
+  assert_non_null(strstr(err.message, "refuses appends"));
+  uint64_t sequence = 0;
+  assert_int_not_equal(sl_wal_append(wal, "late", 4, &sequence, &err), SL_OK);
+  assert_non_null(strstr(err.message, "refuses appends"));
+  assert_int_not_equal(sl_wal_close(wal, &err), SL_OK);
+  assert_int_equal(replay_into(dir, 80, NULL, &err), SL_OK);
+  assert_int_equal(replayed.count, 5);
 }
 
 static void pool_beyond_the_limit_is_deleted_at_open(void **state) {
@@ -1488,7 +1519,8 @@ int main(void) {
       cmocka_unit_test(recycled_segments_replay_only_their_new_records),
       cmocka_unit_test(pool_beyond_the_limit_is_deleted_at_open),
       cmocka_unit_test(released_segments_are_deleted_behind_the_caller),
-      cmocka_unit_test(a_failed_removal_is_reported_by_settle_not_close),
+      cmocka_unit_test(a_file_left_behind_is_reported_by_settle_not_close),
+      cmocka_unit_test(a_failed_directory_fsync_after_removal_is_sticky),
       cmocka_unit_test(appends_after_reopen_and_crash_keep_earlier_records),
       cmocka_unit_test(records_larger_than_the_staging_buffer_round_trip),
       cmocka_unit_test(a_record_submitted_in_pieces_replays_joined),
