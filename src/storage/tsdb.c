@@ -2231,8 +2231,10 @@ json_t *sl_tsdb_storage_json(sl_tsdb *db, const char *const *kind_names) {
   sl_tsdb_view *view = NULL;
   sl_error err;
   /* The WAL's bytes below are what it keeps once its given-up segments are gone (a failure to
-   * delete one leaves it counted; sl_tsdb_settle's callers report it). */
-  (void)sl_tsdb_settle(db, NULL);
+   * delete one leaves it counted, and stays for sl_tsdb_settle's caller to report). */
+  if (db->wal != NULL) {
+    sl_wal_await_removals(db->wal);
+  }
   if (sl_tsdb_acquire(db, INT64_MIN, INT64_MAX, UINT32_MAX, &view, &err) != SL_OK) {
     return NULL;
   }

@@ -1617,12 +1617,24 @@ sl_status sl_wal_release_recycled(sl_wal *wal, sl_error *err) {
   return status;
 }
 
-sl_status sl_wal_settle(sl_wal *wal, sl_error *err) {
-  assert(wal != NULL);
-  lock(wal);
+/* With the mutex held. */
+static void wait_for_remover(sl_wal *wal) {
   while (wal->doomed.count > 0 || wal->remover_busy) {
     pthread_cond_wait(&wal->removal, &wal->mutex);
   }
+}
+
+void sl_wal_await_removals(sl_wal *wal) {
+  assert(wal != NULL);
+  lock(wal);
+  wait_for_remover(wal);
+  unlock(wal);
+}
+
+sl_status sl_wal_settle(sl_wal *wal, sl_error *err) {
+  assert(wal != NULL);
+  lock(wal);
+  wait_for_remover(wal);
   sl_status status = wal->removal_status;
   if (status != SL_OK && err != NULL) {
     *err = wal->removal_error;

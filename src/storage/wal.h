@@ -144,10 +144,15 @@ sl_status sl_wal_truncate_before(sl_wal *wal, uint64_t first_needed_sequence, sl
 sl_status sl_wal_release_recycled(sl_wal *wal, sl_error *err);
 
 /* Waits until every file sl_wal_release_recycled gave up is deleted and the directory fsynced;
- * returns the first failure to do so since the last call (the file then stays, and the next
- * sl_wal_open deletes or reuses it). sl_wal_close prints such a failure not yet returned here to
- * stderr and does not fail for it: no record is in those files. */
+ * returns the first failure of that since the last call, once. A file left behind is only that (it
+ * stays, and the next sl_wal_open reuses or deletes it; sl_wal_close prints such a failure not yet
+ * returned here to stderr and does not fail for it: no record is in those files). A failed fsync of
+ * the directory also makes the WAL refuse appends (docs/FORMAT.md "Recycled segments"). */
 sl_status sl_wal_settle(sl_wal *wal, sl_error *err);
+
+/* Waits as sl_wal_settle does, but leaves a failure for sl_wal_settle to return (for readers of the
+ * WAL's disk use, which must not swallow the error their caller is to report). */
+void sl_wal_await_removals(sl_wal *wal);
 
 /* Seals the current segment and starts an empty one when it holds records, so that
  * sl_wal_truncate_before can delete everything a snapshot covers.  A failed fdatasync is sticky. */

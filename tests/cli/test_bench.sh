@@ -31,6 +31,10 @@ assert p["spans"] == 3000 and p["iterations"] == 2 and p["writers"] == [1, 3] an
 assert p["model_order"] == [["stream", "trace", "sqlite"], ["trace", "sqlite", "stream"]], p["model_order"]
 loads = [(d["iteration"], d["backend"]) for d in r["details"] if d["name"] == "write/sequential"]
 assert loads == [(i, m) for i, order in enumerate(p["model_order"]) for m in order], loads
+# Each load waited for its store's background removals, outside the measured time, and none failed.
+for d in r["details"]:
+    if d["name"] == "write/sequential":
+        assert d["figures"]["settle_seconds"] >= 0 and "settle_warning" not in d["figures"], d
 names = {(b["name"], b["backend"], b.get("metric")) for b in r["benchmarks"]}
 for bench in ["write/sequential", "write/writers=1", "write/writers=3", "write/batch=10", "write/batch=500"]:
     assert (bench, "sqlite", "spans_per_second") in names, bench

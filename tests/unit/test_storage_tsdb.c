@@ -8,6 +8,7 @@
  * why, and the batch it could not apply comes back when the store is reopened (WAL replay);
  * concurrent writers' batches all arrive. */
 #include <dirent.h>
+#include <jansson.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -309,29 +310,36 @@ static void default_options(fixture *f, const char *dir, sl_tsdb_options *option
   options->replay_context = f;
 }
 
+/* A store in dir whose WAL has recycled segments: 300 batches of 2,000 rows through 64 KiB
+ * segments and a 256 KiB memory limit. */
+static void open_recycling_store(fixture *f, const char *dir) {
+  sl_tsdb_options options;
+  default_options(f, dir, &options);
+  options.wal_segment_bytes = 64 << 10;
+  options.memory_bytes_limit = 256 << 10;
+  options.sync_mode = SL_WAL_SYNC_NONE;
+  sl_error err;
+  assert_int_equal(sl_tsdb_open(&options, &f->db, &err), SL_OK);
+  static int64_t stamps[2000];
+  for (int b = 0; b < 300; b++) {
+    for (int i = 0; i < 2000; i++) {
+      stamps[i] = 1717200000000 + b * 2000 + i;
+    }
+    assert_int_equal(write_batch(f, stamps, 2000, &err), SL_OK);
+  }
+  sl_tsdb_stats stats;
+  sl_tsdb_stats_get(f->db, &stats);
+  assert_true(stats.wal.segments_recycled > 0);
+}
+
 /* Under load the WAL overwrites recycled segments; a checkpoint leaves it holding nothing: no
  * recycled file, and a current segment that is a new one (not a recycled file full of old bytes). */
 static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
   (void)state;
   const char *dir = test_temp_dir("tsdb-recycle");
   fixture f = {0};
-  sl_tsdb_options options;
-  default_options(&f, dir, &options);
-  options.wal_segment_bytes = 64 << 10;
-  options.memory_bytes_limit = 256 << 10;
-  options.sync_mode = SL_WAL_SYNC_NONE;
+  open_recycling_store(&f, dir);
   sl_error err;
-  assert_int_equal(sl_tsdb_open(&options, &f.db, &err), SL_OK);
-  static int64_t stamps[2000];
-  for (int b = 0; b < 300; b++) {
-    for (int i = 0; i < 2000; i++) {
-      stamps[i] = 1717200000000 + b * 2000 + i;
-    }
-    assert_int_equal(write_batch(&f, stamps, 2000, &err), SL_OK);
-  }
-  sl_tsdb_stats stats;
-  sl_tsdb_stats_get(f.db, &stats);
-  assert_true(stats.wal.segments_recycled > 0);
   assert_int_equal(sl_tsdb_checkpoint(f.db, &err), SL_OK);
   assert_int_equal(sl_tsdb_settle(f.db, &err), SL_OK); /* the released files go behind the checkpoint */
   uint64_t bytes = 0;
@@ -339,6 +347,44 @@ static void a_checkpoint_leaves_an_empty_wal_after_recycling(void **state) {
   assert_int_equal(wal_files(dir, "seg", &bytes), 1);
   assert_true(bytes < 4096);
   assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK);
+  fixture g = {0};
+  open_store(&g, dir);
+  assert_int_equal(rows_visible(g.db), 300 * 2000);
+  assert_int_equal(sl_tsdb_close(g.db, false, &err), SL_OK);
+}
+
+/* Reading the store's disk use waits for the WAL's removals but leaves a failed one for
+ * sl_tsdb_settle to return (it used to swallow it, and the runner's warning never came). */
+static void storage_figures_leave_a_failed_removal_for_settle(void **state) {
+  (void)state;
+  const char *dir = test_temp_dir("tsdb-recycle-stuck");
+  fixture f = {0};
+  open_recycling_store(&f, dir);
+  /* One pool file replaced by a directory: unlink(2) refuses it (EISDIR). */
+  char wal_dir[4200], stuck[8400] = "";
+  snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
+  DIR *handle = opendir(wal_dir);
+  assert_non_null(handle);
+  for (struct dirent *entry; (entry = readdir(handle)) != NULL;) {
+    if (strncmp(entry->d_name, "free", 4) == 0) {
+      snprintf(stuck, sizeof stuck, "%s/%s", wal_dir, entry->d_name);
+      break;
+    }
+  }
+  closedir(handle);
+  assert_true(stuck[0] != '\0');
+  assert_int_equal(unlink(stuck), 0);
+  assert_int_equal(mkdir(stuck, 0755), 0);
+  sl_error err;
+  assert_int_equal(sl_tsdb_checkpoint(f.db, &err), SL_OK);
+  json_t *figures = sl_tsdb_storage_json(f.db, NULL);
+  assert_non_null(figures);
+  json_decref(figures);
+  assert_int_equal(sl_tsdb_settle(f.db, &err), SL_ERR_IO);
+  assert_non_null(strstr(err.message, stuck));
+  assert_int_equal(sl_tsdb_settle(f.db, &err), SL_OK);
+  assert_int_equal(sl_tsdb_close(f.db, false, &err), SL_OK);
+  assert_int_equal(rmdir(stuck), 0);
   fixture g = {0};
   open_store(&g, dir);
   assert_int_equal(rows_visible(g.db), 300 * 2000);
@@ -912,6 +958,7 @@ int main(void) {
       cmocka_unit_test(batches_are_visible_once_acknowledged_and_replayed),
       cmocka_unit_test(concurrent_writers_all_arrive),
       cmocka_unit_test(a_checkpoint_leaves_an_empty_wal_after_recycling),
+      cmocka_unit_test(storage_figures_leave_a_failed_removal_for_settle),
       /* Before the tests that open stores with many segments and background threads: their freed
        * memory sits in other malloc arenas and moves the heap figures this one reads. */
       cmocka_unit_test(flushes_do_not_give_back_the_memory_the_next_batches_reuse),
