@@ -594,6 +594,25 @@ static int threads_named(const char *name) {
   return count;
 }
 
+/* Creates count empty files base/file-I for the fsync tests: their paths, names and open fds. */
+static void open_sync_files(const char *base, int count, char (*paths)[4200], const char **names, int *fds) {
+  for (int i = 0; i < count; i++) {
+    make_path(paths[i], sizeof paths[i], "%s/file-%d", base, i);
+    names[i] = paths[i];
+    fds[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fds[i] >= 0);
+  }
+}
+
+/* Waits for a forked child and checks that it exited with 0. */
+static void expect_child_succeeded(pid_t child) {
+  assert_true(child > 0);
+  int child_status = 0;
+  assert_int_equal(waitpid(child, &child_status, 0), child);
+  assert_true(WIFEXITED(child_status));
+  assert_int_equal(WEXITSTATUS(child_status), 0);
+}
+
 /* The fsync workers are made once and kept (a thread's create and join cost 140-160 us on these
  * VMs, ~860 times a load when every call made its own), and a forked child, which has none of
  * them, still syncs every file. */
@@ -604,12 +623,7 @@ static void fsync_all_keeps_its_workers_and_works_after_fork(void **state) {
   char paths[FILES][4200];
   const char *names[FILES];
   int fds[FILES];
-  for (int i = 0; i < FILES; i++) {
-    make_path(paths[i], sizeof paths[i], "%s/file-%d", base, i);
-    names[i] = paths[i];
-    fds[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fds[i] >= 0);
-  }
+  open_sync_files(base, FILES, paths, names, fds);
   sl_error err;
   assert_int_equal(sl_fileio_fsync_all(fds, names, FILES, &err), SL_OK);
   int workers = threads_named("fsync");
@@ -625,11 +639,7 @@ static void fsync_all_keeps_its_workers_and_works_after_fork(void **state) {
              threads_named("fsync") == SL_FILEIO_FSYNC_THREADS - 1;
     _exit(ok ? 0 : 1);
   }
-  assert_true(child > 0);
-  int child_status = 0;
-  assert_int_equal(waitpid(child, &child_status, 0), child);
-  assert_true(WIFEXITED(child_status));
-  assert_int_equal(WEXITSTATUS(child_status), 0);
+  expect_child_succeeded(child);
   for (int i = 0; i < FILES; i++) {
     close(fds[i]);
   }
@@ -645,12 +655,7 @@ static void fsync_all_works_for_several_batches_after_fork(void **state) {
   char paths[FILES][4200];
   const char *names[FILES];
   int fds[FILES];
-  for (int i = 0; i < FILES; i++) {
-    make_path(paths[i], sizeof paths[i], "%s/file-%d", base, i);
-    names[i] = paths[i];
-    fds[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fds[i] >= 0);
-  }
+  open_sync_files(base, FILES, paths, names, fds);
   sl_error err;
   assert_int_equal(sl_fileio_fsync_all(fds, names, FILES, &err), SL_OK);
   struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
@@ -664,11 +669,7 @@ static void fsync_all_works_for_several_batches_after_fork(void **state) {
     }
     _exit(ok ? 0 : 1);
   }
-  assert_true(child > 0);
-  int child_status = 0;
-  assert_int_equal(waitpid(child, &child_status, 0), child);
-  assert_true(WIFEXITED(child_status));
-  assert_int_equal(WEXITSTATUS(child_status), 0);
+  expect_child_succeeded(child);
   assert_int_equal(sl_fileio_fsync_all(fds, names, FILES, &err), SL_OK);
   for (int i = 0; i < FILES; i++) {
     close(fds[i]);
