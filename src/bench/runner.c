@@ -572,8 +572,8 @@ static size_t model_at(const sl_bench_options *options, int iteration, size_t m)
 
 /* Waits for the store's background removals (the WAL segments a checkpoint gave up), so that they
  * run neither into the next benchmark's time nor into a disk figure; the wait goes into the details
- * of benchmark (when not NULL) as settle_seconds. A failure is a warning there and on stderr, as `spanlab load` says it:
- * the spans are in the store's parts by then, and a removal holds none of them. */
+ * of benchmark (when not NULL) as settle_seconds. A failure is a warning there and on stderr, as
+ * `spanlab load` says it: the spans are in the store's parts by then, and a removal holds none. */
 static void settle_store(run *state, const char *benchmark, const char *model, sl_backend *backend, int iteration) {
   sl_error settle_err;
   int64_t started = sl_monotonic_ns();

@@ -1556,10 +1556,10 @@ static void *remover_main(void *argument) {
     wal->stats.fsyncs += removed > 0;
     if (synced != SL_OK) {
       fail_sticky(wal, &sync_error);
-    }
-    if (status == SL_OK && synced != SL_OK) {
-      status = synced;
-      error = sync_error;
+      if (status == SL_OK) {
+        status = synced;
+        error = sync_error;
+      }
     }
     if (status != SL_OK && wal->removal_status == SL_OK) {
       sl_error_prefix(&error, "WAL %s: deleting the recycled segments it gave up", wal->dir);

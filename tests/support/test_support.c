@@ -1,6 +1,7 @@
 /* test_support.c: see test_support.h. */
 #include "test_support.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +63,26 @@ long test_elapsed_us(const struct timespec *start) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000L;
+}
+
+void test_first_entry_with_prefix(const char *dir, const char *prefix, char *out, size_t out_bytes) {
+  DIR *listing = opendir(dir);
+  if (listing == NULL) {
+    fail_msg("cannot list %s", dir);
+  }
+  out[0] = '\0';
+  for (struct dirent *entry; (entry = readdir(listing)) != NULL;) {
+    if (strncmp(entry->d_name, prefix, strlen(prefix)) == 0) {
+      int length = snprintf(out, out_bytes, "%s/%s", dir, entry->d_name);
+      if (length < 0 || (size_t)length >= out_bytes) {
+        closedir(listing);
+        fail_msg("the path of %s in %s does not fit in %zu bytes", entry->d_name, dir, out_bytes);
+      }
+      break;
+    }
+  }
+  closedir(listing);
+  if (out[0] == '\0') {
+    fail_msg("no entry of %s starts with %s", dir, prefix);
+  }
 }

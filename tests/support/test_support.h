@@ -15,6 +15,10 @@ const char *test_temp_dir(const char *name);
 /* Writes text to dir/name; fails the test on error. */
 void test_write_file(const char *dir, const char *name, const char *text);
 
+/* Writes to out the path dir/ENTRY of the first entry of dir whose name starts with prefix (in
+ * readdir's order); fails the test when there is none or the path does not fit. */
+void test_first_entry_with_prefix(const char *dir, const char *prefix, char *out, size_t out_bytes);
+
 /* Reads a whole file into a malloc'ed NUL-terminated buffer (caller frees). */
 char *test_read_file(const char *path, size_t *size_out);
 

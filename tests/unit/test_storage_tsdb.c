@@ -361,18 +361,9 @@ static void storage_figures_leave_a_failed_removal_for_settle(void **state) {
   fixture f = {0};
   open_recycling_store(&f, dir);
   /* One pool file replaced by a directory: unlink(2) refuses it (EISDIR). */
-  char wal_dir[4200], stuck[8400] = "";
+  char wal_dir[4200], stuck[8400];
   snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
-  DIR *handle = opendir(wal_dir);
-  assert_non_null(handle);
-  for (struct dirent *entry; (entry = readdir(handle)) != NULL;) {
-    if (strncmp(entry->d_name, "free", 4) == 0) {
-      snprintf(stuck, sizeof stuck, "%s/%s", wal_dir, entry->d_name);
-      break;
-    }
-  }
-  closedir(handle);
-  assert_true(stuck[0] != '\0');
+  test_first_entry_with_prefix(wal_dir, "free", stuck, sizeof stuck);
   assert_int_equal(unlink(stuck), 0);
   assert_int_equal(mkdir(stuck, 0755), 0);
   sl_error err;

@@ -1329,21 +1329,6 @@ static int failing_fsync(int fd) {
   return -1;
 }
 
-/* The path of the first pool file in dir ("free" + 16 hex digits + ".wal"). */
-static void first_pool_file(const char *dir, char *out, size_t out_bytes) {
-  DIR *listing = opendir(dir);
-  assert_non_null(listing);
-  out[0] = '\0';
-  for (struct dirent *entry; (entry = readdir(listing)) != NULL;) {
-    if (strncmp(entry->d_name, "free", 4) == 0) {
-      snprintf(out, out_bytes, "%s/%s", dir, entry->d_name);
-      break;
-    }
-  }
-  closedir(listing);
-  assert_true(out[0] != '\0');
-}
-
 /* A released file that cannot be deleted is a warning: sl_wal_settle returns it once, naming the
  * file and saying that no record is affected; appends go on and the close does not fail for it. */
 static void a_file_left_behind_is_reported_by_settle_not_close(void **state) {
@@ -1352,7 +1337,7 @@ static void a_file_left_behind_is_reported_by_settle_not_close(void **state) {
   sl_wal *wal = wal_with_pool(dir, 2);
   /* A directory in a pool file's place: unlink(2) refuses it (EISDIR). */
   char stuck[1024];
-  first_pool_file(dir, stuck, sizeof stuck);
+  test_first_entry_with_prefix(dir, "free", stuck, sizeof stuck);
   assert_int_equal(unlink(stuck), 0);
   assert_int_equal(mkdir(stuck, 0755), 0);
   sl_error err;
